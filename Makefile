@@ -1,0 +1,71 @@
+# Industry Brain — the two commands a new user needs are `make up` and `make test`.
+# Everything they depend on is installed here; nothing is done by hand.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+# pytest-timeout guards against a hung server; the whole suite stays far below CI's limit.
+PYTEST_ARGS ?=
+
+.PHONY: help install system-deps up down test test-unit test-integration test-e2e lint format bench clean
+
+help:
+	@echo "make up      start the platform on its embedded defaults (MLflow UI on :5000)"
+	@echo "make test    run the whole test suite (unit, integration, e2e)"
+	@echo "make lint    ruff + mypy"
+	@echo "make bench   run the benchmarks in bench/ (JSON in bench/results/)"
+
+# torch is pinned in pyproject.toml (torch==2.13.0): an unpinned torch pulls a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages the tests and benchmarks use: PostgreSQL (a throwaway server per test
+# session) and wrk (load generator). Installed only when missing, and only where we can.
+system-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v wrk >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian packages: postgresql wrk"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql wrk >/dev/null) \
+				|| echo "warning: could not install postgresql/wrk; the tests that need them will skip and say so"; \
+		else \
+			echo "note: postgresql or wrk missing and not root; the tests that need them will skip and say so"; \
+		fi; \
+	fi
+
+up: install
+	$(BIN)/brain up
+
+down: install
+	$(BIN)/brain down
+
+test: install system-deps
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-unit: install
+	$(BIN)/pytest -q tests/unit $(PYTEST_ARGS)
+
+test-integration: install system-deps
+	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+
+test-e2e: install
+	$(BIN)/pytest -q tests/e2e $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install system-deps
+	$(BIN)/python bench/catalog_search.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

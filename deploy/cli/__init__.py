@@ -1,0 +1,52 @@
+"""The `brain` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from deploy.cli import components, platform
+from deploy.cli._common import err_console
+
+app = typer.Typer(
+    help="Industry Brain (产业大脑): compute scheduling, algorithm+model centre, capability centre.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(components.app, name="components")
+app.command()(platform.up)
+app.command()(platform.down)
+app.command()(platform.doctor)
+
+try:  # the simulator's commands, where the scheduler provides them
+    from deploy.cli_sim import sim_app
+
+    app.add_typer(sim_app, name="sim")
+except ImportError:  # pragma: no cover - only while the scheduler is absent
+    pass
+
+
+def main() -> None:
+    """Entry point: errors become one red line and a non-zero exit, never a traceback.
+
+    Domain errors (they carry an HTTP-like ``status``) exit with 2; anything else is a bug and
+    exits with 3; BRAIN_DEBUG=1 shows its traceback.
+    """
+    try:
+        app()
+    except Exception as exc:
+        message = getattr(exc, "message", None)
+        if message is not None and hasattr(exc, "status"):
+            err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+            sys.exit(2)
+        if os.environ.get("BRAIN_DEBUG") == "1":
+            raise
+        err_console.print(
+            f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc} "
+            f"(rerun with BRAIN_DEBUG=1 for the traceback, and please report it)",
+            highlight=False,
+        )
+        sys.exit(3)

@@ -1,0 +1,290 @@
+"""`brain components …`: register, find, version and export algorithm components."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from deploy.cli._common import console, emit_json, fail
+from model_hub import INDUSTRIES, Card, Kind, Lineage, Query, Registry, Version, Visibility, convert
+
+app = typer.Typer(help="Register, find, version and export algorithm components (知识/工艺/机理).")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+
+
+def _registry() -> Registry:
+    return Registry()
+
+
+def _version_row(v: Version) -> dict[str, Any]:
+    return v.as_dict()
+
+
+def _import(path: str) -> Any:
+    module_name, _, attr = path.partition(":")
+    if not module_name or not attr:
+        fail(f"{path!r} must look like 'package.module:name'")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        fail(f"cannot import {path!r}: {exc}")
+
+
+@app.command()
+def register(
+    card: Annotated[Path, typer.Option(help="The component card, YAML or JSON.")],
+    onnx_file: Annotated[Path | None, typer.Option("--onnx", help="An ONNX model file.")] = None,
+    torch_factory: Annotated[
+        str | None, typer.Option("--torch", help="'pkg.module:factory' returning a torch nn.Module.")
+    ] = None,
+    weights: Annotated[
+        Path | None, typer.Option(help="A state_dict for --torch, loaded with weights_only=True.")
+    ] = None,
+    sklearn_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--sklearn", help="Your own fitted scikit-learn estimator (joblib/pickle); converted to ONNX."
+        ),
+    ] = None,
+    formula: Annotated[
+        str | None, typer.Option(help="'pkg.module:function' of a formula (mechanism) component.")
+    ] = None,
+    params: Annotated[Path | None, typer.Option(help="JSON parameters of the formula.")] = None,
+    pickle_file: Annotated[
+        Path | None, typer.Option("--file", help="A pickle-based model file, stored as-is (private only).")
+    ] = None,
+    new_version: Annotated[bool, typer.Option(help="Add a version to an existing component.")] = False,
+    promote: Annotated[
+        str | None, typer.Option(help="Then point this alias (staging/production) at it.")
+    ] = None,
+    training_job: Annotated[str | None, typer.Option(help="Lineage: the training job id.")] = None,
+    data_snapshot: Annotated[str | None, typer.Option(help="Lineage: the data snapshot id.")] = None,
+    git_commit: Annotated[str | None, typer.Option(help="Lineage: the git commit of the code.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Register a component from an ONNX file, a torch module, a scikit-learn model or a formula."""
+    sources = [x for x in (onnx_file, torch_factory, sklearn_file, formula, pickle_file) if x is not None]
+    if len(sources) != 1:
+        fail("give exactly one of --onnx, --torch, --sklearn, --formula or --file")
+    parsed = Card.load(card)
+    lineage = Lineage(training_job=training_job, data_snapshot=data_snapshot, git_commit=git_commit)
+    registry = _registry()
+    with console.status(f"registering {parsed.name} …"):
+        if onnx_file is not None:
+            version = registry.register_onnx(parsed, onnx_file, lineage=lineage, new_version=new_version)
+        elif torch_factory is not None:
+            import torch
+
+            module = _import(torch_factory)()
+            if weights is not None:
+                module.load_state_dict(torch.load(weights, weights_only=True))
+            version = registry.register_torch(parsed, module, lineage=lineage, new_version=new_version)
+        elif sklearn_file is not None:
+            import joblib
+
+            # Loading a pickle runs its code: this is meant for the developer's own file only.
+            estimator = joblib.load(sklearn_file)
+            samples = convert.sample_inputs(parsed.inputs, batch=8)
+            version = registry.register_sklearn(
+                parsed, estimator, samples, lineage=lineage, new_version=new_version
+            )
+        elif formula is not None:
+            parameters: dict[str, Any] = {}
+            if params is not None:
+                try:
+                    parameters = json.loads(params.read_text(encoding="utf-8"))
+                except (OSError, json.JSONDecodeError) as exc:
+                    fail(f"cannot read formula parameters from {str(params)!r}: {exc}")
+            version = registry.register_formula(
+                parsed, formula, parameters, lineage=lineage, new_version=new_version
+            )
+        else:
+            assert pickle_file is not None
+            version = registry.register_file(parsed, pickle_file, lineage=lineage, new_version=new_version)
+        if promote:
+            version = registry.promote(parsed.name, version.version, promote)
+    if as_json:
+        emit_json(_version_row(version))
+    else:
+        console.print(
+            f"registered [bold]{version.name}[/] version {version.version} ({version.format})"
+            + (f", alias {', '.join(version.aliases)}" if version.aliases else "")
+        )
+
+
+@app.command("list")
+def list_(
+    kind: Annotated[list[Kind] | None, typer.Option(help="Filter by kind; repeat to OR.")] = None,
+    industry: Annotated[list[str] | None, typer.Option(help="Filter by industry code; repeat to OR.")] = None,
+    visibility: Annotated[list[Visibility] | None, typer.Option(help="Filter by visibility.")] = None,
+    owner: Annotated[str | None, typer.Option(help="Only this owner's components.")] = None,
+    text: Annotated[str | None, typer.Option("--text", "-q", help="Free text over names and card.")] = None,
+    include_deprecated: Annotated[bool, typer.Option("--all", help="Include deprecated components.")] = False,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    page_size: Annotated[int, typer.Option(min=1, max=500)] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the catalogue."""
+    from model_hub.taxonomy import industry as lookup
+
+    for code in industry or []:
+        try:
+            lookup(code)
+        except ValueError as exc:
+            fail(str(exc))
+    registry = _registry()
+    registry.sync()
+    result = registry.search(
+        Query(
+            kinds=kind or [],
+            industries=industry or [],
+            visibilities=visibility or [],
+            owner=owner,
+            text=text,
+            include_deprecated=include_deprecated,
+            page=page,
+            page_size=page_size,
+        )
+    )
+    if as_json:
+        emit_json({"total": result.total, "page": result.page, "items": [e.as_dict() for e in result.items]})
+        return
+    table = Table(title=f"components ({result.total}, page {result.page})")
+    for col in ("name", "名称", "kind", "industries", "visibility", "owner", "production", "latest"):
+        table.add_column(col)
+    for e in result.items:
+        table.add_row(
+            e.name,
+            e.display_zh,
+            f"{e.kind.value} {e.kind.zh}",
+            ", ".join(e.industries),
+            e.visibility.value,
+            e.owner,
+            str(e.production_version or "-"),
+            str(e.latest_version or "-"),
+        )
+    console.print(table)
+
+
+@app.command()
+def show(name: str, as_json: JsonOpt = False) -> None:
+    """Show a component's card and versions."""
+    registry = _registry()
+    card = registry.card(name)
+    versions = registry.versions(name)
+    if as_json:
+        emit_json({"card": card.model_dump(mode="json"), "versions": [v.as_dict() for v in versions]})
+        return
+    console.print(card.to_markdown())
+    table = Table(title="versions")
+    for col in ("version", "format", "status", "aliases", "sha256", "lineage"):
+        table.add_column(col)
+    for v in versions:
+        lineage = ", ".join(f"{k}={val}" for k, val in vars(v.lineage).items() if val)
+        table.add_row(
+            str(v.version), v.format, v.status, ", ".join(v.aliases), v.manifest_sha256[:12], lineage
+        )
+    console.print(table)
+
+
+@app.command()
+def promote(
+    name: str,
+    version: int,
+    to: Annotated[str, typer.Option(help="The alias: staging or production.")] = "production",
+    as_json: JsonOpt = False,
+) -> None:
+    """Point an alias at a version."""
+    v = _registry().promote(name, version, to)
+    emit_json(v.as_dict()) if as_json else console.print(f"{name}: {to} → version {v.version}")
+
+
+@app.command()
+def rollback(
+    name: str,
+    to: Annotated[
+        int | None, typer.Option(help="Roll back to this version instead of the previous one.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Point production back at the previous production version."""
+    v = _registry().rollback(name, to)
+    emit_json(v.as_dict()) if as_json else console.print(f"{name}: production → version {v.version}")
+
+
+@app.command()
+def deprecate(
+    name: str,
+    version: Annotated[int | None, typer.Option(help="Deprecate only this version.")] = None,
+) -> None:
+    """Deprecate a version, or the whole component (hidden from the catalogue)."""
+    _registry().deprecate(name, version)
+    console.print(f"{name}{f' version {version}' if version else ''} deprecated")
+
+
+@app.command()
+def export(
+    name: str,
+    dest: Annotated[Path, typer.Option(help="Folder to copy the verified artifacts into.")],
+    version: Annotated[str | None, typer.Option(help="Version number or alias; default production.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy a version's verified artifact folder (ONNX model, card, manifest) out of the registry."""
+    ref: str | int | None = int(version) if version and version.isdigit() else version
+    target = _registry().export(name, ref, dest)
+    emit_json({"path": str(target)}) if as_json else console.print(f"exported to {target}")
+
+
+@app.command()
+def reindex() -> None:
+    """Rebuild the catalogue index from MLflow."""
+    registry = _registry()
+    count = registry.sync(full=True)
+    console.print(f"indexed {count} components")
+
+
+@app.command()
+def industries(as_json: JsonOpt = False) -> None:
+    """The industry code table."""
+    if as_json:
+        emit_json([vars(i) for i in INDUSTRIES])
+        return
+    table = Table(title="industries 行业")
+    for col in ("code", "中文", "English", "group"):
+        table.add_column(col)
+    for i in INDUSTRIES:
+        table.add_row(i.code, i.zh, i.en, i.group)
+    console.print(table)
+
+
+@app.command("card-template")
+def card_template() -> None:
+    """Print a card to start from (YAML)."""
+    template = {
+        "name": "my-component",
+        "display": {"zh": "组件中文名", "en": "Component name"},
+        "kind": "process",
+        "industries": ["high-end-chemicals"],
+        "task": "regression",
+        "owner": "my-organisation",
+        "license": "Apache-2.0",
+        "visibility": "private",
+        "intended_use": "What it is for.",
+        "out_of_scope_use": "What it must not be used for.",
+        "limitations": "Known limits.",
+        "metrics": [
+            {"name": "mae", "value": 0.1, "baseline": 0.3, "higher_is_better": False, "dataset": "holdout"}
+        ],
+        "standards": ["GB/T 32150-2015"],
+        "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 8]}],
+        "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 1]}],
+        "version_notes": "First version.",
+    }
+    typer.echo(yaml.safe_dump(template, allow_unicode=True, sort_keys=False), nl=False)

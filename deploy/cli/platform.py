@@ -1,0 +1,163 @@
+"""`brain up`, `brain down`, `brain doctor`."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from deploy.cli._common import console, emit_json, fail
+from deploy.platform import Platform, PlatformError, alive, port_free
+
+MLFLOW_PORT = Annotated[int, typer.Option(envvar="BRAIN_MLFLOW_PORT", help="Port of the MLflow UI.")]
+
+
+def up(
+    mlflow_port: MLFLOW_PORT = 5000,
+    detach: Annotated[bool, typer.Option(help="Start and return; `brain down` stops it.")] = False,
+) -> None:
+    """Start the platform on its embedded defaults (MLflow on SQLite, state under BRAIN_HOME)."""
+    from model_hub import Registry
+
+    platform = Platform(mlflow_port=mlflow_port)
+    with console.status("starting the registry (MLflow on SQLite) …"):
+        try:
+            mlflow = platform.start_mlflow()
+        except PlatformError as exc:
+            fail(exc.message)
+        registry = Registry(platform.hub)
+        registry.sync()
+        count = registry.catalog.count()
+    console.print(f"[green]✓[/] MLflow UI and registry  {mlflow.url}   ({count} components)")
+    console.print(f"  data folder (BRAIN_HOME)  {platform.home}")
+    console.print(f"  logs                      {platform.logs}")
+    if detach:
+        console.print("running in the background; `brain down` stops it")
+        return
+    console.print("press Ctrl-C to stop")
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    while not stopping:
+        if not all(alive(s.pid) for s in platform.services()):
+            console.print("[red]a platform process exited; stopping the rest[/]")
+            break
+        time.sleep(0.5)
+    stopped = platform.down()
+    console.print(f"stopped: {', '.join(stopped) or 'nothing'}")
+
+
+def down() -> None:
+    """Stop everything `brain up` started."""
+    stopped = Platform().down()
+    console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+PACKAGES = (
+    "ray",
+    "mlflow",
+    "torch",
+    "onnx",
+    "onnxruntime",
+    "skl2onnx",
+    "scikit-learn",
+    "sqlalchemy",
+    "alembic",
+    "prometheus-client",
+    "kubernetes",
+    "typer",
+    "pydantic",
+)
+
+
+def doctor(
+    mlflow_port: MLFLOW_PORT = 5000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check Python, packages, free ports and stores; exit 1 if something is wrong."""
+    from model_hub import HubSettings, Registry
+
+    checks: list[dict[str, Any]] = []
+
+    def check(name: str, ok: bool, detail: str) -> None:
+        checks.append({"check": name, "ok": ok, "detail": detail})
+
+    check("python", sys.version_info >= (3, 11), sys.version.split()[0] + " (3.11+ needed)")
+    for package in PACKAGES:
+        try:
+            version = importlib.metadata.version(package)
+            detail = version
+            ok = True
+            if package == "torch" and "+cu" in version:
+                detail += " (a CUDA build; the CPU build `torch==2.13.0` is enough here)"
+        except importlib.metadata.PackageNotFoundError:
+            ok, detail = False, "not installed: run `make install`"
+        check(f"package {package}", ok, detail)
+    running = {s.port for s in Platform().services() if alive(s.pid)}
+    for port, what in ((mlflow_port, "MLflow UI"), (8000, "capability centre"), (8265, "Ray dashboard")):
+        free = port_free(port)
+        check(
+            f"port {port}",
+            free or port in running,
+            f"{what}: "
+            + (
+                "free"
+                if free
+                else "used by this platform"
+                if port in running
+                else "in use by another process"
+            ),
+        )
+    settings = HubSettings()
+    home = settings.home_dir
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / ".doctor"
+        probe.write_text("ok")
+        probe.unlink()
+        check("data folder", True, f"{home} writable, {shutil.disk_usage(home).free / 1e9:.1f} GB free")
+    except OSError as exc:
+        check("data folder", False, f"{home}: {exc.strerror}; set BRAIN_HOME to a writable folder")
+    try:
+        registry = Registry(settings)
+        indexed = registry.catalog.count()
+        registered = registry.count_registered()
+        check(
+            "registry",
+            indexed == registered,
+            f"{settings.tracking_uri}: {registered} registered, {indexed} indexed"
+            + ("" if indexed == registered else " — run `brain components reindex`"),
+        )
+    except Exception as exc:  # any store failure is a finding, not a crash
+        check("registry", False, f"{settings.tracking_uri}: {exc}")
+    token = Path(os.path.expanduser("~/.ray/auth_token"))
+    check(
+        "ray auth token",
+        True,
+        "present (token auth on)" if token.exists() else "absent (created by `brain up`)",
+    )
+    failed = [c for c in checks if not c["ok"]]
+    if as_json:
+        emit_json({"ok": not failed, "checks": checks})
+    else:
+        table = Table(title="brain doctor")
+        for col in ("check", "", "detail"):
+            table.add_column(col)
+        for c in checks:
+            table.add_row(c["check"], "[green]✓[/]" if c["ok"] else "[red]✗[/]", c["detail"])
+        console.print(table)
+    if failed:
+        raise SystemExit(1)

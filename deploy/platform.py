@@ -1,0 +1,197 @@
+"""`brain up` / `brain down`: start and stop the embedded platform's processes.
+
+Every process the platform starts is recorded (pid, command, port) in ``$BRAIN_HOME/run/platform.json``
+so that `brain down`, a crash-recovery `brain up`, or a test fixture can stop exactly those
+processes and nothing else. Each child gets its own session so a terminal's Ctrl-C reaches only
+`brain up`, which then stops its children in order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from model_hub.settings import HubSettings
+
+
+class PlatformError(Exception):
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Service:
+    name: str
+    pid: int
+    port: int
+    url: str
+    command: list[str]
+    log: str
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.2) -> None:
+    """Poll ``check`` until it is true; raise PlatformError naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise PlatformError(f"{what} did not become ready within {timeout:.0f} s")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child still answers kill(0); reap it if it is ours.
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return _state(pid) not in ("Z", "X", None)
+
+
+def _state(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[0]
+
+
+class Platform:
+    """The embedded platform's processes under ``$BRAIN_HOME``."""
+
+    def __init__(self, home: Path | None = None, mlflow_port: int = 5000, host: str = "127.0.0.1") -> None:
+        self.hub = HubSettings() if home is None else HubSettings(home=home)
+        self.home = self.hub.home_dir
+        self.mlflow_port = mlflow_port
+        self.host = host
+        self.run_dir = self.home / "run"
+        self.logs = self.home / "logs"
+        self.state_file = self.run_dir / "platform.json"
+
+    # --- state -------------------------------------------------------------------------------
+
+    def services(self) -> list[Service]:
+        if not self.state_file.exists():
+            return []
+        return [Service(**s) for s in json.loads(self.state_file.read_text())]
+
+    def _save(self, services: list[Service]) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps([asdict(s) for s in services], indent=1))
+        tmp.replace(self.state_file)
+
+    def _record(self, service: Service) -> None:
+        self._save([*[s for s in self.services() if s.name != service.name], service])
+
+    # --- start -------------------------------------------------------------------------------
+
+    def start_mlflow(self, timeout: float = 90.0) -> Service:
+        """The MLflow tracking server and UI on the embedded SQLite store."""
+        for s in self.services():
+            if s.name == "mlflow" and alive(s.pid):
+                return s
+        if not port_free(self.mlflow_port, self.host):
+            raise PlatformError(
+                f"port {self.mlflow_port} is in use, so the MLflow UI cannot start; stop what holds it "
+                f"(`brain down`, or `ss -ltnp 'sport = :{self.mlflow_port}'` to see it) "
+                f"or set BRAIN_MLFLOW_PORT"
+            )
+        self.logs.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            self.hub.tracking_uri,
+            "--default-artifact-root",
+            self.hub.artifact_uri,
+            "--no-serve-artifacts",
+            "--host",
+            self.host,
+            "--port",
+            str(self.mlflow_port),
+            "--workers",
+            "1",
+        ]
+        log = self.logs / "mlflow.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        url = f"http://{self.host}:{self.mlflow_port}"
+        service = Service("mlflow", proc.pid, self.mlflow_port, url, command, str(log))
+        self._record(service)
+
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise PlatformError(f"the MLflow server exited with code {proc.returncode}; see {log}")
+            try:
+                return httpx.get(f"{url}/health", timeout=1.0).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            wait_until(healthy, timeout, f"the MLflow server on {url}")
+        except PlatformError:
+            self.stop_service(service)
+            raise
+        return service
+
+    # --- stop --------------------------------------------------------------------------------
+
+    def stop_service(self, service: Service, grace: float = 10.0) -> None:
+        """Stop one recorded service: its process group, SIGTERM then SIGKILL after ``grace`` s."""
+        if alive(service.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(service.pid, signal.SIGTERM)
+            try:
+                wait_until(lambda: not alive(service.pid), grace, service.name, interval=0.1)
+            except PlatformError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(service.pid, signal.SIGKILL)
+                wait_until(lambda: not alive(service.pid), 5.0, f"{service.name} after SIGKILL", 0.1)
+        self._save([s for s in self.services() if s.name != service.name])
+
+    def down(self) -> list[str]:
+        """Stop every recorded service, newest first; return their names."""
+        stopped = []
+        for service in reversed(self.services()):
+            self.stop_service(service)
+            stopped.append(service.name)
+        return stopped

@@ -1,0 +1,59 @@
+"""model_hub: the algorithm-component registry (算法+模型中心) on MLflow.
+
+Cards describe components of three kinds (knowledge 知识, process 工艺, mechanism 机理); the
+registry stores them as MLflow registered models with versions, aliases and safety checks; the
+catalogue searches them.
+"""
+
+from model_hub.card import Card, Metric, Names, TensorSpec
+from model_hub.catalog import Catalog, Entry, Page, Query, Viewer
+from model_hub.errors import (
+    ArtifactTampered,
+    CardInvalid,
+    ComponentExists,
+    ComponentNotFound,
+    ConversionFailed,
+    FormulaRejected,
+    HubError,
+    ModelTooLarge,
+    OnnxRejected,
+    PickleRefused,
+    SafetyError,
+)
+from model_hub.registry import Lineage, Loaded, NotOwner, Registry, Version, resolve_formula
+from model_hub.settings import HubSettings
+from model_hub.taxonomy import INDUSTRIES, Industry, Kind, Visibility
+
+__all__ = [
+    "INDUSTRIES",
+    "ArtifactTampered",
+    "Card",
+    "CardInvalid",
+    "Catalog",
+    "ComponentExists",
+    "ComponentNotFound",
+    "ConversionFailed",
+    "Entry",
+    "FormulaRejected",
+    "HubError",
+    "HubSettings",
+    "Industry",
+    "Kind",
+    "Lineage",
+    "Loaded",
+    "Metric",
+    "ModelTooLarge",
+    "Names",
+    "NotOwner",
+    "OnnxRejected",
+    "Page",
+    "PickleRefused",
+    "Query",
+    "Registry",
+    "SafetyError",
+    "TensorSpec",
+    "Version",
+    "Viewer",
+    "Visibility",
+    "resolve_formula",
+]

@@ -1,0 +1,91 @@
+"""The registry's error hierarchy.
+
+Every error carries the HTTP status an API should answer with, and a message that says what was
+wrong and what to do about it. The capability centre turns these into `{"error": ...}` bodies.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Root of all model_hub errors."""
+
+    status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CardInvalid(HubError):
+    status = 422
+
+
+class ComponentNotFound(HubError):
+    status = 404
+
+    def __init__(self, name: str, version: str | int | None = None) -> None:
+        what = f"component {name!r}" + (f" version {version}" if version is not None else "")
+        super().__init__(f"{what} is not registered; `brain components list` shows what is")
+        self.name = name
+        self.version = version
+
+
+class ComponentExists(HubError):
+    status = 409
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"component {name!r} is already registered; register a new version with "
+            f"`--new-version`, or pick another name"
+        )
+
+
+class SafetyError(HubError):
+    """A model artifact was refused by a safety check."""
+
+    status = 422
+
+
+class PickleRefused(SafetyError):
+    def __init__(self, fmt: str, visibility: str) -> None:
+        super().__init__(
+            f"{fmt} artifacts load through pickle and can run arbitrary code, so they may only be "
+            f"registered as private (got visibility={visibility!r}); convert the model to ONNX "
+            f"(torch or scikit-learn are converted automatically) or register it as private"
+        )
+
+
+class ArtifactTampered(SafetyError):
+    status = 409
+
+    def __init__(self, path: str, expected: str, actual: str) -> None:
+        super().__init__(
+            f"artifact {path!r} does not match the sha256 recorded at registration "
+            f"(expected {expected[:12]}…, found {actual[:12]}…); it was changed after registration. "
+            f"Refusing to load it: register a new version from a trusted copy"
+        )
+
+
+class ModelTooLarge(SafetyError):
+    status = 413
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(
+            f"model is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:.1f} MB; shrink it "
+            f"(quantise, prune) or raise BRAIN_MAX_MODEL_BYTES"
+        )
+
+
+class OnnxRejected(SafetyError):
+    """The ONNX model failed validation (checker, operator domain or external data)."""
+
+
+class FormulaRejected(SafetyError):
+    """A formula component names code outside the allowed packages or cannot be imported."""
+
+
+class ConversionFailed(HubError):
+    """Converting to ONNX failed or the converted model disagrees with the original."""
+
+    status = 422

@@ -1,0 +1,18 @@
+"""Fixtures shared by every tier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture
+def brain_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh BRAIN_HOME for one test, so no test sees another's stores."""
+    home = tmp_path / "brain-home"
+    monkeypatch.setenv("BRAIN_HOME", str(home))
+    return home

@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from model_hub import (
+    ArtifactTampered,
+    ComponentExists,
+    ComponentNotFound,
+    FormulaRejected,
+    HubError,
+    HubSettings,
+    Kind,
+    Lineage,
+    ModelTooLarge,
+    NotOwner,
+    OnnxRejected,
+    PickleRefused,
+    Query,
+    Registry,
+    Viewer,
+    resolve_formula,
+)
+from model_hub.convert import run_onnx
+from tests import onnx_models
+from tests.cards import make_card
+
+
+def test_onnx_registration_round_trip_with_lineage_and_signature(registry: Registry) -> None:
+    card = make_card()
+    lineage = Lineage(training_job="job-42", data_snapshot="snap-2026-11", git_commit="abc123")
+    version = registry.register_onnx(card, onnx_models.linear(), lineage=lineage)
+    assert (version.version, version.format, version.status) == (1, "onnx", "active")
+
+    loaded = registry.load("reactor-quality")
+    assert loaded.card == card
+    assert loaded.version.lineage == lineage
+    x = np.ones((3, 4), np.float32)
+    (y,) = run_onnx(onnx.load(str(loaded.onnx_path)).SerializeToString(), {"x": x})
+    (expected,) = run_onnx(onnx_models.linear(), {"x": x})
+    np.testing.assert_allclose(y, expected)
+    # MLflow's own view: the card is the description, the filter fields are tags, MLmodel has the signature.
+    model = registry.client.get_registered_model("reactor-quality")
+    assert "反应釜质量预测" in model.description
+    assert model.tags["brain.kind"] == "process"
+    assert model.tags["brain.industries"] == ",high-end-chemicals,"
+    assert "signature" in (loaded.path / "MLmodel").read_text()
+
+
+def test_torch_sklearn_and_formula_registrations(registry: Registry) -> None:
+    from sklearn.linear_model import Ridge
+
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    v1 = registry.register_torch(make_card(name="torch-mlp"), module)
+    x = np.random.default_rng(0).standard_normal((32, 4)).astype(np.float32)
+    v2 = registry.register_sklearn(make_card(name="sk-ridge"), Ridge().fit(x, x.sum(axis=1)), {"x": x})
+    v3 = registry.register_formula(
+        make_card(name="sum-formula", kind="mechanism"), "tests.formulas:scale", {"factor": 2.0}
+    )
+    assert (v1.format, v2.format, v3.format) == ("onnx", "onnx", "formula")
+    entry, params = registry.load("sum-formula").formula()
+    result = resolve_formula(entry, registry.settings.formula_packages)({"x": np.ones((2, 3))}, params)
+    np.testing.assert_allclose(result["y"], [[6.0], [6.0]])
+    found = registry.search(Query(kinds=[Kind.mechanism, Kind.process]))
+    assert [e.name for e in found.items] == ["sk-ridge", "sum-formula", "torch-mlp"]
+
+
+def test_duplicate_names_are_refused_and_new_versions_need_the_owner(registry: Registry) -> None:
+    registry.register_onnx(make_card(), onnx_models.linear())
+    with pytest.raises(ComponentExists, match="--new-version"):
+        registry.register_onnx(make_card(), onnx_models.linear())
+    with pytest.raises(NotOwner, match="belongs to 'lubei-chem'"):
+        registry.register_onnx(make_card(owner="someone-else"), onnx_models.linear(), new_version=True)
+    v2 = registry.register_onnx(
+        make_card(version_notes="retrained"), onnx_models.linear(seed=1), new_version=True
+    )
+    assert v2.version == 2
+    assert [v.version for v in registry.versions("reactor-quality")] == [1, 2]
+    assert registry.card("reactor-quality").version_notes == "retrained"
+
+
+def test_promote_rollback_and_deprecate(registry: Registry) -> None:
+    for seed in range(3):
+        registry.register_onnx(make_card(), onnx_models.linear(seed=seed), new_version=seed > 0)
+    assert registry.version("reactor-quality").version == 3  # no production yet: newest active
+    registry.promote("reactor-quality", 1)
+    registry.promote("reactor-quality", 3)
+    registry.promote("reactor-quality", 2, "staging")
+    assert registry.version("reactor-quality", "production").version == 3
+    assert registry.version("reactor-quality", "staging").version == 2
+    assert registry.search(Query()).items[0].production_version == 3
+
+    assert registry.rollback("reactor-quality").version == 1
+    assert registry.version("reactor-quality").version == 1
+    with pytest.raises(HubError, match="no earlier production version"):
+        registry.rollback("reactor-quality")
+
+    with pytest.raises(HubError, match="holds the alias"):
+        registry.deprecate("reactor-quality", 1)
+    registry.deprecate("reactor-quality", 3)
+    assert registry.version("reactor-quality", 3).status == "deprecated"
+    with pytest.raises(HubError, match="deprecated"):
+        registry.promote("reactor-quality", 3)
+    registry.deprecate("reactor-quality")
+    assert registry.search(Query()).total == 0
+    assert registry.search(Query(include_deprecated=True)).total == 1
+
+
+def test_bad_references(registry: Registry) -> None:
+    with pytest.raises(ComponentNotFound, match="'nothing' is not registered"):
+        registry.load("nothing")
+    registry.register_onnx(make_card(), onnx_models.linear())
+    with pytest.raises(ComponentNotFound, match="alias 'production'"):
+        registry.version("reactor-quality", "production")
+    with pytest.raises(HubError, match="neither a version number nor one of the aliases"):
+        registry.version("reactor-quality", "latest-and-greatest")
+    with pytest.raises(ComponentNotFound, match="version 9"):
+        registry.load("reactor-quality", 9)
+
+
+def test_a_tampered_artifact_refuses_to_load(registry: Registry) -> None:
+    version = registry.register_onnx(make_card(), onnx_models.linear())
+    stored = Path(version.source.removeprefix("file://")) / "model.onnx"
+    stored.write_bytes(onnx_models.linear(seed=7).SerializeToString())
+    with pytest.raises(ArtifactTampered, match="model.onnx"):
+        registry.load("reactor-quality")
+
+
+def test_a_tampered_cache_is_refetched_not_trusted(registry: Registry) -> None:
+    registry.register_onnx(make_card(), onnx_models.linear())
+    cached = registry.load("reactor-quality").onnx_path
+    cached.write_bytes(b"garbage")
+    again = registry.load("reactor-quality")
+    assert again.onnx_path.read_bytes() != b"garbage"
+
+
+def test_pickle_for_public_is_refused_and_nothing_is_registered(registry: Registry, tmp_path: Path) -> None:
+    payload = tmp_path / "model.pkl"
+    payload.write_bytes(b"\x80\x04\x95\x00")
+    with pytest.raises(PickleRefused, match="only be registered as private"):
+        registry.register_file(make_card(visibility="public"), payload)
+    assert registry.count_registered() == 0
+    version = registry.register_file(make_card(visibility="private"), payload)
+    assert version.format == "pickle"
+
+
+def test_unsafe_onnx_is_refused(registry: Registry, tmp_path: Path) -> None:
+    path = tmp_path / "custom" / "model.onnx"
+    path.parent.mkdir()
+    onnx.save(onnx_models.custom_domain(), str(path))
+    with pytest.raises(OnnxRejected, match="not a standard ONNX domain"):
+        registry.register_onnx(make_card(), path)
+    (tmp_path / "secret.bin").write_bytes(b"\0" * 16)
+    outside = onnx_models.with_external_data(tmp_path / "ext", "../secret.bin")
+    with pytest.raises(OnnxRejected, match="outside the model folder"):
+        registry.register_onnx(make_card(), outside)
+    assert registry.count_registered() == 0
+
+
+def test_models_over_the_size_limit_are_refused(tmp_path: Path) -> None:
+    registry = Registry(HubSettings(home=tmp_path / "h", max_model_bytes=100))
+    with pytest.raises(ModelTooLarge):
+        registry.register_onnx(make_card(), onnx_models.linear(n_in=64, n_out=64))
+    assert registry.count_registered() == 0
+
+
+def test_formulas_outside_the_allowed_packages_are_refused(registry: Registry) -> None:
+    with pytest.raises(FormulaRejected, match="outside the allowed packages"):
+        registry.register_formula(make_card(kind="mechanism"), "os:system", {})
+    with pytest.raises(FormulaRejected, match="must look like"):
+        registry.register_formula(make_card(kind="mechanism"), "tests.formulas", {})
+    with pytest.raises(FormulaRejected, match="has no function"):
+        registry.register_formula(make_card(kind="mechanism"), "tests.formulas:nope", {})
+    with pytest.raises(FormulaRejected, match="plain JSON"):
+        registry.register_formula(make_card(kind="mechanism"), "tests.formulas:scale", {"f": object()})
+
+
+def test_the_catalogue_rebuilds_from_mlflow(registry: Registry, settings: HubSettings) -> None:
+    registry.register_onnx(make_card(), onnx_models.linear())
+    registry.register_onnx(make_card(name="other-one", visibility="private", owner="x"), onnx_models.linear())
+    registry.close()
+    settings.catalog_file.unlink()
+    fresh = Registry(settings)
+    assert fresh.catalog.count() == 0
+    assert fresh.sync() == 2
+    assert fresh.sync() == 0  # incremental: nothing new
+    viewer = Viewer(tenant="y", industries=frozenset({"high-end-chemicals"}))
+    assert [e.name for e in fresh.search(Query(), viewer).items] == ["reactor-quality"]
+    fresh.close()
+
+
+def test_export_copies_verified_artifacts(registry: Registry, tmp_path: Path) -> None:
+    registry.register_onnx(make_card(), onnx_models.linear())
+    target = registry.export("reactor-quality", None, tmp_path / "out")
+    assert {p.name for p in target.iterdir()} >= {"MLmodel", "card.json", "manifest.json", "model.onnx"}
+    with pytest.raises(HubError, match="already exists"):
+        registry.export("reactor-quality", 1, tmp_path / "out")
+    shutil.rmtree(target)
+
+
+def test_registry_through_a_real_mlflow_server(mlflow_server: str, tmp_path: Path) -> None:
+    settings = HubSettings(
+        home=tmp_path / "client",
+        mlflow_tracking_uri=mlflow_server,
+        artifact_root=(tmp_path / "artifacts").as_uri(),
+    )
+    registry = Registry(settings)
+    registry.register_onnx(make_card(), onnx_models.linear())
+    registry.promote("reactor-quality", 1)
+    assert registry.version("reactor-quality", "production").version == 1
+    assert registry.load("reactor-quality").card.name == "reactor-quality"
+    # A second client with an empty index catches up from the server.
+    other = Registry(HubSettings(home=tmp_path / "client2", mlflow_tracking_uri=mlflow_server))
+    assert other.sync() == 1
+    assert other.search(Query(industries=["high-end-chemicals"])).items[0].production_version == 1
+    registry.close()
+    other.close()

@@ -356,8 +356,11 @@ class Registry:
         )
         # The registered model always describes its newest card.
         self.client.update_registered_model(card.name, description=card.to_markdown())
-        for key, value in self._model_tags(card).items():
-            self.client.set_registered_model_tag(card.name, key, value)
+        if existing is not None:
+            old_tags = existing.tags or {}
+            for key, value in self._model_tags(card).items():
+                if old_tags.get(key) != value:
+                    self.client.set_registered_model_tag(card.name, key, value)
         self._index(card.name, card)
         return self._to_version(mv, {})
 

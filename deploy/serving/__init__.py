@@ -1,0 +1,1 @@
+"""The capability centre's serving core: runtimes, resident models, version routing."""

@@ -1,0 +1,109 @@
+"""Runtimes: what turns a verified artifact folder into a callable model.
+
+One small contract (load at construction, ``predict``, ``close``) and one implementation per
+format, chosen by :func:`open_runtime`. Pickle-based formats are never served: they stay private
+to their owner (DESIGN.md, CVE-2024-37052…37060).
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from model_hub import Card, Loaded, resolve_formula
+from model_hub.errors import HubError
+
+
+class Runtime(ABC):
+    """A loaded component version, ready to predict."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        self.name = loaded.version.name
+        self.version = loaded.version.version
+        self.card: Card = loaded.card
+
+    @abstractmethod
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Inputs and outputs keyed by the card's tensor names; the batch is the first axis."""
+
+    @property
+    @abstractmethod
+    def nbytes(self) -> int:
+        """Approximate resident memory, for the cache's memory bound."""
+
+    def close(self) -> None:  # noqa: B027 - most runtimes have nothing to release
+        pass
+
+
+def onnx_threads() -> int:
+    """Threads per ONNX session: one per replica core is fastest for small models under load.
+
+    Requests are already parallel across replicas and the event loop; intra-op threads would
+    only contend with them on a small host.
+    """
+    return int(os.environ.get("BRAIN_ONNX_THREADS", "1"))
+
+
+class OnnxRuntime(Runtime):
+    def __init__(self, loaded: Loaded) -> None:
+        import onnxruntime as ort
+
+        super().__init__(loaded)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = onnx_threads()
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        path = loaded.onnx_path
+        self._size = path.stat().st_size
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self._outputs = [o.name for o in self.session.get_outputs()]
+        self._input_types = {i.name: i.type for i in self.session.get_inputs()}
+
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        results = self.session.run(self._outputs, inputs)
+        return dict(zip(self._outputs, (np.asarray(r) for r in results), strict=True))
+
+    @property
+    def nbytes(self) -> int:
+        # The session holds the weights once more after optimisation; twice the file is a fair bound.
+        return 2 * self._size
+
+
+class FormulaRuntime(Runtime):
+    def __init__(self, loaded: Loaded, allowed: list[str]) -> None:
+        super().__init__(loaded)
+        entrypoint, self.parameters = loaded.formula()
+        self.func: Callable[..., dict[str, Any]] = resolve_formula(entrypoint, allowed)
+
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        result = self.func(inputs, self.parameters)
+        missing = [s.name for s in self.card.outputs if s.name not in result]
+        if missing:
+            raise HubError(f"formula of {self.name} returned no output named {missing}; fix the formula")
+        return {s.name: np.asarray(result[s.name]) for s in self.card.outputs}
+
+    @property
+    def nbytes(self) -> int:
+        return 64 * 1024
+
+
+class NotServable(HubError):
+    status = 422
+
+
+def open_runtime(loaded: Loaded, formula_packages: list[str]) -> Runtime:
+    """The runtime for a version's format."""
+    fmt = loaded.version.format
+    if fmt == "onnx":
+        return OnnxRuntime(loaded)
+    if fmt == "formula":
+        return FormulaRuntime(loaded, formula_packages)
+    raise NotServable(
+        f"{loaded.version.name} version {loaded.version.version} is stored as {fmt!r}, which the "
+        f"capability centre does not serve; register an ONNX or formula version to share it"
+    )

@@ -1,0 +1,58 @@
+"""Settings of the capability centre (env prefix ``BRAIN_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServeSettings(BaseSettings):
+    """Where the platform keeps its state, where it listens, and the default limits of a tenant."""
+
+    # Other packages read BRAIN_* variables too, so unknown ones are not an error here.
+    model_config = SettingsConfigDict(env_prefix="BRAIN_", extra="ignore")
+
+    home: Path = Field(default=Path("~/.industry-brain"))
+    """The data folder of the embedded stores (BRAIN_HOME)."""
+
+    database_url: str | None = None
+    """SQLAlchemy URL of the platform state (tenants, keys, audit, usage). Default: SQLite (WAL) at
+    ``$BRAIN_HOME/platform.db``; in production ``postgresql+psycopg://user:password@host/db``."""
+
+    host: str = "127.0.0.1"
+    """Interface the capability centre listens on; loopback by default so nothing is exposed by accident."""
+
+    port: int = Field(default=8000, ge=1, le=65535)
+    """HTTP port of the capability centre."""
+
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    """Largest request body accepted; larger ones get 413."""
+
+    usage_flush_seconds: float = Field(default=2.0, gt=0)
+    """How often in-memory usage counters are merged into the database: a crash loses at most this much."""
+
+    default_rate_per_second: float = Field(default=100.0, gt=0)
+    """Sustained requests per second of a tenant that has no rate of its own (per replica)."""
+
+    default_burst: int = Field(default=200, gt=0)
+    """Requests a tenant may send at once above its sustained rate (the token bucket's size)."""
+
+    default_monthly_quota: int | None = Field(default=1_000_000, gt=0)
+    """Calls per calendar month of a tenant that has no quota of its own; None means unlimited."""
+
+    key_ttl_days: int = Field(default=365, gt=0)
+    """Lifetime of an API key when the issuer gives none."""
+
+    key_cache_seconds: float = Field(default=30.0, ge=0)
+    """How long a verified key is trusted without asking the database again. A revocation made in another
+    process takes effect after at most this long (at once in the process that revoked it)."""
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'platform.db'}"

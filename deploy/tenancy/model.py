@@ -1,0 +1,169 @@
+"""Tenants, roles, keys and audit entries: what the tenancy store hands out (dataclasses), and what an
+operator sends to create a tenant (:class:`TenantSpec`, pydantic)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from deploy.errors import Forbidden
+from deploy.tenancy.regions import CITY_BY_CODE
+from model_hub.taxonomy import INDUSTRY_BY_CODE
+
+TENANT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,62}[a-z0-9]$")
+
+#: Every key starts with this, so secret scanners and people recognise a leaked one.
+KEY_SCHEME = "ibk"
+
+
+class TenantKind(StrEnum):
+    enterprise = "enterprise"  # 企业
+    operator = "operator"  # 产业大脑运营方: runs an industry brain
+    government = "government"  # 政府部门
+
+
+class Role(StrEnum):
+    admin = "admin"  # manages its tenant: keys, limits; sees everything of it
+    ops = "ops"  # runs deployments and pools, reads usage
+    developer = "developer"  # registers and versions components
+    consumer = "consumer"  # calls components
+
+
+#: What each action needs. Admin may do everything, so it is not listed.
+ACTIONS: dict[str, frozenset[Role]] = {
+    "infer": frozenset({Role.ops, Role.developer, Role.consumer}),
+    "read catalogue": frozenset({Role.ops, Role.developer, Role.consumer}),
+    "read usage": frozenset({Role.ops}),
+    "register components": frozenset({Role.developer}),
+    "manage deployments": frozenset({Role.ops}),
+    "manage keys": frozenset(),
+    "manage tenants": frozenset(),
+}
+
+
+class TenantSpec(BaseModel):
+    """What an operator sends to create a tenant."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    """Slug, 3-64 lower-case letters, digits or '-'; also the ``owner`` written on component cards."""
+    display: str = Field(min_length=1, max_length=200)
+    """Full name, e.g. 山东重工集团有限公司."""
+    kind: TenantKind
+    industries: list[str] = Field(min_length=1)
+    """Industry codes (``model_hub.taxonomy``); industry-visible components are shared along them."""
+    city: str
+    """One of Shandong's 16 cities (code, e.g. ``jinan``)."""
+    rate_per_second: float | None = Field(default=None, gt=0)
+    """Sustained request rate; None: the platform default."""
+    burst: int | None = Field(default=None, gt=0)
+    """Token-bucket size; None: the platform default."""
+    monthly_quota: int | None = Field(default=None, gt=0)
+    """Calls per calendar month; None: the platform default."""
+
+    @field_validator("name")
+    @classmethod
+    def _slug(cls, name: str) -> str:
+        if not TENANT_NAME.match(name):
+            raise ValueError(
+                f"{name!r} is not a valid tenant name: use 3-64 lower-case letters, digits or '-', "
+                f"starting with a letter"
+            )
+        return name
+
+    @field_validator("industries")
+    @classmethod
+    def _industries(cls, codes: list[str]) -> list[str]:
+        unknown = [c for c in codes if c not in INDUSTRY_BY_CODE]
+        if unknown:
+            raise ValueError(
+                f"unknown industry {unknown}; use codes from: {', '.join(sorted(INDUSTRY_BY_CODE))}"
+            )
+        if len(set(codes)) != len(codes):
+            raise ValueError("an industry is listed twice")
+        return codes
+
+    @field_validator("city")
+    @classmethod
+    def _city(cls, code: str) -> str:
+        if code not in CITY_BY_CODE:
+            raise ValueError(f"unknown city {code!r}; use one of Shandong's: {', '.join(CITY_BY_CODE)}")
+        return code
+
+
+@dataclass(frozen=True)
+class Tenant:
+    name: str
+    display: str
+    kind: TenantKind
+    industries: tuple[str, ...]
+    city: str
+    created_at: datetime
+    rate_per_second: float | None = None
+    burst: int | None = None
+    monthly_quota: int | None = None
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key as listed: never the secret, only its visible prefix."""
+
+    key_id: str
+    tenant: str
+    role: Role
+    label: str
+    created_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    created_by: str = ""
+
+    @property
+    def prefix(self) -> str:
+        """What lists and logs show, and what `brain keys revoke` takes."""
+        return f"{KEY_SCHEME}_{self.key_id}"
+
+    def state(self, now: datetime) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "expired" if now >= self.expires_at else "active"
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A freshly issued key: the only time the secret exists outside its owner's hands."""
+
+    key: ApiKey
+    secret: str
+    """The whole key, ``ibk_<key id>_<secret>``: show it once, then it is gone."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the tenant and role of a verified key."""
+
+    tenant: Tenant
+    role: Role
+    key_id: str
+
+    def may(self, action: str) -> bool:
+        return self.role is Role.admin or self.role in ACTIONS[action]
+
+    def require(self, action: str) -> None:
+        if not self.may(action):
+            allowed = sorted({Role.admin.value} | {r.value for r in ACTIONS[action]})
+            raise Forbidden(self.role.value, action, allowed)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    detail: dict[str, Any] = field(default_factory=dict)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from deploy.proctree import still_running, terminate
 from model_hub.settings import HubSettings
 
 
@@ -41,6 +42,9 @@ class Service:
     url: str
     command: list[str]
     log: str
+    # Signal only the main process first (it shuts its own children down in order), then clean up
+    # the descendants it recorded in this file.
+    children_file: str = ""
 
 
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -84,6 +88,13 @@ def _state(pid: int) -> str | None:
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[0]
+
+
+def _read_children(path: Path) -> dict[int, str]:
+    try:
+        return {int(pid): cmd for pid, cmd in json.loads(path.read_text()).items()}
+    except (OSError, ValueError):
+        return {}
 
 
 class Platform:
@@ -173,19 +184,97 @@ class Platform:
             raise
         return service
 
+    def start_centre(self, port: int = 8000, dashboard_port: int = 8265, timeout: float = 240.0) -> Service:
+        """The capability centre: a local Ray head with Ray Serve (HAProxy ingress) on ``port``."""
+        for s in self.services():
+            if s.name == "capability-centre" and alive(s.pid):
+                return s
+        for p, what in ((port, "the capability centre"), (dashboard_port, "the Ray dashboard")):
+            if not port_free(p, self.host):
+                raise PlatformError(
+                    f"port {p} is in use, so {what} cannot start; stop what holds it (`brain down`, or "
+                    f"`ss -ltnp 'sport = :{p}'` to see it)"
+                )
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        ready = self.run_dir / "centre-ready.json"
+        ready.unlink(missing_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "deploy.runner",
+            "--home",
+            str(self.home),
+            "--host",
+            self.host,
+            "--port",
+            str(port),
+            "--dashboard-port",
+            str(dashboard_port),
+            "--ready-file",
+            str(ready),
+        ]
+        log = self.logs / "centre.log"
+        env = {**os.environ, "BRAIN_HOME": str(self.home)}
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
+            )
+        url = f"http://{self.host}:{port}"
+        service = Service(
+            "capability-centre",
+            proc.pid,
+            port,
+            url,
+            command,
+            str(log),
+            children_file=str(self.run_dir / "serve-children.json"),
+        )
+        self._record(service)
+
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise PlatformError(f"the capability centre exited with code {proc.returncode}; see {log}")
+            if not ready.exists():
+                return False
+            try:
+                return httpx.get(f"{url}/v2/health/ready", timeout=2.0).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            wait_until(healthy, timeout, f"the capability centre on {url}", interval=0.5)
+        except PlatformError:
+            self.stop_service(service)
+            raise
+        return service
+
     # --- stop --------------------------------------------------------------------------------
 
     def stop_service(self, service: Service, grace: float = 10.0) -> None:
-        """Stop one recorded service: its process group, SIGTERM then SIGKILL after ``grace`` s."""
+        """Stop one recorded service: SIGTERM, then SIGKILL after ``grace`` s, then its leftovers."""
+        if service.children_file:
+            grace = max(grace, 90.0)  # Serve's graceful shutdown takes up to ~40 s on a small host
         if alive(service.pid):
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(service.pid, signal.SIGTERM)
+                if service.children_file:
+                    os.kill(service.pid, signal.SIGTERM)
+                else:
+                    os.killpg(service.pid, signal.SIGTERM)
             try:
                 wait_until(lambda: not alive(service.pid), grace, service.name, interval=0.1)
             except PlatformError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(service.pid, signal.SIGKILL)
                 wait_until(lambda: not alive(service.pid), 5.0, f"{service.name} after SIGKILL", 0.1)
+        if service.children_file:
+            leftovers = still_running(_read_children(Path(service.children_file)))
+            terminate(leftovers)
         self._save([s for s in self.services() if s.name != service.name])
 
     def down(self) -> list[str]:

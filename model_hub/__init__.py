@@ -20,7 +20,7 @@ from model_hub.errors import (
     PickleRefused,
     SafetyError,
 )
-from model_hub.registry import Lineage, Loaded, NotOwner, Registry, Version, resolve_formula
+from model_hub.registry import ComponentInfo, Lineage, Loaded, NotOwner, Registry, Version, resolve_formula
 from model_hub.settings import HubSettings
 from model_hub.taxonomy import INDUSTRIES, Industry, Kind, Visibility
 
@@ -31,6 +31,7 @@ __all__ = [
     "CardInvalid",
     "Catalog",
     "ComponentExists",
+    "ComponentInfo",
     "ComponentNotFound",
     "ConversionFailed",
     "Entry",

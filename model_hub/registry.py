@@ -109,6 +109,17 @@ class Version:
 
 
 @dataclass(frozen=True)
+class ComponentInfo:
+    """A component's routing state: its versions, aliases, canary split and deprecation."""
+
+    name: str
+    versions: tuple[Version, ...]
+    aliases: dict[str, int]
+    deprecated: bool
+    canary: tuple[int, float] | None  # (version, percent of default-routed calls)
+
+
+@dataclass(frozen=True)
 class Loaded:
     """A version's verified artifact folder on local disk."""
 
@@ -443,6 +454,38 @@ class Registry:
         return sorted(
             (self._to_version(mv, aliases) for mv in self._versions_raw(name)), key=lambda v: v.version
         )
+
+    def info(self, name: str) -> ComponentInfo:
+        model = self._registered(name)
+        if model is None:
+            raise ComponentNotFound(name)
+        aliases = {a: int(v) for a, v in (model.aliases or {}).items()}
+        tags = dict(model.tags or {})
+        canary = None
+        if tags.get("brain.canary"):
+            spec = json.loads(tags["brain.canary"])
+            canary = (int(spec["version"]), float(spec["percent"]))
+        versions = tuple(
+            sorted(
+                (self._to_version(mv, aliases) for mv in self._versions_raw(name)), key=lambda v: v.version
+            )
+        )
+        return ComponentInfo(name, versions, aliases, tags.get("brain.deprecated") == "true", canary)
+
+    def set_canary(self, name: str, version: int, percent: float) -> None:
+        """Send ``percent`` of the calls that name no version to ``version`` (ops: 90/10 rollouts)."""
+        if not 0 < percent < 100:
+            raise BadReference(f"canary percent must be between 0 and 100 (exclusive), got {percent}")
+        target = self.version(name, version)
+        if target.status != "active":
+            raise HubError(f"{name} version {version} is deprecated and cannot take canary traffic")
+        payload = json.dumps({"version": version, "percent": percent})
+        self.client.set_registered_model_tag(name, "brain.canary", payload)
+
+    def clear_canary(self, name: str) -> None:
+        if self._registered(name) is None:
+            raise ComponentNotFound(name)
+        self.client.delete_registered_model_tag(name, "brain.canary")
 
     def version(self, name: str, ref: str | int | None = None) -> Version:
         """A version by number, by alias, or (``None``) production, else the newest active one."""

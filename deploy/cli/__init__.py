@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from deploy.cli import components, platform
+from deploy.cli import components, platform, tenancy
 from deploy.cli._common import err_console
 
 app = typer.Typer(
@@ -17,6 +17,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(components.app, name="components")
+app.add_typer(tenancy.tenants_app, name="tenants")
+app.add_typer(tenancy.keys_app, name="keys")
+app.add_typer(tenancy.usage_app, name="usage")
 app.command()(platform.up)
 app.command()(platform.down)
 app.command()(platform.doctor)

@@ -243,6 +243,25 @@ def export(
 
 
 @app.command()
+def canary(
+    name: str,
+    version: Annotated[int | None, typer.Option(help="The canary version.")] = None,
+    percent: Annotated[float, typer.Option(help="Share of calls (that name no version) it gets.")] = 10.0,
+    off: Annotated[bool, typer.Option("--off", help="Stop the canary split.")] = False,
+) -> None:
+    """Split traffic between production and a canary version (e.g. 90/10)."""
+    registry = _registry()
+    if off:
+        registry.clear_canary(name)
+        console.print(f"{name}: canary off")
+        return
+    if version is None:
+        fail("give --version N, or --off")
+    registry.set_canary(name, version, percent)
+    console.print(f"{name}: {percent:g}% of calls → version {version}")
+
+
+@app.command()
 def reindex() -> None:
     """Rebuild the catalogue index from MLflow."""
     registry = _registry()

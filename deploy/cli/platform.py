@@ -22,9 +22,16 @@ MLFLOW_PORT = Annotated[int, typer.Option(envvar="BRAIN_MLFLOW_PORT", help="Port
 
 def up(
     mlflow_port: MLFLOW_PORT = 5000,
+    port: Annotated[int, typer.Option(envvar="BRAIN_PORT", help="Port of the capability centre.")] = 8000,
+    dashboard_port: Annotated[
+        int, typer.Option(envvar="BRAIN_DASHBOARD_PORT", help="Port of the Ray dashboard.")
+    ] = 8265,
+    serve: Annotated[bool, typer.Option(help="Start the capability centre on Ray Serve.")] = True,
     detach: Annotated[bool, typer.Option(help="Start and return; `brain down` stops it.")] = False,
 ) -> None:
-    """Start the platform on its embedded defaults (MLflow on SQLite, state under BRAIN_HOME)."""
+    """Start the platform on its embedded defaults (local Ray, MLflow on SQLite, state on SQLite)."""
+    from deploy.bootstrap import ensure_operator
+    from deploy.tenancy import TenantStore
     from model_hub import Registry
 
     platform = Platform(mlflow_port=mlflow_port)
@@ -36,9 +43,22 @@ def up(
         registry = Registry(platform.hub)
         registry.sync()
         count = registry.catalog.count()
+        issued = ensure_operator(TenantStore.open())
     console.print(f"[green]✓[/] MLflow UI and registry  {mlflow.url}   ({count} components)")
+    if serve:
+        with console.status("starting the capability centre (local Ray + Ray Serve) …"):
+            try:
+                centre = platform.start_centre(port, dashboard_port)
+            except PlatformError as exc:
+                platform.down()
+                fail(exc.message)
+        console.print(f"[green]✓[/] capability centre       {centre.url}   (Open Inference Protocol: /v2)")
+        console.print(f"[green]✓[/] Ray dashboard           http://127.0.0.1:{dashboard_port}")
     console.print(f"  data folder (BRAIN_HOME)  {platform.home}")
     console.print(f"  logs                      {platform.logs}")
+    if issued is not None:
+        console.print("[yellow]admin API key of tenant 'platform' — shown once, store it now:[/]")
+        typer.echo(issued.secret)
     if detach:
         console.print("running in the background; `brain down` stops it")
         return

@@ -1,0 +1,191 @@
+"""The capability centre (能力中心): authenticated, metered, visibility-checked inference.
+
+This is the request path without HTTP: key → tenant → rate and quota → component (visible or
+404) → version (production, explicit, or canary) → resident runtime → validated inputs → outputs →
+usage counters. The gateway (``deploy/gateway.py``) puts HTTP around it and Ray Serve runs it;
+nothing on this path writes to a database (usage is flushed in the background).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from deploy.db import migrate, open_engine, utcnow
+from deploy.errors import NotFound, NotReady, ServeError
+from deploy.metering import Meter, UsageFlusher
+from deploy.serving.metrics import Metrics
+from deploy.serving.resident import LoadEvent, ResidentModels
+from deploy.serving.routing import Canary, Route
+from deploy.serving.runtimes import Runtime, open_runtime
+from deploy.settings import ServeSettings
+from deploy.tenancy import Principal, RateLimits, TenantStore, can_see, check_quota
+from model_hub import Card, HubSettings, Registry
+from model_hub.errors import ComponentNotFound, HubError
+
+#: How long component routes (aliases, canary, visibility) are trusted before MLflow is asked again.
+ROUTE_TTL_S = 2.0
+
+
+@dataclass(frozen=True)
+class Component:
+    """What the gateway needs to know about a component, cached for ROUTE_TTL_S."""
+
+    card: Card
+    route: Route | None  # None: no servable version
+    active: frozenset[int]
+    deprecated: bool
+    fetched: float = field(default=0.0, compare=False)
+
+
+class Centre:
+    """One per replica. Thread-safe."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        tenants: TenantStore,
+        settings: ServeSettings,
+        *,
+        max_models: int = 64,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.registry = registry
+        self.tenants = tenants
+        self.settings = settings
+        self.metrics = Metrics()
+        self.meter = Meter()
+        self.flusher = UsageFlusher(self.meter, tenants.engine, settings.usage_flush_seconds)
+        self.limits = RateLimits(settings.default_rate_per_second, settings.default_burst)
+        self.models = ResidentModels(self._load, max_models=max_models, on_load=self._loaded)
+        self._components: dict[str, Component | None] = {}
+        self._fetched: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._random = random.Random()
+        self.ready = False
+
+    @classmethod
+    def open(cls, hub: HubSettings | None = None, settings: ServeSettings | None = None) -> Centre:
+        settings = settings or ServeSettings()
+        engine = open_engine(settings.db_url)
+        migrate(engine)
+        centre = cls(Registry(hub or HubSettings()), TenantStore(engine, settings), settings)
+        centre.flusher.start()
+        centre.ready = True
+        return centre
+
+    def close(self) -> None:
+        self.ready = False
+        self.flusher.stop()
+        self.registry.close()
+
+    # --- the request path ----------------------------------------------------------------------
+
+    def authenticate(self, key: str | None) -> Principal:
+        return self.tenants.authenticate(key)
+
+    def admit(self, principal: Principal) -> None:
+        """Rate limit and monthly quota, from memory only."""
+        principal.require("infer")
+        tenant = principal.tenant
+        self.limits.admit(tenant, time.monotonic())
+        now = self._clock()
+        check_quota(
+            tenant, self.meter.calls_this_month(tenant.name, now), self.settings.default_monthly_quota, now
+        )
+
+    def component(self, name: str, principal: Principal) -> Component:
+        """The component if ``principal`` may see it; NotFound otherwise, whether it exists or not."""
+        found = self._component(name)
+        if found is None or not can_see(
+            principal.tenant,
+            owner=found.card.owner,
+            visibility=found.card.visibility,
+            industries=found.card.industries,
+        ):
+            raise NotFound(f"component {name!r}", "`GET /api/v1/components` lists what you can use")
+        return found
+
+    def pick_version(self, component: Component, version: int | None) -> int:
+        if version is not None:
+            if version not in component.active:
+                raise NotFound(f"version {version} of component {component.card.name!r}")
+            return version
+        if component.route is None:
+            raise NotReady(f"component {component.card.name!r} (no active version)")
+        return component.route.pick(self._random.random())
+
+    def runtime(self, name: str, version: int) -> Runtime:
+        try:
+            return self.models.get(name, version)
+        except ComponentNotFound as exc:
+            raise NotFound(f"version {version} of component {name!r}") from exc
+
+    def predict(self, runtime: Runtime, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return runtime.predict(inputs)
+
+    def record(
+        self, principal: Principal, name: str, version: int | str, started: float, rows: int, status: int
+    ) -> None:
+        elapsed = time.perf_counter() - started
+        tenant = principal.tenant.name
+        self.meter.record(tenant, name, str(version), latency_s=elapsed, rows=rows, error=status >= 400)
+        labels = (name, str(version), tenant, str(status))
+        self.metrics.requests.labels(*labels).inc()
+        self.metrics.latency.labels(*labels).observe(elapsed)
+        self.metrics.rows.labels(name).observe(rows)
+
+    # --- component routes ----------------------------------------------------------------------
+
+    def _component(self, name: str) -> Component | None:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._components.get(name, ...)
+            if cached is not ... and now - self._fetched.get(name, 0.0) < ROUTE_TTL_S:
+                return cached
+        try:
+            found: Component | None = self._fetch(name)
+        except (ComponentNotFound, HubError):
+            found = None
+        with self._lock:
+            if len(self._components) > 10_000:  # unknown names must not grow the cache without bound
+                self._components.clear()
+                self._fetched.clear()
+            self._components[name] = found
+            self._fetched[name] = now
+        return found
+
+    def _fetch(self, name: str) -> Component | None:
+        info = self.registry.info(name)
+        active = frozenset(v.version for v in info.versions if v.status == "active" and v.format != "pickle")
+        production = info.aliases.get("production")
+        default = production if production in active else max(active, default=None)
+        route = None
+        if default is not None:
+            canary = None
+            if info.canary is not None and info.canary[0] in active:
+                canary = Canary(*info.canary)
+            route = Route(default, canary)
+        return Component(self.registry.card(name), route, active, info.deprecated, time.monotonic())
+
+    def _load(self, name: str, version: int) -> Runtime:
+        loaded = self.registry.load(name, version)
+        return open_runtime(loaded, self.registry.settings.formula_packages)
+
+    def _loaded(self, event: LoadEvent) -> None:
+        self.metrics.load_seconds.labels(event.key[0]).observe(event.seconds)
+        self.metrics.resident.set(len(self.models))
+
+
+def error_status(exc: BaseException) -> int:
+    """The HTTP status of any error the centre raises (500 for the unexpected)."""
+    if isinstance(exc, ServeError | HubError):
+        return int(exc.status)
+    return 500

@@ -1,0 +1,378 @@
+"""The capability centre's HTTP face: the Open Inference Protocol (KServe V2) and a small REST API.
+
+One FastAPI app, run as the single ingress deployment of the Ray Serve application (one hop:
+HAProxy → this replica → ONNX Runtime in-process). Every error is ``{"error": "..."}`` with its
+status; nothing unexpected leaks a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from deploy import oip
+from deploy.centre import Centre, error_status
+from deploy.errors import BadRequest, NotFound, NotReady, PayloadTooLarge, ServeError
+from deploy.metering import render_usage, usage_report
+from deploy.tenancy import Principal
+from model_hub import Query, Viewer
+from model_hub.errors import HubError
+
+log = logging.getLogger("brain.gateway")
+
+SERVER = {
+    "name": "industry-brain",
+    "version": "0.1.0",
+    "extensions": ["binary_tensor_data", "model_repository"],
+}
+
+PLATFORMS = {"onnx": "onnxruntime_onnx", "formula": "industry_brain_formula"}
+
+
+def _key(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth and auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+_installed: Centre | None = None
+
+
+def install(centre: Centre | None) -> None:
+    """Make ``centre`` the one this process's gateway serves.
+
+    Ray Serve runs an unpickled copy of the FastAPI app in each replica, so state set on the app
+    object at import time would not reach it; a module-level slot in the replica's process does.
+    """
+    global _installed
+    _installed = centre
+
+
+def _current(request: Request) -> Centre | None:
+    centre: Centre | None = getattr(request.app.state, "centre", None)
+    return centre or _installed
+
+
+def _centre(request: Request) -> Centre:
+    centre = _current(request)
+    if centre is None or not centre.ready:
+        raise NotReady("the capability centre")
+    return centre
+
+
+def _error(exc: BaseException) -> JSONResponse:
+    status = error_status(exc)
+    if isinstance(exc, ServeError):
+        return JSONResponse(exc.body(), status, headers=exc.headers())
+    if isinstance(exc, HubError):
+        return JSONResponse({"error": exc.message}, status)
+    incident = uuid.uuid4().hex[:12]
+    log.error("unexpected error (incident %s)", incident, exc_info=exc)
+    return JSONResponse(
+        {"error": f"internal error; the operator can find incident {incident} in the logs"}, 500
+    )
+
+
+def build_api() -> FastAPI:
+    api = FastAPI(title="Industry Brain capability centre 能力中心", version="0.1.0", docs_url="/docs")
+
+    @api.exception_handler(ServeError)
+    async def _serve_error(request: Request, exc: ServeError) -> JSONResponse:
+        return _error(exc)
+
+    @api.exception_handler(HubError)
+    async def _hub_error(request: Request, exc: HubError) -> JSONResponse:
+        return _error(exc)
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse({"error": f"invalid request: {where}: {first.get('msg', 'invalid')}"}, 400)
+
+    @api.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = "no such endpoint; see /docs" if exc.status_code == 404 else str(exc.detail)
+        return JSONResponse({"error": message}, exc.status_code)
+
+    @api.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return _error(exc)
+
+    # --- health and server metadata --------------------------------------------------------------
+
+    @api.get("/v2")
+    async def server_metadata() -> dict[str, Any]:
+        return SERVER
+
+    @api.get("/v2/health/live")
+    async def live() -> dict[str, bool]:
+        return {"live": True}
+
+    @api.get("/v2/health/ready")
+    async def ready(request: Request) -> JSONResponse:
+        centre = _current(request)
+        ok = centre is not None and centre.ready
+        return JSONResponse({"ready": ok}, 200 if ok else 503)
+
+    @api.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        centre = _centre(request)
+        return Response(generate_latest(centre.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    # --- model metadata and readiness -------------------------------------------------------------
+
+    @api.get("/v2/models/{name}")
+    async def model_metadata(name: str, request: Request) -> dict[str, Any]:
+        return _metadata(request, name, None)
+
+    @api.get("/v2/models/{name}/versions/{version}")
+    async def model_version_metadata(name: str, version: str, request: Request) -> dict[str, Any]:
+        return _metadata(request, name, _version(version))
+
+    @api.get("/v2/models/{name}/ready")
+    async def model_ready(name: str, request: Request) -> JSONResponse:
+        return _ready(request, name, None)
+
+    @api.get("/v2/models/{name}/versions/{version}/ready")
+    async def model_version_ready(name: str, version: str, request: Request) -> JSONResponse:
+        return _ready(request, name, _version(version))
+
+    # --- inference ------------------------------------------------------------------------------
+
+    @api.post("/v2/models/{name}/infer")
+    async def infer(name: str, request: Request) -> Response:
+        return await _infer(request, name, None)
+
+    @api.post("/v2/models/{name}/versions/{version}/infer")
+    async def infer_version(name: str, version: str, request: Request) -> Response:
+        return await _infer(request, name, _version(version))
+
+    @api.post("/api/v1/components/{name}:predict")
+    async def predict_rows(name: str, request: Request) -> Response:
+        return await _predict_rows(request, name)
+
+    # --- catalogue and usage --------------------------------------------------------------------
+
+    @api.get("/api/v1/components")
+    async def catalogue(
+        request: Request,
+        kind: list[str] | None = None,
+        industry: list[str] | None = None,
+        q: str | None = None,
+        page: int = 1,
+        page_size: int = 20,
+    ) -> dict[str, Any]:
+        centre = _centre(request)
+        principal = centre.authenticate(_key(request))
+        principal.require("read catalogue")
+        viewer = Viewer(tenant=principal.tenant.name, industries=frozenset(principal.tenant.industries))
+        try:
+            query = Query(kinds=kind or [], industries=industry or [], text=q, page=page, page_size=page_size)  # type: ignore[arg-type]
+            result = centre.registry.search(query, viewer)
+        except ValueError as exc:
+            raise BadRequest(f"invalid catalogue query: {exc}") from None
+        return {"total": result.total, "page": result.page, "items": [e.as_dict() for e in result.items]}
+
+    @api.get("/api/v1/usage")
+    async def usage(
+        request: Request,
+        month: str,
+        tenant: str | None = None,
+        component: str | None = None,
+        format: str = "json",
+    ) -> Response:
+        centre = _centre(request)
+        principal = centre.authenticate(_key(request))
+        if tenant is None:
+            tenant = None if principal.may("read usage") else principal.tenant.name
+        elif tenant != principal.tenant.name:
+            principal.require("read usage")
+        try:
+            lines = usage_report(centre.tenants.engine, month, tenant=tenant, component=component)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+        if format == "csv":
+            return Response(render_usage(lines, "csv"), media_type="text/csv")
+        if format != "json":
+            raise BadRequest("format must be json or csv")
+        return JSONResponse({"month": month, "lines": [line.as_dict() for line in lines]})
+
+    return api
+
+
+def _version(raw: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadRequest(f"model version {raw!r} must be a positive integer")
+    return int(raw)
+
+
+def _metadata(request: Request, name: str, version: int | None) -> dict[str, Any]:
+    centre = _centre(request)
+    principal = centre.authenticate(_key(request))
+    principal.require("read catalogue")
+    component = centre.component(name, principal)
+    chosen = centre.pick_version(component, version) if version is not None else None
+    card = centre.runtime(name, chosen).card if chosen is not None else component.card
+    fmt = "formula" if card.kind.value == "mechanism" and chosen is None else "onnx"
+    return {
+        "name": name,
+        "versions": [str(v) for v in sorted(component.active)],
+        "platform": PLATFORMS.get(fmt, fmt),
+        "inputs": [{"name": s.name, "datatype": s.datatype, "shape": s.shape} for s in card.inputs],
+        "outputs": [{"name": s.name, "datatype": s.datatype, "shape": s.shape} for s in card.outputs],
+    }
+
+
+def _ready(request: Request, name: str, version: int | None) -> JSONResponse:
+    centre = _centre(request)
+    principal = centre.authenticate(_key(request))
+    component = centre.component(name, principal)
+    chosen = centre.pick_version(component, version)
+    centre.runtime(name, chosen)  # loads it if needed: ready means it can answer now
+    return JSONResponse({"name": name, "ready": True})
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(int(declared), limit)
+    body = await request.body()
+    if len(body) > limit:
+        raise PayloadTooLarge(len(body), limit)
+    return body
+
+
+async def _infer(request: Request, name: str, version: int | None) -> Response:
+    started = time.perf_counter()
+    centre = _centre(request)
+    principal = centre.authenticate(_key(request))
+    centre.admit(principal)
+    chosen: int | str = version or "-"
+    rows = 0
+    try:
+        component = centre.component(name, principal)
+        chosen = centre.pick_version(component, version)
+        body = await _body(request, centre.settings.max_body_bytes)
+        runtime = centre.runtime(name, chosen)
+        decoded = oip.decode_request(
+            body, request.headers.get("inference-header-content-length"), runtime.card.inputs
+        )
+        inputs = decoded.arrays()
+        rows = _rows(inputs)
+        outputs = centre.predict(runtime, inputs)
+        encoded = oip.encode_response(
+            decoded, outputs, model_name=name, model_version=str(chosen), output_specs=runtime.card.outputs
+        )
+    except Exception as exc:
+        _record(centre, principal, name, chosen, started, rows, error_status(exc))
+        raise
+    _record(centre, principal, name, chosen, started, rows, 200)
+    return Response(encoded.body, 200, headers=encoded.headers())
+
+
+async def _predict_rows(request: Request, name: str) -> Response:
+    """``{"rows": [...]}`` for people who do not speak OIP: one row per item, in the card's input order."""
+    import json
+
+    started = time.perf_counter()
+    centre = _centre(request)
+    principal = centre.authenticate(_key(request))
+    centre.admit(principal)
+    chosen: int | str = "-"
+    rows = 0
+    try:
+        component = centre.component(name, principal)
+        chosen = centre.pick_version(component, None)
+        runtime = centre.runtime(name, chosen)
+        body = await _body(request, centre.settings.max_body_bytes)
+        try:
+            doc = json.loads(body or b"null")
+        except json.JSONDecodeError as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list) or not doc["rows"]:
+            raise BadRequest('send {"rows": [row, ...]} with at least one row')
+        inputs = _rows_to_inputs(doc["rows"], runtime.card)
+        rows = len(doc["rows"])
+        outputs = centre.predict(runtime, inputs)
+        result = {k: np.asarray(v).tolist() for k, v in outputs.items()}
+    except Exception as exc:
+        _record(centre, principal, name, chosen, started, rows, error_status(exc))
+        raise
+    _record(centre, principal, name, chosen, started, rows, 200)
+    return JSONResponse({"component": name, "version": chosen, "outputs": _by_row(result, rows)})
+
+
+def _rows_to_inputs(rows: list[Any], card: Any) -> dict[str, np.ndarray]:
+    from model_hub.convert import NUMPY_DTYPES
+
+    specs = card.inputs
+    if len(specs) == 1 and not all(isinstance(r, dict) for r in rows):
+        by_input = {specs[0].name: rows}
+    else:
+        if not all(isinstance(r, dict) for r in rows):
+            raise BadRequest(
+                f"this component has inputs {[s.name for s in specs]}: send each row as an object"
+            )
+        by_input = {}
+        for spec in specs:
+            missing = [i for i, r in enumerate(rows) if spec.name not in r]
+            if missing:
+                raise BadRequest(f"row {missing[0]} has no value for input {spec.name!r}")
+            by_input[spec.name] = [r[spec.name] for r in rows]
+    arrays: dict[str, np.ndarray] = {}
+    for spec in specs:
+        try:
+            array = np.asarray(by_input[spec.name], dtype=NUMPY_DTYPES[spec.datatype])
+        except (ValueError, TypeError) as exc:
+            raise BadRequest(f"input {spec.name!r} cannot be read as {spec.datatype}: {exc}") from None
+        if not oip.shape_matches(list(array.shape), spec.shape):
+            raise BadRequest(
+                f"rows of input {spec.name!r} have shape {list(array.shape)}, the card says {spec.shape}"
+            )
+        if array.dtype.kind == "f" and not spec.allow_non_finite and not np.isfinite(array).all():
+            raise BadRequest(
+                f"input {spec.name!r} contains NaN or infinity, which this component does not accept"
+            )
+        arrays[spec.name] = array
+    return arrays
+
+
+def _by_row(outputs: dict[str, list[Any]], rows: int) -> list[dict[str, Any]]:
+    return [
+        {k: v[i] if isinstance(v, list) and len(v) == rows else v for k, v in outputs.items()}
+        for i in range(rows)
+    ]
+
+
+def _rows(inputs: dict[str, np.ndarray]) -> int:
+    first = next(iter(inputs.values()), None)
+    return int(first.shape[0]) if first is not None and first.ndim > 0 else 1
+
+
+def _record(
+    centre: Centre,
+    principal: Principal,
+    name: str,
+    version: int | str,
+    started: float,
+    rows: int,
+    status: int,
+) -> None:
+    try:
+        centre.record(principal, name, version, started, rows, status)
+    except Exception:  # metering must never turn an answer into an error
+        log.exception("metering failed")
+
+
+__all__ = ["NotFound", "build_api", "install"]

@@ -1,0 +1,105 @@
+"""The process `brain up` starts for the capability centre: a local Ray head with Serve on it.
+
+It owns its Ray session (``ray.init`` starts the head as its children), runs the Serve
+application, and on SIGTERM shuts Serve down (which stops Serve's HAProxy) and then Ray, so that
+nothing outlives it. Run as ``python -m deploy.runner --home DIR --port 8000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from deploy.proctree import descendants, still_running, terminate
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m deploy.runner")
+    parser.add_argument("--home", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--dashboard-port", type=int, default=8265)
+    parser.add_argument("--num-cpus", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--replicas", type=int, default=1)
+    parser.add_argument("--ready-file", default="")
+    args = parser.parse_args(argv)
+
+    # Serve's fast ingress; must be in the environment before Ray starts its processes.
+    os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    import ray
+    from ray import serve
+    from ray.serve.config import HTTPOptions
+
+    from deploy.serve_app import application
+
+    stop = threading.Event()
+    children_file = Path(args.home).expanduser() / "run" / "serve-children.json"
+    children_file.parent.mkdir(parents=True, exist_ok=True)
+
+    ray.init(
+        num_cpus=args.num_cpus,
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
+        dashboard_port=args.dashboard_port,
+        namespace="industry-brain",
+        log_to_driver=False,
+    )
+    # Ray installs its own SIGTERM handler in ray.init; ours must come after it to be the one used.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        serve.start(http_options=HTTPOptions(host=args.host, port=args.port))
+        serve.run(
+            application({"home": args.home, "replicas": args.replicas}),
+            name="capability-centre",
+            route_prefix="/",
+            blocking=False,
+        )
+        if args.ready_file:
+            info = {
+                "pid": os.getpid(),
+                "url": f"http://{args.host}:{args.port}",
+                "dashboard": f"http://127.0.0.1:{args.dashboard_port}",
+                "gcs_address": ray.get_runtime_context().gcs_address,
+            }
+            tmp = Path(args.ready_file).with_suffix(".tmp")
+            tmp.write_text(json.dumps(info))
+            tmp.replace(args.ready_file)
+        print(f"capability centre ready at http://{args.host}:{args.port}", flush=True)
+        while not stop.wait(2.0):
+            _record_children(children_file)
+    finally:
+        _record_children(children_file)
+        try:
+            serve.shutdown()
+        finally:
+            ray.shutdown()
+            # Serve's HAProxy can survive both shutdowns; whatever we started must be gone.
+            terminate(still_running(_recorded(children_file)))
+    return 0
+
+
+def _record_children(path: Path) -> None:
+    """Keep a list of our descendants on disk, so `brain down` can clean up even after a SIGKILL."""
+    known = _recorded(path)
+    known.update(descendants(os.getpid()))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({str(pid): cmd for pid, cmd in known.items()}))
+    tmp.replace(path)
+
+
+def _recorded(path: Path) -> dict[int, str]:
+    try:
+        return {int(pid): cmd for pid, cmd in json.loads(path.read_text()).items()}
+    except (OSError, ValueError):
+        return {}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""The capability centre as a Ray Serve application.
+
+One ingress deployment that runs everything on the request path itself (DESIGN.md: each extra
+deployment hop costs 4-8x on a small host). Behind Ray Serve's HAProxy ingress
+(``RAY_SERVE_ENABLE_HA_PROXY=1``) a request is HAProxy → replica → ONNX Runtime in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ray import serve
+from ray.serve import Application
+
+from deploy.centre import Centre
+from deploy.gateway import build_api, install
+from deploy.settings import ServeSettings
+from model_hub import HubSettings
+
+log = logging.getLogger("brain.serve")
+
+api = build_api()
+
+
+class CapabilityCentreReplica:
+    def __init__(self, home: str, max_models: int = 64) -> None:
+        hub = HubSettings(home=home)
+        settings = ServeSettings(home=home)
+        self.centre = Centre.open(hub, settings)
+        self.centre.models.max_models = max_models
+        install(self.centre)
+
+    def check_health(self) -> None:
+        if not self.centre.ready:
+            raise RuntimeError("capability centre not ready")
+
+    def __del__(self) -> None:
+        # Serve calls this when a replica stops: flush the last usage counts.
+        centre = getattr(self, "centre", None)
+        if centre is not None:
+            centre.close()
+
+
+CapabilityCentre = serve.deployment(
+    name="capability-centre",
+    # Requests are short and CPU-bound in ONNX Runtime; more in flight per replica only queues.
+    max_ongoing_requests=64,
+    ray_actor_options={"num_cpus": 0},
+    health_check_period_s=5,
+)(serve.ingress(api)(CapabilityCentreReplica))
+
+
+def application(args: dict[str, Any]) -> Application:
+    """Builder for `serve run deploy.serve_app:application home=...` and Serve config files."""
+    replicas = int(args.get("replicas", 1))
+    return CapabilityCentre.options(num_replicas=replicas).bind(
+        str(args.get("home", "~/.industry-brain")), int(args.get("max_models", 64))
+    )

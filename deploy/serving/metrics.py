@@ -1,0 +1,51 @@
+"""Prometheus metrics of the capability centre (prometheus-client, served at /metrics).
+
+Each replica exposes its own registry; Ray Serve's own metrics stay on beside them.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# Latency buckets from 0.25 ms: the hot path of a small ONNX model is well under a millisecond.
+LATENCY_BUCKETS = (0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        labels = ("component", "version", "tenant", "status")
+        self.requests = Counter(
+            "brain_requests",
+            "Inference requests by component, version, tenant and status",
+            labels,
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "brain_request_seconds",
+            "Inference latency in the gateway",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.rows = Histogram(
+            "brain_batch_rows",
+            "Rows per inference call",
+            ("component",),
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024),
+            registry=self.registry,
+        )
+        self.load_seconds = Histogram(
+            "brain_model_load_seconds",
+            "Time to load a component version into a replica",
+            ("component",),
+            registry=self.registry,
+        )
+        self.resident = Gauge(
+            "brain_resident_models", "Component versions loaded in this replica", registry=self.registry
+        )
+        self.in_flight = Gauge(
+            "brain_requests_in_flight",
+            "Requests being processed by this replica (its queue)",
+            registry=self.registry,
+        )

@@ -1,0 +1,165 @@
+"""One capability centre (local Ray + Serve with HAProxy ingress) for the whole test session.
+
+It is started the way `brain up` starts it (the runner process) on free ports, over a BRAIN_HOME
+prepared with components, tenants and keys, and stopped at the end, HAProxy included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from deploy.proctree import still_running, terminate
+from deploy.settings import ServeSettings
+from deploy.tenancy import Role, TenantSpec, TenantStore
+from model_hub import HubSettings, Registry
+from tests import onnx_models
+from tests.cards import make_card
+from tests.conftest import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Centre:
+    url: str
+    home: Path
+    keys: dict[str, str]
+    registry: Registry
+    store: TenantStore
+
+    def headers(self, who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.keys[who]}"}
+
+
+def _prepare(home: Path) -> tuple[Registry, TenantStore, dict[str, str]]:
+    registry = Registry(HubSettings(home=home, formula_packages=["components", "tests"]))
+    # lubei-chem's private reactor model, two versions (v1 production); a public formula; an
+    # industry-visible equipment model; and a component whose only version is deprecated.
+    registry.register_onnx(make_card(visibility="private"), onnx_models.linear(seed=1))
+    registry.register_onnx(make_card(visibility="private"), onnx_models.linear(seed=2), new_version=True)
+    registry.promote("reactor-quality", 1)
+    registry.register_formula(
+        make_card(
+            name="sum-formula",
+            kind="mechanism",
+            visibility="public",
+            owner="province",
+            outputs=[{"name": "y", "datatype": "FP64", "shape": [-1, 1]}],
+            inputs=[{"name": "x", "datatype": "FP64", "shape": [-1, 3]}],
+        ),
+        "tests.formulas:scale",
+        {"factor": 2.0},
+    )
+    registry.register_onnx(
+        make_card(
+            name="bearing-health", visibility="industry", owner="weichai", industries=["high-end-equipment"]
+        ),
+        onnx_models.linear(seed=3),
+    )
+    registry.register_onnx(
+        make_card(name="retired-model", visibility="public", owner="province"), onnx_models.linear()
+    )
+    registry.deprecate("retired-model", 1)
+    store = TenantStore.open(ServeSettings(home=home))
+    tenants = [
+        ("lubei-chem", "鲁北化工", "enterprise", ["high-end-chemicals"], "binzhou", {}),
+        ("shantui", "山推股份", "enterprise", ["high-end-equipment", "construction-machinery"], "jining", {}),
+        ("tight", "限流测试", "enterprise", ["transport"], "jinan", {"rate_per_second": 0.5, "burst": 2}),
+        ("quota", "配额测试", "enterprise", ["transport"], "jinan", {"monthly_quota": 3}),
+    ]
+    keys: dict[str, str] = {}
+    for name, display, kind, industries, city, limits in tenants:
+        store.create_tenant(
+            TenantSpec(name=name, display=display, kind=kind, industries=industries, city=city, **limits),
+            actor="tests",
+        )
+        keys[name] = store.issue_key(name, Role.consumer, "tests").secret
+    keys["lubei-ops"] = store.issue_key("lubei-chem", Role.ops, "tests").secret
+    return registry, store, keys
+
+
+@pytest.fixture(scope="session")
+def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
+    home = tmp_path_factory.mktemp("centre-home")
+    registry, store, keys = _prepare(home)
+    port, dashboard = free_port(), free_port()
+    ready = home / "ready.json"
+    env = {
+        **os.environ,
+        "BRAIN_HOME": str(home),
+        "BRAIN_FORMULA_PACKAGES": '["components", "tests"]',
+        "BRAIN_MAX_BODY_BYTES": "100000",
+        "BRAIN_USAGE_FLUSH_SECONDS": "0.5",
+        "BRAIN_KEY_CACHE_SECONDS": "1",
+        "PYTHONPATH": str(ROOT),
+    }
+    log = (home / "runner.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "deploy.runner",
+            "--home",
+            str(home),
+            "--port",
+            str(port),
+            "--dashboard-port",
+            str(dashboard),
+            "--ready-file",
+            str(ready),
+            "--num-cpus",
+            "2",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            assert proc.poll() is None, (home / "runner.log").read_text()[-3000:]
+            if ready.exists():
+                try:
+                    if httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+            assert time.monotonic() < deadline, "the capability centre did not start in 240 s"
+            time.sleep(0.5)
+        yield Centre(url, home, keys, registry, store)
+    finally:
+        children = home / "run" / "serve-children.json"
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        recorded = (
+            {int(k): v for k, v in json.loads(children.read_text()).items()} if children.exists() else {}
+        )
+        left = still_running(recorded)
+        terminate(left)
+        log.close()
+        registry.close()
+        assert not left, f"processes outlived the capability centre: {left}"
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, "something still listens on the serving port"

@@ -25,8 +25,32 @@ sys.path.insert(0, str(ROOT))
 
 from model_hub import INDUSTRIES, Card, HubSettings, Kind, Query, Registry, Viewer, Visibility  # noqa: E402
 
-WORDS_ZH = ["碳排放", "质量", "设备健康", "能耗预测", "产业链", "产能", "轴承", "反应釜", "电力", "纺织", "船舶", "农机"]
-WORDS_EN = ["carbon", "quality", "health", "energy", "chain", "capacity", "bearing", "reactor", "power", "textile"]
+WORDS_ZH = [
+    "碳排放",
+    "质量",
+    "设备健康",
+    "能耗预测",
+    "产业链",
+    "产能",
+    "轴承",
+    "反应釜",
+    "电力",
+    "纺织",
+    "船舶",
+    "农机",
+]
+WORDS_EN = [
+    "carbon",
+    "quality",
+    "health",
+    "energy",
+    "chain",
+    "capacity",
+    "bearing",
+    "reactor",
+    "power",
+    "textile",
+]
 OWNERS = [f"tenant-{i:03d}" for i in range(50)]
 
 
@@ -90,7 +114,8 @@ def run(sizes: list[int], repeats: int) -> dict[str, object]:
                 "text_zh": lambda: registry.search(Query(text="设备健康"), viewer),
                 "text_en": lambda: registry.search(Query(text="bearing"), viewer),
                 "kind_industry_text_tenant": lambda: registry.search(
-                    Query(kinds=[Kind.process], industries=["transport", "textiles-apparel"], text="能耗"), viewer
+                    Query(kinds=[Kind.process], industries=["transport", "textiles-apparel"], text="能耗"),
+                    viewer,
                 ),
             }
             client = registry.client
@@ -138,7 +163,9 @@ def print_row(size: int, row: dict[str, object]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--queries", type=int, default=200, help="repetitions per query")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "catalog_search.json"))

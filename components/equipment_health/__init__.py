@@ -1,0 +1,4 @@
+"""设备健康 — rotating equipment bearing health (mechanism + learned component, ONNX).
+
+The component is `components.equipment_health.component.EquipmentHealth`.
+"""

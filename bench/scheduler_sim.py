@@ -1,0 +1,99 @@
+"""The trace simulator over the whole Alibaba GPU trace v2023: wall time and quality against baselines.
+
+Not a timed test: run `python bench/scheduler_sim.py [--trace DIR] [--loads 0.8,1.0,1.2]`. Prints, for each
+mode, the wall time and the ratios against the baselines measured in the same run, and writes
+`bench/results/scheduler_sim.json`.
+
+Targets (issue 4): each mode over the whole trace in <= 10 s on the 2-core dev machine; fill: GPU allocation
+at 100% arrived demand >= best-fit's; replay at load 1.0: mean queueing delay <= 0.5x strict FIFO's, with
+Jain's index >= FIFO's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from scheduler.settings import SchedulerSettings
+from scheduler.sim import fill_table, load_trace, replay_policies, replay_table, run_fill, run_replay
+
+RESULTS = Path(__file__).parent / "results" / "scheduler_sim.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--trace", type=Path, default=SchedulerSettings().trace_dir)
+    parser.add_argument("--loads", default="1.0", help="comma-separated offered loads for replay")
+    args = parser.parse_args()
+    console = Console(width=160)
+    trace = load_trace(args.trace)
+    report: dict[str, object] = {
+        "machine": platform.platform(),
+        "tasks": len(trace.tasks),
+        "nodes": len(trace.nodes),
+    }
+
+    started = time.perf_counter()
+    fill = run_fill(trace)
+    fill_wall = time.perf_counter() - started
+    console.print(fill_table(fill))
+    curves = {c.policy: c for c in fill.curves}
+    fgd = curves["fgd"].at(1.0)
+    fill_report: dict[str, object] = {"wall_s": fill_wall, "result": fill.to_json()}
+    console.print(
+        f"fill: {fill_wall:.2f} s wall for {len(curves)} policies (fgd alone {curves['fgd'].wall_s:.2f} s)"
+    )
+    for name in ("best-fit", "first-fit", "dot-product"):
+        base = curves[name].at(1.0)
+        alloc_ratio = fgd.allocated_share / base.allocated_share
+        unalloc_ratio = fgd.unallocated_gpus / base.unallocated_gpus
+        fill_report[f"vs_{name}"] = {"allocated_ratio": alloc_ratio, "unallocated_gpus_ratio": unalloc_ratio}
+        console.print(
+            f"  at 100% demand, fgd vs {name}: allocated {fgd.allocated_share:.1%} vs "
+            f"{base.allocated_share:.1%} ({alloc_ratio:.3f}x); unallocated GPUs "
+            f"{fgd.unallocated_gpus:,.0f} vs {base.unallocated_gpus:,.0f} "
+            f"({unalloc_ratio:.2f}x, {1 - unalloc_ratio:.0%} fewer)"
+        )
+    report["fill"] = fill_report
+
+    replays: dict[str, object] = {}
+    for load in (float(x) for x in args.loads.split(",")):
+        started = time.perf_counter()
+        replay = run_replay(trace, load, replay_policies("fgd"))
+        wall = time.perf_counter() - started
+        console.print(replay_table(replay))
+        brain, fifo, fifo_best = replay.runs
+        wait_ratio = brain.mean_wait_s / fifo.mean_wait_s if fifo.mean_wait_s else None
+        jain_ratio = brain.jain_index / fifo.jain_index
+        entry = {
+            "wall_s": wall,
+            "mean_wait_ratio_vs_fifo_first_fit": wait_ratio,
+            "mean_wait_ratio_vs_fifo_best_fit": brain.mean_wait_s / fifo_best.mean_wait_s
+            if fifo_best.mean_wait_s
+            else None,
+            "p95_wait_ratio_vs_fifo_first_fit": brain.p95_wait_s / fifo.p95_wait_s
+            if fifo.p95_wait_s
+            else None,
+            "jain_ratio_vs_fifo_first_fit": jain_ratio,
+            "result": replay.to_json(),
+        }
+        replays[f"{load:g}"] = entry
+        shown = f"{wait_ratio:.2f}x" if wait_ratio is not None else "n/a (FIFO never waited)"
+        console.print(
+            f"replay --load {load:g}: {wall:.2f} s wall for {len(replay.runs)} policies "
+            f"(ours alone {brain.wall_s:.2f} s); mean wait vs strict FIFO {shown}; "
+            f"Jain {brain.jain_index:.5f} vs {fifo.jain_index:.5f} ({jain_ratio:.5f}x)"
+        )
+    report["replay"] = replays
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2))
+    console.print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

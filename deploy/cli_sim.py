@@ -1,0 +1,109 @@
+"""`brain sim`: the trace simulator from the command line (mounted by the main CLI)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from scheduler.errors import SchedulerError
+from scheduler.policy import SCORERS
+from scheduler.settings import SchedulerSettings
+from scheduler.sim import (
+    FILL_POLICIES,
+    fill_table,
+    load_trace,
+    plot_fill,
+    plot_replay,
+    replay_policies,
+    replay_table,
+    run_fill,
+    run_replay,
+)
+
+sim_app = typer.Typer(
+    help="Replay the Alibaba GPU trace v2023 through the scheduler's policy: `fill` (fragmentation) and "
+    "`replay` (queueing at a chosen load), each against baselines in the same run.",
+    no_args_is_help=True,
+)
+
+TraceOption = Annotated[
+    Path | None,
+    typer.Option("--trace", help="trace folder (default: BRAIN_TRACE_DIR or ../shared/traces/...)"),
+]
+PolicyOption = Annotated[
+    str, typer.Option("--policy", help=f"placement scorer of our policy: {', '.join(SCORERS)}")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="print the result as JSON instead of a table")]
+PlotOption = Annotated[Path | None, typer.Option("--plot", help="write a PNG plot to this file")]
+LimitOption = Annotated[int | None, typer.Option("--limit", min=1, help="use only the first N tasks")]
+
+
+def _fail(error: Exception) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {error}")
+    return typer.Exit(code=2)
+
+
+def _check_policy(policy: str) -> None:
+    if policy not in SCORERS:
+        raise typer.BadParameter(
+            f"{policy!r} is not a scorer; choose one of {', '.join(SCORERS)}", param_hint="--policy"
+        )
+
+
+@sim_app.command()
+def fill(
+    trace: TraceOption = None,
+    policy: PolicyOption = "fgd",
+    max_demand: Annotated[
+        float, typer.Option(min=0.1, max=5.0, help="stop when arrived GPU demand reaches this share")
+    ] = 1.3,
+    as_json: JsonOption = False,
+    plot: PlotOption = None,
+    limit: LimitOption = None,
+) -> None:
+    """Tasks arrive and stay: GPU allocation and fragmentation as demand passes 100% of capacity."""
+    _check_policy(policy)
+    settings = SchedulerSettings()
+    try:
+        loaded = load_trace(trace or settings.trace_dir, limit=limit)
+        baselines = tuple(p for p in FILL_POLICIES if p != policy)
+        result = run_fill(loaded, (policy, *baselines), max_demand=max_demand, seed=settings.sim_seed)
+    except SchedulerError as error:
+        raise _fail(error) from error
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        Console().print(fill_table(result))
+    if plot is not None:
+        plot_fill(result, plot)
+
+
+@sim_app.command()
+def replay(
+    trace: TraceOption = None,
+    load: Annotated[
+        float, typer.Option("--load", min=0.01, max=10.0, help="offered GPU load, × capacity")
+    ] = 1.0,
+    policy: PolicyOption = "fgd",
+    as_json: JsonOption = False,
+    plot: PlotOption = None,
+    limit: LimitOption = None,
+) -> None:
+    """Compressed arrivals at the given load: waits, completion times, utilisation, fairness, speed."""
+    _check_policy(policy)
+    settings = SchedulerSettings()
+    try:
+        loaded = load_trace(trace or settings.trace_dir, limit=limit)
+        result = run_replay(loaded, load, replay_policies(policy), cycle_s=settings.cycle_interval_s)
+    except SchedulerError as error:
+        raise _fail(error) from error
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        Console().print(replay_table(result))
+    if plot is not None:
+        plot_replay(result, plot)

@@ -1,0 +1,91 @@
+"""The scheduler's error hierarchy.
+
+Every error carries the HTTP status an API should answer with, and a message that says what was wrong
+and what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class SchedulerError(Exception):
+    """Root of all scheduler errors."""
+
+    status: int = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownTenant(SchedulerError):
+    status = 404
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(
+            f"tenant {tenant!r} has no queue; add a leaf queue with `tenant: {tenant}` "
+            "to the queue tree first"
+        )
+        self.tenant = tenant
+
+
+class UnknownQueue(SchedulerError):
+    status = 404
+
+    def __init__(self, queue: str) -> None:
+        super().__init__(f"queue {queue!r} does not exist; `brain queues list` shows the queue tree")
+        self.queue = queue
+
+
+class UnknownPool(SchedulerError):
+    status = 404
+
+    def __init__(self, pool: str) -> None:
+        super().__init__(f"pool {pool!r} is not registered; `brain pools list` shows the registered pools")
+        self.pool = pool
+
+
+class UnknownRegion(SchedulerError):
+    status = 422
+
+    def __init__(self, region: str, known: Iterable[str]) -> None:
+        names = ", ".join(sorted(known))
+        super().__init__(
+            f"region {region!r} is neither a Shandong city nor a residency zone of a pool; "
+            f"use one of: {names}"
+        )
+        self.region = region
+
+
+class ResourcesImpossible(SchedulerError):
+    """A request no node could ever hold, or one that contradicts itself."""
+
+    status = 422
+
+    def __init__(self, what: str, fix: str) -> None:
+        super().__init__(f"{what}; {fix}")
+
+
+class QueueTreeInvalid(SchedulerError):
+    status = 422
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(f"the queue tree is invalid: {problem}")
+
+
+class TraceNotFound(SchedulerError):
+    status = 404
+
+    def __init__(self, path: str, missing: str) -> None:
+        super().__init__(
+            f"trace folder {path!r} lacks {missing}; pass --trace pointing at the alibaba-gpu-v2023 folder "
+            f"(set BRAIN_TRACE_DIR to make it the default)"
+        )
+
+
+class UnknownScorer(SchedulerError):
+    status = 422
+
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        super().__init__(f"placement scorer {name!r} is unknown; choose one of: {', '.join(sorted(known))}")

@@ -1,0 +1,60 @@
+"""How the policy orders and admits work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from scheduler.model import Resources
+from scheduler.policy.scorers import make_scorer
+from scheduler.policy.scorers.base import Scorer
+from scheduler.settings import SchedulerSettings
+
+
+class Ordering(StrEnum):
+    FAIR = "fair"
+    """Priority class (with aging) first, then the tenant with the smallest weighted dominant share."""
+    FIFO = "fifo"
+    """Submit time only; no tenants, no priorities (the baseline)."""
+
+
+@dataclass(slots=True)
+class PolicyConfig:
+    scorer: Scorer
+    ordering: Ordering = Ordering.FAIR
+    backfill: bool = True
+    """False: the first job that does not fit blocks every job behind it (strict FIFO head-of-line)."""
+    preemption: bool = True
+    aging_step_s: float = 600.0
+    aging_max_boost: int = 2
+    reserve_after_s: float = 1800.0
+    """A job waiting this long that still does not fit gets one node reserved for it."""
+    max_reservations: int = 8
+    """Reserved nodes per cycle at most, so starving giants cannot freeze the cluster."""
+    fair_share_slack: float = 0.5
+    """A tenant yields to others once its dominant share exceeds (1 + slack) × its weighted fair share.
+
+    Without slack, tenants that hover around an equal share keep swapping places and their small jobs
+    wait behind each other's; on the Alibaba replay (16 hashed tenants, load 1.0) slack 0 gave Jain's index
+    0.999965 against strict FIFO's 0.999979, slack 0.5 gave 0.999985 at the same mean wait.
+    """
+    max_victims: int = 32
+    """Running jobs looked at, at most, to make room for one preempting job."""
+    max_admissions: int | None = None
+    """Stop the cycle after this many admissions (None: admit everything that fits)."""
+
+
+def policy_from_settings(
+    settings: SchedulerSettings, workload: Sequence[tuple[Resources, float]] | None = None
+) -> PolicyConfig:
+    """The policy the settings describe; `workload` ((bundle, weight) classes) is needed for FGD."""
+    return PolicyConfig(
+        scorer=make_scorer(settings.placement_scorer, workload),
+        backfill=settings.backfill,
+        preemption=settings.preemption,
+        aging_step_s=settings.aging_step_s,
+        aging_max_boost=settings.aging_max_boost,
+        reserve_after_s=settings.reserve_after_s,
+        fair_share_slack=settings.fair_share_slack,
+    )

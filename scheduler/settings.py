@@ -1,0 +1,52 @@
+"""Settings of the compute scheduler (env prefix ``BRAIN_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SchedulerSettings(BaseSettings):
+    """How the scheduler places and admits work, and where the simulator finds its trace."""
+
+    model_config = SettingsConfigDict(env_prefix="BRAIN_", extra="ignore")
+
+    home: Path = Path("~/.industry-brain")
+    """The platform's data folder (BRAIN_HOME)."""
+
+    placement_scorer: str = "fgd"
+    """Name of the placement scorer: first-fit, best-fit, dot-product, fgd, price, carbon, pack, spread."""
+
+    cycle_interval_s: float = Field(default=1.0, gt=0)
+    """Seconds between two scheduling cycles of the live loop."""
+
+    backfill: bool = True
+    """Let smaller jobs start when the job ahead of them does not fit (no head-of-line blocking)."""
+
+    preemption: bool = True
+    """Let a job within its guaranteed quota, or of a higher priority class, evict borrowers."""
+
+    fair_share_slack: float = Field(default=0.5, ge=0)
+    """A tenant yields to tenants below their share once it holds (1 + slack) × its weighted fair share."""
+
+    aging_step_s: float = Field(default=600.0, gt=0)
+    """A waiting job gains one priority level for every this many seconds it has waited."""
+
+    aging_max_boost: int = Field(default=2, ge=0)
+    """The most priority levels aging can add, so old best-effort work never outranks critical work."""
+
+    reserve_after_s: float = Field(default=1800.0, gt=0)
+    """A job waiting this long gets a node reserved for it, so backfill cannot starve it."""
+
+    trace_dir: Path = Path("../shared/traces/alibaba-gpu-v2023")
+    """Folder of the Alibaba GPU trace v2023 used by `brain sim` (BRAIN_TRACE_DIR)."""
+
+    sim_seed: int = 2023
+    """Seed of the simulator's resampling, so every run of `brain sim fill` is reproducible."""
+
+    @property
+    def home_dir(self) -> Path:
+        """`home` with ``~`` expanded."""
+        return self.home.expanduser()

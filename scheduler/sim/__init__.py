@@ -1,0 +1,40 @@
+"""The trace simulator: the Alibaba GPU trace v2023 through the scheduler's own policy code."""
+
+from scheduler.sim._fill import FILL_POLICIES, FillCurve, FillPoint, FillResult, run_fill
+from scheduler.sim._replay import (
+    ReplayResult,
+    ReplayRun,
+    brain_policy,
+    compression_for,
+    fifo_policy,
+    replay_policies,
+    run_replay,
+)
+from scheduler.sim._report import fill_table, plot_fill, plot_replay, replay_table
+from scheduler.sim._trace import CITIES, Task, Trace, jain_index, load_trace, tenant_of, trace_available
+
+__all__ = [
+    "CITIES",
+    "FILL_POLICIES",
+    "FillCurve",
+    "FillPoint",
+    "FillResult",
+    "ReplayResult",
+    "ReplayRun",
+    "Task",
+    "Trace",
+    "brain_policy",
+    "compression_for",
+    "fifo_policy",
+    "fill_table",
+    "jain_index",
+    "load_trace",
+    "plot_fill",
+    "plot_replay",
+    "replay_policies",
+    "replay_table",
+    "run_fill",
+    "run_replay",
+    "tenant_of",
+    "trace_available",
+]

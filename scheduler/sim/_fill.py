@@ -1,0 +1,132 @@
+"""`fill`: the ATC'23 fragmentation experiment. Tasks arrive one by one and never leave.
+
+Arrivals: the trace's tasks in trace order, then tasks drawn at random (seeded) from the trace until the
+arrived GPU demand reaches `max_demand` × capacity, as the paper inflates its load. A task that does not
+fit when it arrives is dropped. At each step of arrived demand we record the share of GPU capacity
+allocated, the unallocated GPUs, and the fragmented GPUs (FGD's measure against the trace's workload).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from scheduler.errors import ResourcesImpossible
+from scheduler.model import GPU_MILLI, Admit, Job, QueueTree
+from scheduler.policy import Ordering, PolicyConfig, make_scorer, schedule
+from scheduler.policy.scorers.fgd import Fgd
+from scheduler.sim._trace import CITIES, Task, Trace
+from scheduler.state import ClusterState
+
+FILL_POLICIES: tuple[str, ...] = ("fgd", "best-fit", "first-fit", "dot-product")
+
+
+@dataclass(slots=True)
+class FillPoint:
+    arrived_demand: float
+    """Arrived GPU demand as a share of GPU capacity."""
+    allocated_share: float
+    unallocated_gpus: float
+    fragmented_gpus: float
+
+
+@dataclass(slots=True)
+class FillCurve:
+    policy: str
+    points: list[FillPoint]
+    tasks: int
+    placed: int
+    unplaceable: int
+    """Tasks too big for every node of the cluster (possible on a slice of it)."""
+    wall_s: float
+
+    def at(self, demand: float) -> FillPoint:
+        """The first recorded point at or past `demand`."""
+        for point in self.points:
+            if point.arrived_demand >= demand - 1e-9:
+                return point
+        return self.points[-1]
+
+
+@dataclass(slots=True)
+class FillResult:
+    gpu_capacity: float
+    nodes: int
+    trace_tasks: int
+    curves: list[FillCurve] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def arrivals(trace: Trace, max_demand: float, seed: int) -> list[Task]:
+    """Trace order first, then seeded resampling until `max_demand` × GPU capacity has arrived."""
+    capacity = trace.gpu_capacity_milli
+    order = list(trace.tasks)
+    demand = sum(t.bundle.gpu_total_milli for t in order)
+    rng = np.random.default_rng(seed)
+    gpu_tasks = [t for t in trace.tasks if t.bundle.gpu]
+    while demand < max_demand * capacity and gpu_tasks:
+        task = trace.tasks[int(rng.integers(len(trace.tasks)))]
+        order.append(Task(f"{task.name}-r{len(order)}", task.bundle, task.priority, task.tenant, 0.0, 0.0))
+        demand += task.bundle.gpu_total_milli
+    return order
+
+
+def run_fill(
+    trace: Trace,
+    policies: tuple[str, ...] = FILL_POLICIES,
+    max_demand: float = 1.3,
+    step: float = 0.05,
+    seed: int = 2023,
+) -> FillResult:
+    workload = trace.workload()
+    capacity = trace.gpu_capacity_milli
+    tasks = arrivals(trace, max_demand, seed)
+    measure = Fgd(workload)
+    result = FillResult(
+        gpu_capacity=capacity / GPU_MILLI, nodes=len(trace.nodes), trace_tasks=len(trace.tasks)
+    )
+    for name in policies:
+        state = ClusterState(trace.pools, trace.nodes, QueueTree.flat(CITIES))
+        config = PolicyConfig(scorer=make_scorer(name, workload), ordering=Ordering.FIFO, preemption=False)
+        points: list[FillPoint] = []
+        next_mark = step
+        arrived = 0
+        placed = unplaceable = 0
+        started = time.perf_counter()
+        for i, task in enumerate(tasks):
+            job = Job(id=f"{task.name}#{i}", tenant=task.tenant, queue=task.tenant, bundles=(task.bundle,))
+            try:
+                state.submit(job)
+            except ResourcesImpossible:
+                unplaceable += 1  # fits on no node of this cluster at all: never arrives
+                continue
+            for decision in schedule(state, config):
+                state.apply(decision)
+                placed += isinstance(decision, Admit)
+            if job.id in state.pending:
+                state.cancel(job.id)  # did not fit: dropped, as in the paper
+            arrived += task.bundle.gpu_total_milli
+            while arrived >= next_mark * capacity - 1e-6:
+                points.append(_point(state, measure, next_mark, capacity))
+                next_mark = round(next_mark + step, 10)
+        wall = time.perf_counter() - started
+        result.curves.append(
+            FillCurve(name, points, tasks=len(tasks), placed=placed, unplaceable=unplaceable, wall_s=wall)
+        )
+    return result
+
+
+def _point(state: ClusterState, measure: Fgd, demand: float, capacity: int) -> FillPoint:
+    alloc = state.alloc
+    free = float(alloc.gpu_free.sum())
+    frag = measure.fragmentation(alloc.cpu_free, alloc.memory_free, alloc.gpu_free).sum()
+    return FillPoint(
+        arrived_demand=demand,
+        allocated_share=1.0 - free / capacity,
+        unallocated_gpus=free / GPU_MILLI,
+        fragmented_gpus=float(frag) / GPU_MILLI,
+    )

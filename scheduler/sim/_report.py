@@ -1,0 +1,108 @@
+"""Tables (rich) and plots (matplotlib, Agg backend) of simulator results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.table import Table
+
+from scheduler.sim._fill import FillResult
+from scheduler.sim._replay import ReplayResult
+
+
+def fill_table(result: FillResult, marks: tuple[float, ...] = (0.9, 1.0, 1.1, 1.2)) -> Table:
+    table = Table(title=f"fill: {result.nodes} nodes, {result.gpu_capacity:,.0f} GPUs")
+    table.add_column("policy")
+    for mark in marks:
+        table.add_column(f"alloc @{mark:.0%}", justify="right")
+    table.add_column("unalloc GPUs @100%", justify="right")
+    table.add_column("frag GPUs @100%", justify="right")
+    table.add_column("placed", justify="right")
+    table.add_column("wall s", justify="right")
+    for curve in result.curves:
+        at = curve.at(1.0)
+        table.add_row(
+            curve.policy,
+            *[f"{curve.at(m).allocated_share:.1%}" for m in marks],
+            f"{at.unallocated_gpus:,.0f}",
+            f"{at.fragmented_gpus:,.0f}",
+            f"{curve.placed:,}/{curve.tasks:,}",
+            f"{curve.wall_s:.2f}",
+        )
+    return table
+
+
+def replay_table(result: ReplayResult) -> Table:
+    table = Table(
+        title=f"replay: load {result.load:g}, window {result.window_s:,.0f} s, {result.passes} pass(es)"
+    )
+    for column in ("policy", "mean wait s", "p95 wait s", "mean JCT s", "p95 JCT s", "CPU util", "GPU util"):
+        table.add_column(column, justify="left" if column == "policy" else "right")
+    for column in ("Jain", "decisions/s", "preempted", "wall s"):
+        table.add_column(column, justify="right")
+    for run in result.runs:
+        table.add_row(
+            run.policy,
+            f"{run.mean_wait_s:,.1f}",
+            f"{run.p95_wait_s:,.1f}",
+            f"{run.mean_jct_s:,.0f}",
+            f"{run.p95_jct_s:,.0f}",
+            f"{run.cpu_utilisation:.1%}",
+            f"{run.gpu_utilisation:.1%}",
+            f"{run.jain_index:.5f}",
+            f"{run.decisions_per_s:,.0f}",
+            f"{run.preemptions:,}",
+            f"{run.wall_s:.2f}",
+        )
+    return table
+
+
+def plot_fill(result: FillResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    for curve in result.curves:
+        demand = [p.arrived_demand * 100 for p in curve.points]
+        left.plot(demand, [p.allocated_share * 100 for p in curve.points], label=curve.policy)
+        # Below ~90% every policy places everything: the right panel shows where they differ.
+        late = [p for p in curve.points if p.arrived_demand >= 0.85]
+        right.plot(
+            [p.arrived_demand * 100 for p in late], [p.unallocated_gpus for p in late], label=curve.policy
+        )
+    left.set(xlabel="arrived GPU demand (% of capacity)", ylabel="GPU allocated (%)")
+    right.set(xlabel="arrived GPU demand (% of capacity)", ylabel="unallocated GPUs (from 85% demand)")
+    for axis in (left, right):
+        axis.grid(alpha=0.3)
+        axis.legend()
+    fig.suptitle("Alibaba GPU trace v2023: fill")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_replay(result: ReplayResult, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    names = [r.policy for r in result.runs]
+    x = range(len(names))
+    left.bar([i - 0.2 for i in x], [r.mean_wait_s for r in result.runs], width=0.4, label="mean")
+    left.bar([i + 0.2 for i in x], [r.p95_wait_s for r in result.runs], width=0.4, label="p95")
+    left.set(ylabel="queueing delay (s)")
+    right.bar(list(x), [r.jain_index for r in result.runs])
+    right.set(ylabel="Jain's index (16 city tenants)")
+    right.set_ylim(min(r.jain_index for r in result.runs) * 0.999, 1.0)
+    for axis in (left, right):
+        axis.set_xticks(list(x), names, rotation=15)
+        axis.grid(alpha=0.3, axis="y")
+    left.legend()
+    fig.suptitle(f"Alibaba GPU trace v2023: replay at load {result.load:g}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

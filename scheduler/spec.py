@@ -1,0 +1,211 @@
+"""What users write: job, pool and queue specs (pydantic, unknown fields refused).
+
+Each spec turns itself into the scheduler's dataclasses with `to_model()`; checks that need the
+topology (is this region known, does any node fit) happen in `ClusterState.validate`.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from scheduler.model import (
+    GPU_MILLI,
+    SHANDONG_CITIES,
+    Amount,
+    GangStrategy,
+    Job,
+    Node,
+    Pool,
+    PoolKind,
+    Queue,
+    Resources,
+    city_id,
+)
+
+PRIORITY_CLASSES: dict[str, int] = {"best-effort": 0, "normal": 1, "high": 2, "critical": 3}
+"""Named priority classes and their levels; a higher level may preempt a lower one in its queue."""
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResourcesSpec(_Spec):
+    """One bundle: CPU cores, memory, and GPUs (a fraction of one GPU for shared-GPU work)."""
+
+    cpu: float = Field(default=1.0, ge=0, description="CPU cores, e.g. 0.5 or 8")
+    memory_mib: int = Field(default=1024, ge=0, description="memory in MiB")
+    gpu: float = Field(default=0, ge=0, description="whole GPUs (1, 2, 8), or a share of one GPU (0.25)")
+    gpu_type: str | None = Field(default=None, description="accelerator type, e.g. A10 or V100M32")
+
+    @field_validator("gpu")
+    @classmethod
+    def _gpu_shape(cls, value: float) -> float:
+        if value > 1 and value != int(value):
+            raise ValueError(
+                f"gpu={value}: ask for whole GPUs when you need more than one, or a share (0, 1] of one GPU"
+            )
+        return value
+
+    def to_model(self) -> Resources:
+        if 0 < self.gpu < 1:
+            gpus, milli = 1, max(1, round(self.gpu * GPU_MILLI))
+        else:
+            gpus, milli = int(self.gpu), GPU_MILLI
+        return Resources(
+            cpu_milli=round(self.cpu * 1000),
+            memory_mib=self.memory_mib,
+            gpu=gpus,
+            gpu_milli=milli,
+            gpu_type=self.gpu_type,
+        )
+
+
+class JobSpec(_Spec):
+    """A job as submitted: who runs it, where it may run, and the bundles it needs together."""
+
+    id: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._:/-]+$")
+    tenant: str = Field(min_length=1)
+    queue: str | None = Field(default=None, description="leaf queue; default: the tenant's queue")
+    priority_class: str = "normal"
+    bundles: list[ResourcesSpec] = Field(default_factory=lambda: [ResourcesSpec()], min_length=1)
+    strategy: GangStrategy = GangStrategy.PACK
+    allowed_regions: list[str] | None = Field(
+        default=None, description="Shandong cities (济南 or jinan) or residency zones the data may go to"
+    )
+    submit_time: float = Field(default=0.0, ge=0)
+    max_runtime_s: float | None = Field(default=None, gt=0)
+
+    @field_validator("priority_class")
+    @classmethod
+    def _known_class(cls, value: str) -> str:
+        if value not in PRIORITY_CLASSES:
+            raise ValueError(f"priority_class {value!r} is unknown; use one of {', '.join(PRIORITY_CLASSES)}")
+        return value
+
+    @field_validator("allowed_regions")
+    @classmethod
+    def _regions(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("allowed_regions is empty: the job could run nowhere; omit it to allow anywhere")
+        # Cities may be written in Chinese or pinyin; the scheduler keys pools by pinyin.
+        return None if value is None else [city_id(r) or r for r in value]
+
+    def to_model(self, queue: str | None = None) -> Job:
+        """The job; `queue` is the tenant's leaf queue when the spec names none."""
+        return Job(
+            id=self.id,
+            tenant=self.tenant,
+            queue=self.queue or queue or self.tenant,
+            bundles=tuple(b.to_model() for b in self.bundles),
+            priority=PRIORITY_CLASSES[self.priority_class],
+            strategy=self.strategy,
+            allowed_regions=frozenset(self.allowed_regions) if self.allowed_regions is not None else None,
+            submit_time=self.submit_time,
+            runtime=self.max_runtime_s,
+        )
+
+
+class NodeGroupSpec(_Spec):
+    """`count` identical nodes."""
+
+    count: int = Field(default=1, ge=1)
+    cpu: float = Field(gt=0, description="CPU cores per node")
+    memory_mib: int = Field(gt=0)
+    gpu: int = Field(default=0, ge=0)
+    gpu_type: str | None = None
+
+    @model_validator(mode="after")
+    def _typed_gpus(self) -> Self:
+        if self.gpu and not self.gpu_type:
+            raise ValueError("nodes with GPUs need a gpu_type (e.g. A10), so jobs can ask for it")
+        return self
+
+
+class PoolSpec(_Spec):
+    """A pool: a Ray cluster or a labelled node group, with where it is and what it costs."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
+    city: str
+    kind: PoolKind = PoolKind.REGIONAL
+    zone: str = "shandong"
+    price_per_gpu_hour: float = Field(default=0.0, ge=0)
+    carbon_g_per_kwh: float = Field(default=0.0, ge=0)
+    nodes: list[NodeGroupSpec] = Field(default_factory=list)
+
+    @field_validator("city")
+    @classmethod
+    def _city(cls, value: str) -> str:
+        found = city_id(value)
+        if found is None:
+            names = ", ".join(f"{p} ({h})" for p, h in SHANDONG_CITIES.items())
+            raise ValueError(f"city {value!r} is not one of the 16 Shandong cities: {names}")
+        return found
+
+    def to_model(self) -> tuple[Pool, list[Node]]:
+        pool = Pool(
+            name=self.name,
+            city=self.city,
+            kind=self.kind,
+            zone=self.zone,
+            price_per_gpu_hour=self.price_per_gpu_hour,
+            carbon_g_per_kwh=self.carbon_g_per_kwh,
+        )
+        nodes: list[Node] = []
+        for g, group in enumerate(self.nodes):
+            for i in range(group.count):
+                nodes.append(
+                    Node(
+                        id=f"{self.name}-{g}-{i}",
+                        pool=self.name,
+                        cpu_milli=round(group.cpu * 1000),
+                        memory_mib=group.memory_mib,
+                        gpu_count=group.gpu,
+                        gpu_type=group.gpu_type if group.gpu else None,
+                    )
+                )
+        return pool, nodes
+
+
+class AmountSpec(_Spec):
+    cpu: float = Field(default=0.0, ge=0, description="CPU cores")
+    memory_mib: int = Field(default=0, ge=0)
+    gpu: float = Field(default=0.0, ge=0, description="GPUs (fractions allowed)")
+
+    def to_model(self) -> Amount:
+        return Amount(round(self.cpu * 1000), self.memory_mib, round(self.gpu * GPU_MILLI))
+
+
+class QueueSpec(_Spec):
+    """A queue of the tree: province → city or industry brain → tenant."""
+
+    name: str = Field(min_length=1)
+    parent: str | None = None
+    tenant: str | None = None
+    guaranteed: AmountSpec | None = None
+    borrowing_limit: AmountSpec | None = None
+    lending_limit: AmountSpec | None = None
+    weight: float = Field(default=1.0, gt=0)
+
+    @model_validator(mode="after")
+    def _limits(self) -> Self:
+        if self.lending_limit is not None:
+            if self.guaranteed is None:
+                raise ValueError(f"queue {self.name}: a lending_limit needs a guaranteed quota to lend from")
+            lend, own = self.lending_limit.to_model(), self.guaranteed.to_model()
+            if any(a > b for a, b in zip(lend.as_tuple(), own.as_tuple(), strict=True)):
+                raise ValueError(f"queue {self.name}: lending_limit exceeds the guaranteed quota")
+        return self
+
+    def to_model(self) -> Queue:
+        return Queue(
+            name=self.name,
+            parent=self.parent,
+            tenant=self.tenant,
+            guaranteed=self.guaranteed.to_model() if self.guaranteed else None,
+            borrowing_limit=self.borrowing_limit.to_model() if self.borrowing_limit else None,
+            lending_limit=self.lending_limit.to_model() if self.lending_limit else None,
+            weight=self.weight,
+        )

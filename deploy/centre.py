@@ -18,7 +18,7 @@ from datetime import datetime
 import numpy as np
 
 from deploy.db import migrate, open_engine, utcnow
-from deploy.errors import NotFound, NotReady, ServeError
+from deploy.errors import BadRequest, NotFound, NotReady, ServeError
 from deploy.metering import Meter, UsageFlusher
 from deploy.serving.metrics import Metrics
 from deploy.serving.resident import LoadEvent, ResidentModels
@@ -129,7 +129,12 @@ class Centre:
             raise NotFound(f"version {version} of component {name!r}") from exc
 
     def predict(self, runtime: Runtime, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return runtime.predict(inputs)
+        try:
+            return runtime.predict(inputs)
+        except ValueError as exc:
+            # Formulas say what is wrong with a request by raising ValueError (e.g. an unknown
+            # fuel code); that is the caller's mistake, not the server's.
+            raise BadRequest(f"{runtime.name}: {exc}") from None
 
     def record(
         self, principal: Principal, name: str, version: int | str, started: float, rows: int, status: int

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from deploy.cli import components, platform, tenancy
+from deploy.cli import components, demo, platform, tenancy
 from deploy.cli._common import err_console
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(tenancy.usage_app, name="usage")
 app.command()(platform.up)
 app.command()(platform.down)
 app.command()(platform.doctor)
+app.command()(demo.demo)
 
 try:  # the simulator's commands, where the scheduler provides them
     from deploy.cli_sim import sim_app

@@ -307,3 +307,59 @@ def card_template() -> None:
         "version_notes": "First version.",
     }
     typer.echo(yaml.safe_dump(template, allow_unicode=True, sort_keys=False), nl=False)
+
+
+@app.command()
+def train(
+    names: Annotated[list[str] | None, typer.Argument(help="Built-in components to train.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Train every built-in component.")] = False,
+    retrain: Annotated[bool, typer.Option(help="Train again and register a new version.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the training.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Train built-in components and register them (reuses those already registered unless --retrain)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from components.catalog import BUILTINS, builtin
+    from components.publish import Published, publish
+
+    if all_ == bool(names):
+        fail("name built-in components, or give --all")
+    try:
+        chosen = list(BUILTINS) if all_ else [builtin(n) for n in names or []]
+    except ValueError as exc:
+        fail(str(exc))
+    registry = _registry()
+    registry.sync()
+    results: list[Published] = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=as_json,
+    ) as progress:
+        task = progress.add_task("training", total=len(chosen))
+
+        def done(p: Published) -> None:
+            results.append(p)
+            progress.update(task, advance=1, description=f"{p.name} v{p.version.version}")
+
+        publish(registry, chosen, retrain=retrain, seed=seed, on_done=done)
+    if as_json:
+        emit_json(
+            [
+                {
+                    "name": p.name,
+                    "version": p.version.version,
+                    "trained": p.trained,
+                    "seconds": round(p.seconds, 2),
+                }
+                for p in results
+            ]
+        )
+        return
+    for p in results:
+        what = f"trained in {p.seconds:.1f} s" if p.trained else "already registered"
+        console.print(f"  {p.name}: version {p.version.version} ({what})")

@@ -27,6 +27,9 @@ def up(
         int, typer.Option(envvar="BRAIN_DASHBOARD_PORT", help="Port of the Ray dashboard.")
     ] = 8265,
     serve: Annotated[bool, typer.Option(help="Start the capability centre on Ray Serve.")] = True,
+    builtins: Annotated[
+        bool, typer.Option(help="Train and register the built-in components on first run.")
+    ] = True,
     detach: Annotated[bool, typer.Option(help="Start and return; `brain down` stops it.")] = False,
 ) -> None:
     """Start the platform on its embedded defaults (local Ray, MLflow on SQLite, state on SQLite)."""
@@ -45,6 +48,16 @@ def up(
         count = registry.catalog.count()
         issued = ensure_operator(TenantStore.open())
     console.print(f"[green]✓[/] MLflow UI and registry  {mlflow.url}   ({count} components)")
+    if builtins:
+        from components.publish import ensure_builtins
+
+        with console.status("registering the built-in components (trained on first run) …"):
+            published = ensure_builtins(registry)
+        trained = [p for p in published if p.trained]
+        console.print(
+            f"[green]✓[/] built-in components       {len(published)} in production"
+            + (f" ({len(trained)} trained in {sum(p.seconds for p in trained):.0f} s)" if trained else "")
+        )
     if serve:
         with console.status("starting the capability centre (local Ray + Ray Serve) …"):
             try:

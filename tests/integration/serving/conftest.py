@@ -1,4 +1,4 @@
-"""One capability centre (local Ray + Serve with HAProxy ingress) for the whole test session.
+"""One capability centre (local Ray + Serve with HAProxy ingress) for the serving tests.
 
 It is started the way `brain up` starts it (the runner process) on free ports, over a BRAIN_HOME
 prepared with components, tenants and keys, and stopped at the end, HAProxy included.
@@ -94,7 +94,7 @@ def _prepare(home: Path) -> tuple[Registry, TenantStore, dict[str, str]]:
     return registry, store, keys
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
     home = tmp_path_factory.mktemp("centre-home")
     registry, store, keys = _prepare(home)

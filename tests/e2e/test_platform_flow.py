@@ -1,0 +1,174 @@
+"""The platform as a user runs it: `brain up`, register, call with a tenant's key, see usage, `brain down`."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import onnx
+import pytest
+import yaml
+
+from deploy.db import utcnow
+from tests import onnx_models
+from tests.cards import card_data
+from tests.conftest import ROOT
+from tests.e2e.conftest import BRAIN
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Platform:
+    def __init__(self, home: Path, ports: dict[str, int]) -> None:
+        self.home = home
+        self.ports = ports
+        self.url = f"http://127.0.0.1:{ports['serve']}"
+        self.env = {**os.environ, "BRAIN_HOME": str(home), "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+
+    def brain(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [str(BRAIN), *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"brain {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    ports = {"mlflow": free_port(), "serve": free_port(), "dashboard": free_port()}
+    p = Platform(tmp_path_factory.mktemp("platform-home"), ports)
+    try:
+        up = p.brain(
+            "up",
+            "--detach",
+            "--mlflow-port",
+            str(ports["mlflow"]),
+            "--port",
+            str(ports["serve"]),
+            "--dashboard-port",
+            str(ports["dashboard"]),
+        )
+        p.admin_key = up.stdout.strip().splitlines()[-2].strip()  # type: ignore[attr-defined]
+        assert p.admin_key.startswith("ibk_"), up.stdout  # type: ignore[attr-defined]
+        yield p
+    finally:
+        records = p.home / "run" / "serve-children.json"
+        down = p.brain("down", check=False)
+        assert down.returncode == 0, down.stderr
+        for name, port in ports.items():
+            with socket.socket() as s:
+                assert s.connect_ex(("127.0.0.1", port)) != 0, (
+                    f"{name} port {port} still open after `brain down`"
+                )
+        if records.exists():
+            from deploy.proctree import still_running
+
+            left = still_running({int(k): v for k, v in json.loads(records.read_text()).items()})
+            assert not left, f"processes outlived `brain down`: {left}"
+
+
+def test_up_registers_the_builtins_visible_in_mlflow(platform: Platform) -> None:
+    search = httpx.get(
+        f"http://127.0.0.1:{platform.ports['mlflow']}/api/2.0/mlflow/registered-models/search",
+        params={"max_results": 100},
+    ).json()
+    models = {m["name"]: m for m in search["registered_models"]}
+    assert len(models) == 7
+    assert "GB/T 32150-2015" in models["carbon_accounting"]["description"]
+    assert {a["alias"] for a in models["energy_forecast"].get("aliases", [])} == {"production"}
+
+
+def test_demo_calls_every_builtin(platform: Platform) -> None:
+    answers = json.loads(platform.brain("demo", "--url", platform.url, "--json").stdout)
+    assert len(answers) == 7
+    assert all(a["status"] == 200 for a in answers), [a for a in answers if a["status"] != 200]
+    carbon = next(a for a in answers if a["component"] == "carbon_accounting")
+    total = next(o for o in carbon["response"]["outputs"] if o["name"] == "total_tco2e")
+    assert all(v > 0 for v in total["data"])
+
+
+def test_register_call_with_tritonclient_meter_and_hide(platform: Platform, tmp_path: Path) -> None:
+    import tritonclient.http as triton
+
+    card = tmp_path / "card.yaml"
+    card.write_text(yaml.safe_dump(card_data(visibility="private", owner="lubei-chem"), allow_unicode=True))
+    onnx.save(onnx_models.linear(seed=5), str(tmp_path / "m.onnx"))
+    platform.brain(
+        "components",
+        "register",
+        "--card",
+        str(card),
+        "--onnx",
+        str(tmp_path / "m.onnx"),
+        "--promote",
+        "production",
+    )
+    platform.brain(
+        "tenants",
+        "create",
+        "lubei-chem",
+        "--display",
+        "鲁北化工",
+        "--kind",
+        "enterprise",
+        "--industry",
+        "high-end-chemicals",
+        "--city",
+        "binzhou",
+    )
+    platform.brain(
+        "tenants",
+        "create",
+        "shantui",
+        "--display",
+        "山推股份",
+        "--kind",
+        "enterprise",
+        "--industry",
+        "construction-machinery",
+        "--city",
+        "jining",
+    )
+    key = json.loads(platform.brain("keys", "issue", "lubei-chem", "--json").stdout)["key"]
+    other = json.loads(platform.brain("keys", "issue", "shantui", "--json").stdout)["key"]
+
+    client = triton.InferenceServerClient(platform.url.removeprefix("http://"))
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    inp = triton.InferInput("x", [2, 4], "FP32")
+    inp.set_data_from_numpy(x)
+    result = client.infer("reactor-quality", [inp], headers={"Authorization": f"Bearer {key}"})
+    from model_hub.convert import run_onnx
+
+    np.testing.assert_allclose(
+        result.as_numpy("y"), run_onnx(onnx_models.linear(seed=5), {"x": x})[0], rtol=1e-5
+    )
+    with pytest.raises(triton.InferenceServerException, match="404|not found"):
+        client.infer("reactor-quality", [inp], headers={"Authorization": f"Bearer {other}"})
+    client.close()
+
+    month = (utcnow().astimezone(tz=None)).strftime("%Y-%m")
+    deadline = time.monotonic() + 30
+    lines: list[dict[str, object]] = []
+    while time.monotonic() < deadline:
+        out = platform.brain(
+            "usage", "report", "--month", month, "--tenant", "lubei-chem", "--format", "json"
+        )
+        lines = json.loads(out.stdout)
+        if any(line["component"] == "reactor-quality" and line["calls"] >= 1 for line in lines):
+            break
+        time.sleep(1)
+    assert any(line["component"] == "reactor-quality" and line["calls"] >= 1 for line in lines), lines

@@ -9,6 +9,7 @@ import typer
 
 from deploy.cli import components, demo, platform, tenancy
 from deploy.cli._common import err_console
+from deploy.cli_k8s import deploy_app
 
 app = typer.Typer(
     help="Industry Brain (产业大脑): compute scheduling, algorithm+model centre, capability centre.",
@@ -24,6 +25,8 @@ app.command()(platform.up)
 app.command()(platform.down)
 app.command()(platform.doctor)
 app.command()(demo.demo)
+
+app.add_typer(deploy_app, name="deploy")
 
 try:  # the simulator's commands, where the scheduler provides them
     from deploy.cli_sim import sim_app

@@ -1,0 +1,172 @@
+{{/*
+Helpers of the industry-brain chart. Object names are "<release>-<part>" so that they match what
+`brain deploy render-manifests --release <release>` prints (deploy/k8s.py).
+*/}}
+
+{{- define "brain.labels" -}}
+app.kubernetes.io/name: industry-brain
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: industry-brain
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end }}
+
+{{- define "brain.selectorLabels" -}}
+app.kubernetes.io/name: industry-brain
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "brain.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag }}
+{{- end }}
+
+{{/* The tracking URI every pod uses: the chart's MLflow Service, or an external server. */}}
+{{- define "brain.mlflowUri" -}}
+{{- if .Values.mlflow.enabled -}}
+http://{{ .Release.Name }}-mlflow:{{ .Values.mlflow.service.port }}
+{{- else -}}
+{{- required "mlflow.enabled is false, so mlflow.externalUri must name the tracking server" .Values.mlflow.externalUri -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+The Serve config (serveConfigV2) of the capability centre; the same mapping as
+deploy.k8s.serve_config, so `brain deploy render-serve-config` shows what runs.
+*/}}
+{{- define "brain.serveConfig" -}}
+{{- $c := .Values.capabilityCentre -}}
+{{- $env := dict "BRAIN_HOME" $c.home "BRAIN_MLFLOW_TRACKING_URI" (include "brain.mlflowUri" .) -}}
+{{- range $name, $value := $c.env -}}
+{{- if regexMatch "(?i)(PASSWORD|SECRET|TOKEN|DATABASE_URL|ACCESS_KEY|CREDENTIAL)" $name -}}
+{{- fail (printf "capabilityCentre.env.%s looks like a credential; put it in a Secret (database.existingSecret for the database URL)" $name) -}}
+{{- end -}}
+{{- $_ := set $env $name (toString $value) -}}
+{{- end -}}
+{{- $args := dict "home" $c.home "replicas" (int $c.replicas) "max_models" (int $c.maxModels) -}}
+{{- $app := dict "name" "capability-centre" "route_prefix" "/" "import_path" "deploy.serve_app:application" "args" $args "runtime_env" (dict "env_vars" $env) -}}
+{{- $config := dict "proxy_location" "EveryNode" "http_options" (dict "host" "0.0.0.0" "port" 8000) "applications" (list $app) -}}
+{{- toYaml $config -}}
+{{- end }}
+
+{{/* requests = limits, so Ray's view of a node is what Kubernetes gives it. Context: a group. */}}
+{{- define "brain.rayResources" -}}
+{{- $amounts := dict "cpu" (toString (.cpu | default "2")) "memory" (toString (.memory | default "8Gi")) -}}
+{{- if .gpu }}{{- if not .gpuType }}{{ fail (printf "group %v has gpu > 0 but no gpuType (e.g. A10)" (.name | default "head")) }}{{ end }}{{- $_ := set $amounts "nvidia.com/gpu" (int .gpu) -}}{{- end -}}
+requests:
+{{- toYaml $amounts | nindent 2 }}
+limits:
+{{- toYaml $amounts | nindent 2 }}
+{{- end }}
+
+{{/*
+A Ray pod template. Context: dict root (the chart), name (container), group (resources), head (bool),
+serve (bool: part of the capability centre's RayService).
+*/}}
+{{- define "brain.rayPod" -}}
+{{- $root := .root -}}
+{{- $v := $root.Values -}}
+metadata:
+  labels:
+    {{- include "brain.labels" $root | nindent 4 }}
+    app.kubernetes.io/component: ray
+  {{- if $v.metrics.annotations }}
+  annotations:
+    prometheus.io/scrape: "true"
+    prometheus.io/port: "8080"
+  {{- end }}
+spec:
+  {{- with $v.imagePullSecrets }}
+  imagePullSecrets:
+    {{- range . }}
+    - name: {{ . }}
+    {{- end }}
+  {{- end }}
+  containers:
+    - name: {{ .name }}
+      image: {{ include "brain.image" $root }}
+      imagePullPolicy: {{ $v.image.pullPolicy }}
+      env:
+        - name: BRAIN_HOME
+          value: {{ $v.capabilityCentre.home | quote }}
+        - name: BRAIN_MLFLOW_TRACKING_URI
+          value: {{ include "brain.mlflowUri" $root | quote }}
+        {{- if .serve }}
+        # Only the capability centre needs the platform database; the centres' jobs do not get its URL.
+        - name: BRAIN_DATABASE_URL
+          valueFrom:
+            secretKeyRef:
+              name: {{ $v.database.existingSecret }}
+              key: {{ $v.database.platformUrlKey }}
+        {{- if $v.capabilityCentre.haproxy }}
+        # Read by the Serve controller when it starts the proxies: it belongs in the pod's environment.
+        - name: RAY_SERVE_ENABLE_HA_PROXY
+          value: "1"
+        {{- end }}
+        {{- end }}
+      ports:
+        {{- if .head }}
+        - {name: gcs, containerPort: 6379}
+        - {name: dashboard, containerPort: 8265}
+        - {name: client, containerPort: 10001}
+        {{- end }}
+        {{- if .serve }}
+        - {name: serve, containerPort: 8000}
+        {{- end }}
+        - {name: metrics, containerPort: 8080}
+      resources:
+        {{- include "brain.rayResources" .group | nindent 8 }}
+      livenessProbe:
+        httpGet: {path: /api/local_raylet_healthz, port: 52365}
+        initialDelaySeconds: 30
+        periodSeconds: 15
+        timeoutSeconds: 5
+        failureThreshold: 6
+      readinessProbe:
+        {{- if .head }}
+        # Never the Serve app here: KubeRay deploys the app only once the head is ready.
+        httpGet: {path: /api/gcs_healthz, port: 8265}
+        periodSeconds: 10
+        {{- else if .serve }}
+        # The Serve proxy's own check (HAProxy answers it too): take traffic once this pod can route.
+        httpGet: {path: /-/healthz, port: 8000}
+        periodSeconds: 5
+        {{- else }}
+        httpGet: {path: /api/local_raylet_healthz, port: 52365}
+        periodSeconds: 10
+        {{- end }}
+        initialDelaySeconds: 10
+        timeoutSeconds: 5
+        failureThreshold: 6
+      volumeMounts:
+        - name: brain-home
+          mountPath: {{ $v.capabilityCentre.home }}
+  volumes:
+    # Caches and the derived catalogue index only: the state is in PostgreSQL and MLflow.
+    - name: brain-home
+      emptyDir: {}
+{{- end }}
+
+{{/* A worker group. Context: dict root, group, serve. */}}
+{{- define "brain.workerGroup" -}}
+- groupName: {{ .group.name }}
+  replicas: {{ .group.replicas | default 0 | int }}
+  minReplicas: {{ .group.minReplicas | default 0 | int }}
+  maxReplicas: {{ .group.maxReplicas | default 4 | int }}
+  rayStartParams:
+    metrics-export-port: "8080"
+  {{- with .group.gpuType }}
+  labels:
+    brain/gpu-type: {{ . | quote }}
+  {{- end }}
+  template:
+    {{- include "brain.rayPod" (dict "root" .root "name" "ray-worker" "group" .group "head" false "serve" .serve) | nindent 4 }}
+{{- end }}
+
+{{/* A head group. Context: dict root, group, serve. */}}
+{{- define "brain.headGroup" -}}
+rayStartParams:
+  dashboard-host: "0.0.0.0"
+  metrics-export-port: "8080"
+template:
+  {{- include "brain.rayPod" (dict "root" .root "name" "ray-head" "group" .group "head" true "serve" .serve) | nindent 2 }}
+{{- end }}

@@ -64,8 +64,18 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install system-deps
+# Peers for bench/serving.py live in their own venv: MLServer pins packages that clash with Ray's.
+PEERS_VENV := .venv-mlserver
+$(PEERS_VENV)/.installed-stamp:
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --disable-pip-version-check -q "mlserver==1.7.1" "mlserver-mlflow==1.7.1" "uvloop<0.22" onnxruntime onnx
+	@touch $@
+
+bench: install system-deps $(PEERS_VENV)/.installed-stamp
 	$(BIN)/python bench/catalog_search.py
+	$(BIN)/python bench/scheduler_sim.py
+	$(BIN)/python bench/scheduler_throughput.py
+	$(BIN)/python bench/serving.py --mlserver-venv $(PEERS_VENV)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(PEERS_VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -8,6 +8,7 @@ status; nothing unexpected leaks a traceback.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from typing import Any
@@ -85,6 +86,7 @@ def _error(exc: BaseException) -> JSONResponse:
 
 def build_api() -> FastAPI:
     api = FastAPI(title="Industry Brain capability centre 能力中心", version="0.1.0", docs_url="/docs")
+    api.add_middleware(InferFastPath)
 
     @api.exception_handler(ServeError)
     async def _serve_error(request: Request, exc: ServeError) -> JSONResponse:
@@ -254,20 +256,28 @@ async def _body(request: Request, limit: int) -> bytes:
 
 
 async def _infer(request: Request, name: str, version: int | None) -> Response:
-    started = time.perf_counter()
     centre = _centre(request)
-    principal = centre.authenticate(_key(request))
+    body = await _body(request, centre.settings.max_body_bytes)
+    encoded = infer_body(
+        centre, _key(request), name, version, body, request.headers.get("inference-header-content-length")
+    )
+    return Response(encoded.body, 200, headers=encoded.headers())
+
+
+def infer_body(
+    centre: Centre, key: str | None, name: str, version: int | None, body: bytes, header_length: str | None
+) -> oip.EncodedBody:
+    """One OIP inference from raw bytes to raw bytes: the whole hot path, shared by both front doors."""
+    started = time.perf_counter()
+    principal = centre.authenticate(key)
     centre.admit(principal)
     chosen: int | str = version or "-"
     rows = 0
     try:
         component = centre.component(name, principal)
         chosen = centre.pick_version(component, version)
-        body = await _body(request, centre.settings.max_body_bytes)
         runtime = centre.runtime(name, chosen)
-        decoded = oip.decode_request(
-            body, request.headers.get("inference-header-content-length"), runtime.card.inputs
-        )
+        decoded = oip.decode_request(body, header_length, runtime.card.inputs)
         inputs = decoded.arrays()
         rows = _rows(inputs)
         outputs = centre.predict(runtime, inputs)
@@ -278,7 +288,74 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
         _record(centre, principal, name, chosen, started, rows, error_status(exc))
         raise
     _record(centre, principal, name, chosen, started, rows, 200)
-    return Response(encoded.body, 200, headers=encoded.headers())
+    return encoded
+
+
+INFER_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
+
+
+class InferFastPath:
+    """Pure ASGI middleware that answers ``POST …/infer`` before FastAPI's routing.
+
+    The inference call is the platform's hot path; FastAPI's router, request objects and response
+    classes cost about as much as a small model itself, so they are skipped here. Everything else
+    (and the OpenAPI description of /infer) stays with FastAPI.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        match = INFER_PATH.fullmatch(scope["path"])
+        if match is None:
+            return await self.app(scope, receive, send)
+        status, headers, payload = 200, [], b""
+        try:
+            app = scope.get("app")
+            centre = getattr(app.state, "centre", None) if app is not None else None
+            centre = centre or _installed
+            if centre is None or not centre.ready:
+                raise NotReady("the capability centre")
+            name, raw_version = match.group(1), match.group(2)
+            version = _version(raw_version) if raw_version is not None else None
+            key, header_length, declared = None, None, None
+            for k, v in scope["headers"]:
+                if k == b"authorization":
+                    text = v.decode("latin-1")
+                    key = text[7:].strip() if text[:7].lower() == "bearer " else key
+                elif k == b"x-api-key" and key is None:
+                    key = v.decode("latin-1")
+                elif k == b"inference-header-content-length":
+                    header_length = v.decode("latin-1")
+                elif k == b"content-length":
+                    declared = int(v) if v.isdigit() else None
+            limit = centre.settings.max_body_bytes
+            if declared is not None and declared > limit:
+                raise PayloadTooLarge(declared, limit)
+            chunks, size = [], 0
+            while True:
+                message = await receive()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(size, limit)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+            encoded = infer_body(centre, key, name, version, b"".join(chunks), header_length)
+            payload = encoded.body
+            headers = [(k.lower().encode(), v.encode()) for k, v in encoded.headers().items()]
+        except Exception as exc:
+            error = _error(exc)
+            status, payload = error.status_code, bytes(error.body)
+            headers = [
+                (k.encode(), v.encode()) for k, v in error.headers.items() if k.lower() != "content-length"
+            ]
+        headers.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
 
 
 async def _predict_rows(request: Request, name: str) -> Response:

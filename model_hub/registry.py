@@ -366,13 +366,21 @@ class Registry:
             description=card.to_markdown(),
         )
         # The registered model always describes its newest card.
-        self.client.update_registered_model(card.name, description=card.to_markdown())
+        updated = self.client.update_registered_model(card.name, description=card.to_markdown())
+        old_tags = (existing.tags or {}) if existing is not None else {}
         if existing is not None:
-            old_tags = existing.tags or {}
             for key, value in self._model_tags(card).items():
                 if old_tags.get(key) != value:
                     self.client.set_registered_model_tag(card.name, key, value)
-        self._index(card.name, card)
+        # Index from what we already know instead of reading the model back (a quarter of the cost).
+        production = dict((existing.aliases or {}) if existing is not None else {}).get("production")
+        self.catalog.upsert(
+            card,
+            latest_version=int(mv.version),
+            production_version=int(production) if production is not None else None,
+            deprecated=old_tags.get("brain.deprecated") == "true",
+            updated_ms=int(updated.last_updated_timestamp or time.time() * 1000),
+        )
         return self._to_version(mv, {})
 
     def _experiment(self) -> str:

@@ -180,7 +180,9 @@ def doctor(
     check(
         "ray auth token",
         True,
-        "present (token auth on)" if token.exists() else "absent (created by `brain up`)",
+        "present: Ray token authentication is on for clusters started here"
+        if token.exists()
+        else "absent: the local Ray runs without token authentication",
     )
     failed = [c for c in checks if not c["ok"]]
     if as_json:

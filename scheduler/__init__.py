@@ -2,12 +2,20 @@
 
 The policy (`schedule`) is pure and deterministic: a `ClusterState` in, a list of `Admit` / `Preempt`
 decisions out. The live loop and the trace simulator (`scheduler.sim`) both drive it.
+
+The live half: `scheduler.store` (SQLAlchemy state and its migrations), `scheduler.backends` (the Ray Jobs
+API backend), `scheduler.service` (the loop, `python -m scheduler.service`) and `scheduler.client` (the
+Python SDK). They are not imported here, so that `import scheduler` stays light.
 """
 
 from scheduler.errors import (
+    IdempotencyConflict,
+    JobNotFound,
+    PoolUnreachable,
     QueueTreeInvalid,
     ResourcesImpossible,
     SchedulerError,
+    SpecInvalid,
     TraceNotFound,
     UnknownPool,
     UnknownQueue,
@@ -42,7 +50,15 @@ from scheduler.policy import (
     schedule,
 )
 from scheduler.settings import SchedulerSettings
-from scheduler.spec import JobSpec, PoolSpec, QueueSpec, ResourcesSpec
+from scheduler.spec import (
+    ClusterPoolSpec,
+    JobRequest,
+    JobSpec,
+    PoolSpec,
+    QueueSpec,
+    ResourcesSpec,
+    TopologySpec,
+)
 from scheduler.state import ClusterState, RunningJob
 
 __all__ = [
@@ -52,10 +68,14 @@ __all__ = [
     "Admit",
     "Amount",
     "BundlePlacement",
+    "ClusterPoolSpec",
     "ClusterState",
     "Decision",
     "GangStrategy",
+    "IdempotencyConflict",
     "Job",
+    "JobNotFound",
+    "JobRequest",
     "JobSpec",
     "Node",
     "Ordering",
@@ -63,6 +83,7 @@ __all__ = [
     "Pool",
     "PoolKind",
     "PoolSpec",
+    "PoolUnreachable",
     "Preempt",
     "Queue",
     "QueueSpec",
@@ -75,6 +96,8 @@ __all__ = [
     "SchedulerError",
     "SchedulerSettings",
     "Scorer",
+    "SpecInvalid",
+    "TopologySpec",
     "TraceNotFound",
     "UnknownPool",
     "UnknownQueue",

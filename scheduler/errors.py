@@ -89,3 +89,42 @@ class UnknownScorer(SchedulerError):
 
     def __init__(self, name: str, known: Iterable[str]) -> None:
         super().__init__(f"placement scorer {name!r} is unknown; choose one of: {', '.join(sorted(known))}")
+
+
+class JobNotFound(SchedulerError):
+    status = 404
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id!r} does not exist; `brain jobs list` shows the jobs")
+        self.job_id = job_id
+
+
+class IdempotencyConflict(SchedulerError):
+    """The same idempotency key was used before for a different job."""
+
+    status = 409
+
+    def __init__(self, key: str, job_id: str) -> None:
+        super().__init__(
+            f"idempotency key {key!r} was already used for job {job_id} with a different spec; "
+            "use a new key for a new job, or resend exactly the same spec to get the same job back"
+        )
+
+
+class SpecInvalid(SchedulerError):
+    """A spec (job, pool, queue, topology file) that does not parse or validate."""
+
+    status = 422
+
+    def __init__(self, what: str, problem: str) -> None:
+        super().__init__(f"{what} is invalid: {problem}")
+
+
+class PoolUnreachable(SchedulerError):
+    status = 503
+
+    def __init__(self, pool: str, address: str, problem: str) -> None:
+        super().__init__(
+            f"pool {pool!r} at {address} does not answer ({problem}); check that its Ray cluster runs and "
+            "that its auth token is right (`brain pools show`)"
+        )

@@ -46,6 +46,29 @@ class SchedulerSettings(BaseSettings):
     sim_seed: int = 2023
     """Seed of the simulator's resampling, so every run of `brain sim fill` is reproducible."""
 
+    scheduler_db_url: str | None = None
+    """SQLAlchemy URL of the scheduler's state (BRAIN_SCHEDULER_DB_URL). Default: SQLite (WAL) at
+    ``$BRAIN_HOME/scheduler.db``; in production ``postgresql+psycopg://user:password@host/db``, which may be
+    the platform's own database (the scheduler's tables and Alembic version table have their own names)."""
+
+    max_jobs_per_pool: int = Field(default=24, ge=1)
+    """Jobs in flight (submitted, not finished) per Ray cluster at most: Ray's Jobs API grows unstable
+    past about 30 concurrent jobs and has no queue of its own (ray #37894, #41241)."""
+
+    logs_tail_lines: int = Field(default=50, ge=0)
+    """Lines of a finished job's driver log kept in the database (the full log stays in Ray)."""
+
+    default_city: str = "jinan"
+    """City of a pool registered by address alone (`--pool NAME=URL` of the scheduler service)."""
+
+    ray_timeout_s: float = Field(default=10.0, gt=0)
+    """Timeout of one call to a Ray cluster's dashboard; a pool that does not answer is unhealthy."""
+
+    @property
+    def database_url(self) -> str:
+        """`scheduler_db_url`, or the embedded SQLite file under the home folder."""
+        return self.scheduler_db_url or f"sqlite:///{self.home_dir / 'scheduler.db'}"
+
     @property
     def home_dir(self) -> Path:
         """`home` with ``~`` expanded."""

@@ -6,7 +6,7 @@ topology (is this region known, does any node fit) happen in `ClusterState.valid
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -209,3 +209,70 @@ class QueueSpec(_Spec):
             lending_limit=self.lending_limit.to_model() if self.lending_limit else None,
             weight=self.weight,
         )
+
+
+class JobRequest(JobSpec):
+    """A job for a live pool: the placement spec plus what Ray runs and how to recover it.
+
+    The entrypoint runs with the PATH of the process that started the Ray node, so name interpreters by
+    absolute path (``/opt/venv/bin/python train.py``) unless that PATH is known to be right.
+    """
+
+    entrypoint: str = Field(min_length=1, description="shell command Ray runs as the job's driver")
+    runtime_env: dict[str, Any] | None = Field(default=None, description="Ray runtime_env of the driver")
+    retries: int = Field(default=0, ge=0, le=20, description="how often a failed job is run again")
+    idempotency_key: str | None = Field(
+        default=None, min_length=1, max_length=200, description="resending a key returns the same job"
+    )
+    deadline: float | None = Field(
+        default=None, gt=0, description="unix time after which the job must not start any more"
+    )
+
+
+class ClusterPoolSpec(PoolSpec):
+    """A pool backed by a live Ray cluster: where its Jobs API is and how to authenticate to it.
+
+    Capacity is read from Ray itself. A pool that autoscales (KubeRay) declares `nodes` at its largest
+    size instead: the policy then plans against what the cluster can grow to, and Ray's autoscaler adds
+    the nodes a submitted job waits for.
+    """
+
+    address: str = Field(pattern=r"^https?://", description="the Ray dashboard / Jobs API URL")
+    backend: Literal["ray-jobs"] = "ray-jobs"
+    auth_token_file: str | None = Field(
+        default=None, description="file holding the cluster's Ray auth token (Ray 2.60 token auth)"
+    )
+    auth_token: str | None = Field(
+        default=None, description="the token itself; prefer auth_token_file so it stays out of files"
+    )
+    max_jobs: int | None = Field(
+        default=None, ge=1, description="jobs in flight at most (default: the scheduler's max_jobs_per_pool)"
+    )
+
+
+class TopologySpec(_Spec):
+    """The whole topology in one YAML file: `brain pools apply FILE`.
+
+    A pool's `address` may be given in the pool or in `addresses` (pool name → URL), the form
+    `brain deploy render-manifests` writes for KubeRay centres.
+    """
+
+    pools: list[ClusterPoolSpec] = Field(default_factory=list)
+    queues: list[QueueSpec] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _addresses(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "addresses" not in data:
+            return data
+        data = dict(data)
+        addresses = data.pop("addresses") or {}
+        if not isinstance(addresses, dict):
+            raise ValueError("addresses must map pool names to Jobs API URLs")
+        pools = []
+        for pool in data.get("pools") or []:
+            if isinstance(pool, dict) and "address" not in pool and pool.get("name") in addresses:
+                pool = {**pool, "address": addresses[pool["name"]]}
+            pools.append(pool)
+        data["pools"] = pools
+        return data

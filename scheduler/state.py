@@ -218,6 +218,15 @@ class ClusterState:
             job = self.finish(decision.job_id)
             self._enqueue(job)  # back in its queue with its original submit time
 
+    def restore(self, job: Job, placements: tuple[BundlePlacement, ...], start_time: float) -> None:
+        """Record a job that already runs (the live loop rebuilding its state from the database)."""
+        for bundle, placement in zip(job.bundles, placements, strict=True):
+            self.alloc.take(bundle, placement)
+        self._charge(job, +1)
+        run = RunningJob(job, placements, start_time)
+        self.running[job.id] = run
+        self.running_by_queue[job.queue][job.id] = run
+
     def finish(self, job_id: str) -> Job:
         """A running job ended (or was stopped): free its resources."""
         run = self.running.pop(job_id)

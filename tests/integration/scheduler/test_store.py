@@ -1,0 +1,104 @@
+"""The scheduler's store on SQLite (WAL) and PostgreSQL: migrations, idempotent submission, events,
+compare-and-set transitions, pools and queues."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import inspect, text
+
+from scheduler.errors import IdempotencyConflict, JobNotFound, QueueTreeInvalid, SpecInvalid, UnknownPool
+from scheduler.spec import ClusterPoolSpec, JobRequest, QueueSpec
+from scheduler.store import VERSION_TABLE, JobState, SchedulerStore, downgrade, migrate, open_engine
+
+
+def request(job_id: str = "job-1", **fields: object) -> JobRequest:
+    values: dict[str, object] = {"id": job_id, "tenant": "jinan-steel", "entrypoint": "/usr/bin/true"}
+    values.update(fields)
+    return JobRequest.model_validate(values)
+
+
+def test_migrations_use_their_own_version_table(db_url: str) -> None:
+    engine = open_engine(db_url)
+    migrate(engine)
+    migrate(engine)  # idempotent
+    tables = set(inspect(engine).get_table_names())
+    assert {"sched_pools", "sched_queues", "sched_jobs", "sched_job_events", VERSION_TABLE} <= tables
+    assert "alembic_version" not in tables  # the platform's own table stays free for its migrations
+    with engine.connect() as conn:
+        assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0001"
+    downgrade(engine, "base")
+    assert not {"sched_jobs", "sched_pools"} & set(inspect(engine).get_table_names())
+    engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path: object) -> None:
+    store = SchedulerStore.open(url=f"sqlite:///{tmp_path}/s.db")
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+    store.close()
+
+
+def test_submission_is_idempotent(store: SchedulerStore) -> None:
+    first = store.submit(request(idempotency_key="k1"), "jinan-steel")
+    again = store.submit(request(idempotency_key="k1"), "jinan-steel")
+    assert first.created and not again.created
+    assert again.job.id == first.job.id
+    assert len(store.jobs()) == 1
+    # The same job id resent without a key is the same job too (a retried submit).
+    assert store.submit(request("job-2"), "jinan-steel").created
+    assert not store.submit(request("job-2"), "jinan-steel").created
+    with pytest.raises(IdempotencyConflict):
+        store.submit(request(idempotency_key="k1", entrypoint="/usr/bin/false"), "jinan-steel")
+
+
+def test_transitions_are_compare_and_set_and_recorded(store: SchedulerStore) -> None:
+    store.submit(request(), "jinan-steel")
+    assert store.transition(
+        "job-1", [JobState.QUEUED], JobState.ADMITTED, "admitted", "to jinan", pool="jinan"
+    )
+    # A second writer that still believes the job is queued loses.
+    assert not store.transition("job-1", [JobState.QUEUED], JobState.ADMITTED, "admitted", "again")
+    assert store.transition("job-1", [JobState.ADMITTED], JobState.RUNNING, "running", "")
+    job = store.job("job-1")
+    assert (job.state, job.pool) == ("running", "jinan")
+    kinds = [(e.kind, e.state) for e in store.events("job-1")]
+    assert kinds == [("submitted", "queued"), ("admitted", "admitted"), ("running", "running")]
+    with pytest.raises(JobNotFound):
+        store.job("nope")
+
+
+def test_cancel_of_a_queued_job_is_immediate_and_of_a_running_one_is_requested(store: SchedulerStore) -> None:
+    store.submit(request("a"), "jinan-steel")
+    store.submit(request("b"), "jinan-steel")
+    assert store.request_cancel("a").state == "cancelled"
+    store.transition("b", [JobState.QUEUED], JobState.RUNNING, "running", "")
+    b = store.request_cancel("b")
+    assert b.state == "running" and b.cancel_requested
+    assert store.events("b")[-1].kind == "cancel-requested"
+
+
+def test_pools_cordon_and_drain(store: SchedulerStore) -> None:
+    store.put_pool(ClusterPoolSpec(name="jinan", city="济南", address="http://127.0.0.1:1"))
+    assert store.pool("jinan").pool_spec.city == "jinan"
+    assert store.set_cordon("jinan", cordoned=True).cordoned
+    drained = store.set_cordon("jinan", cordoned=True, drain="requeue")
+    assert drained.draining and drained.drain == "requeue"
+    opened = store.set_cordon("jinan", cordoned=False)
+    assert not opened.cordoned and not opened.draining
+    with pytest.raises(UnknownPool):
+        store.set_cordon("atlantis", cordoned=True)
+    with pytest.raises(SpecInvalid):
+        store.set_cordon("jinan", cordoned=True, drain="sometimes")
+    store.record_pool_health("jinan", "healthy", "", [{"id": "n1", "cpu_milli": 2000}], {"CPU": [0.5, 2.0]})
+    assert store.pool("jinan").node_list == [{"cpu_milli": 2000, "id": "n1"}]
+
+
+def test_queues_must_form_a_tree(store: SchedulerStore) -> None:
+    store.put_queues([QueueSpec(name="shandong"), QueueSpec(name="a", parent="shandong", tenant="a")])
+    tree = store.queue_tree()
+    assert tree is not None and tree.tenant_queue == {"a": "a"}
+    with pytest.raises(QueueTreeInvalid):
+        store.put_queues([QueueSpec(name="b", parent="nowhere", tenant="b")])
+    store.put_queues([QueueSpec(name="root2"), QueueSpec(name="c", parent="root2", tenant="c")], replace=True)
+    tree = store.queue_tree()
+    assert tree is not None and set(tree.queues) == {"root2", "c"}

@@ -1,0 +1,156 @@
+"""Local Ray clusters for tests and benchmarks, started and stopped by process group.
+
+`start_cluster` runs `ray start --head --block` in its own session with its own ports (a block of
+`PORTS_PER_CLUSTER` from `port_block`), temp folder and auth token; `RayCluster.stop` ends exactly that
+session (SIGTERM to `ray start`, then SIGKILL to whatever is left of its process group) — never `ray stop`,
+which would kill other people's clusters on the machine.
+
+Whoever starts Ray on the shared 2-core machine must hold ``flock /tmp/brain-ray.lock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+RAY = Path(sys.executable).with_name("ray")
+
+
+def poll(
+    condition: Callable[[], object], timeout_s: float = 60.0, every_s: float = 0.2, what: str = ""
+) -> object:
+    """Call `condition` until it returns something truthy; fail with `what` after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what or condition}")
+        time.sleep(every_s)
+
+
+# --- two local Ray clusters -----------------------------------------------------------------------
+
+PORTS_PER_CLUSTER = 40  # 10 single ports and a worker range of 30
+
+
+def _ports_free(base: int, count: int) -> bool:
+    for port in range(base, base + count):
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                return False
+    return True
+
+
+def port_block(avoid: set[int]) -> int:
+    for base in range(41000, 60000, 97):
+        if base not in avoid and _ports_free(base, PORTS_PER_CLUSTER):
+            return base
+    raise RuntimeError("no block of free ports for a test Ray cluster")
+
+
+@dataclass
+class RayCluster:
+    name: str
+    address: str
+    token: str
+    token_file: Path
+    process: subprocess.Popen[bytes]
+    temp_dir: Path
+
+    def stop(self) -> None:
+        """End the `ray start --block` process and everything in its session (by process group)."""
+        pgid = self.process.pid  # start_new_session: the session and group ids are its pid
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=20)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _group_alive(pgid):
+            time.sleep(0.2)
+        if _group_alive(pgid):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start_cluster(name: str, base: int, root: Path, cpus: int = 2) -> RayCluster:
+    temp_dir = root / name  # short: Ray's unix socket paths must stay under ~107 characters
+    temp_dir.mkdir(parents=True)
+    token = secrets.token_hex(16)
+    token_file = root / f"{name}.token"
+    token_file.write_text(token)
+    p = {key: base + i for i, key in enumerate(
+        ["gcs", "dashboard", "nm", "om", "agent_http", "agent_grpc", "renv", "metrics", "client"]
+    )}  # fmt: skip
+    argv = [
+        str(RAY), "start", "--head", "--block",
+        f"--port={p['gcs']}", f"--dashboard-port={p['dashboard']}", "--dashboard-host=127.0.0.1",
+        "--include-dashboard=true",
+        f"--node-manager-port={p['nm']}", f"--object-manager-port={p['om']}",
+        f"--dashboard-agent-listen-port={p['agent_http']}", f"--dashboard-agent-grpc-port={p['agent_grpc']}",
+        f"--runtime-env-agent-port={p['renv']}", f"--metrics-export-port={p['metrics']}",
+        f"--ray-client-server-port={p['client']}",
+        f"--min-worker-port={base + 10}", f"--max-worker-port={base + PORTS_PER_CLUSTER - 1}",
+        f"--num-cpus={cpus}", "--num-gpus=0", f"--memory={4 * 1024**3}",
+        f"--object-store-memory={200 * 1024**2}",
+        f"--temp-dir={temp_dir}", "--disable-usage-stats",
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        # Token auth on, with a token of this cluster only: the scheduler must send each pool its own.
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": token,
+        # The job drivers' PATH: the entrypoints in these tests use absolute interpreter paths anyway.
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+    }
+    env.pop("RAY_ADDRESS", None)
+    log = (root / f"{name}.log").open("wb")
+    process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    cluster = RayCluster(name, f"http://127.0.0.1:{p['dashboard']}", token, token_file, process, temp_dir)
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"ray start for {name} exited: {(root / f'{name}.log').read_text()[-2000:]}")
+        try:
+            r = requests.get(
+                f"{cluster.address}/api/v0/nodes?detail=true",
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=2,
+            )
+            return r.ok and r.json()["data"]["result"]["total"] >= 1
+        except (requests.RequestException, ValueError, KeyError):
+            return False
+
+    try:
+        poll(ready, timeout_s=90, every_s=0.3, what=f"Ray cluster {name}")
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster

@@ -1,0 +1,216 @@
+"""The live loop's bookkeeping against an in-memory backend: admission control, crash-safe submission,
+retries, preemption that requeues, cancel, metrics. (The same loop on real Ray clusters is in
+tests/integration/scheduler.)"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client import generate_latest
+
+from scheduler.backends import Backend, BackendError, Launch, NodeCapacity, PoolHealth, RunInfo, RunStatus
+from scheduler.client import SchedulerClient
+from scheduler.service import Scheduler
+from scheduler.settings import SchedulerSettings
+from scheduler.spec import AmountSpec, ClusterPoolSpec, QueueSpec, TopologySpec
+from scheduler.store import SchedulerStore
+
+
+class FakeBackend(Backend):
+    """A pool that runs nothing: tests move its jobs through Ray's states by hand."""
+
+    def __init__(self, cpus: float = 4.0) -> None:
+        self.cpus = cpus
+        self.runs: dict[str, RunInfo] = {}
+        self.submissions: Counter[str] = Counter()
+        self.fail_next_submit = False
+
+    def submit(self, launch: Launch) -> None:
+        if self.fail_next_submit:
+            self.fail_next_submit = False
+            raise BackendError("connection reset")
+        if launch.submission_id in self.runs:
+            return
+        self.submissions[launch.submission_id] += 1
+        self.runs[launch.submission_id] = RunInfo(RunStatus.PENDING)
+
+    def status(self, submission_id: str) -> RunInfo:
+        return self.runs.get(submission_id, RunInfo(RunStatus.MISSING))
+
+    def logs(self, submission_id: str, tail: int | None = None) -> str:
+        return f"log of {submission_id}"
+
+    def stop(self, submission_id: str) -> None:
+        if submission_id in self.runs and self.runs[submission_id].status not in (
+            RunStatus.SUCCEEDED,
+            RunStatus.FAILED,
+        ):
+            self.runs[submission_id] = RunInfo(RunStatus.STOPPED, "stopped")
+
+    def health(self) -> PoolHealth:
+        node = NodeCapacity(id="node-1", cpu_milli=round(self.cpus * 1000), memory_mib=64 * 1024)
+        return PoolHealth(True, nodes=(node,), usage={"CPU": (0.0, self.cpus)})
+
+    def set(
+        self, submission_id: str, status: RunStatus, message: str = "", exit_code: int | None = None
+    ) -> None:
+        self.runs[submission_id] = RunInfo(status, message, exit_code, start_time=1.0, end_time=2.0)
+
+
+@pytest.fixture
+def fake() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[SchedulerClient]:
+    settings = SchedulerSettings(home=tmp_path, max_jobs_per_pool=2, placement_scorer="best-fit")
+    client = SchedulerClient(SchedulerStore.open(settings), settings)
+    two_cpu = AmountSpec(cpu=2, memory_mib=32 * 1024)
+    client.apply(
+        TopologySpec(
+            pools=[ClusterPoolSpec(name="jinan", city="jinan", address="http://127.0.0.1:1")],
+            queues=[
+                QueueSpec(name="shandong"),
+                QueueSpec(name="a", parent="shandong", tenant="a", guaranteed=two_cpu),
+                QueueSpec(name="b", parent="shandong", tenant="b", guaranteed=two_cpu),
+            ],
+        )
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def scheduler(client: SchedulerClient, fake: FakeBackend) -> Scheduler:
+    return Scheduler(client.store, client.settings, backends={"jinan": fake})
+
+
+def submit(client: SchedulerClient, tenant: str = "a", cpu: float = 1.0, **extra: object) -> str:
+    spec: dict[str, object] = {"tenant": tenant, "entrypoint": "/usr/bin/true", "bundles": [{"cpu": cpu}]}
+    return client.submit(spec | extra).id
+
+
+def test_admission_control_keeps_a_cluster_under_its_job_limit(
+    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+) -> None:
+    jobs = [submit(client, cpu=0.5) for _ in range(5)]
+    report = scheduler.cycle()
+    assert len(report.admitted) == 2  # room for 8 such jobs, but max_jobs_per_pool = 2
+    scheduler.cycle()
+    assert [client.job(j).state for j in jobs].count("admitted") == 2
+    for sid in list(fake.runs):
+        fake.set(sid, RunStatus.SUCCEEDED, exit_code=0)
+    scheduler.cycle()  # reconcile ends two, then two more are admitted
+    states = Counter(client.job(j).state for j in jobs)
+    assert states == {"succeeded": 2, "admitted": 2, "queued": 1}
+    done = client.job(jobs[0])
+    assert done.exit_code == 0 and done.logs_tail.startswith("log of")
+
+
+def test_a_submission_lost_in_flight_is_sent_again_once(
+    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+) -> None:
+    job = submit(client)
+    fake.fail_next_submit = True
+    scheduler.cycle()
+    row = client.job(job)
+    assert row.state == "admitted" and row.submission_id not in fake.runs
+    # A new scheduler (the old one crashed) resumes the half-done admission under the same id.
+    Scheduler(client.store, client.settings, backends={"jinan": fake}).cycle()
+    scheduler.cycle()
+    assert fake.submissions == {row.submission_id: 1}
+    assert [e.kind for e in client.store.events(job)] == ["submitted", "admitted", "submitted"]
+
+
+def test_failed_attempts_are_retried_then_fail_with_the_reason(
+    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+) -> None:
+    job = submit(client, retries=1)
+    scheduler.cycle()
+    first = client.job(job).submission_id
+    assert first is not None
+    fake.set(first, RunStatus.FAILED, "exit 3", exit_code=3)
+    scheduler.cycle()  # requeued and admitted again as attempt 2
+    second = client.job(job)
+    assert second.attempt == 2 and second.failures == 1 and second.submission_id != first
+    assert second.submission_id is not None
+    fake.set(second.submission_id, RunStatus.FAILED, "exit 3 again", exit_code=3)
+    scheduler.cycle()
+    final = client.job(job)
+    assert (final.state, final.exit_code, final.message) == ("failed", 3, "exit 3 again")
+    assert "retried" in [e.kind for e in client.store.events(job)]
+
+
+def test_preemption_reclaims_borrowed_capacity_and_requeues_the_victim(
+    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+) -> None:
+    scheduler.settings.max_jobs_per_pool = 10
+    borrowers = [submit(client, "a", cpu=2.0) for _ in range(2)]  # a takes all 4 CPUs, 2 borrowed
+    scheduler.cycle()
+    for job in borrowers:
+        sid = client.job(job).submission_id
+        assert sid is not None
+        fake.set(sid, RunStatus.RUNNING)
+    scheduler.cycle()
+    claimant = submit(client, "b", cpu=2.0)  # within b's guarantee: a's loan is reclaimed
+    report = scheduler.cycle()
+    assert len(report.preempted) == 1 and report.admitted == [claimant]
+    victim = client.job(report.preempted[0])
+    assert victim.state == "stopping" and victim.requeue
+    scheduler.cycle()  # Ray has stopped it: back to its queue, not lost
+    victim = client.job(victim.id)
+    assert victim.state == "queued" and victim.pool is None
+    kinds = [e.kind for e in client.store.events(victim.id)]
+    assert kinds[-2:] == ["preempted", "requeued"]
+
+
+def test_cancel_stops_the_job_on_its_pool(
+    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+) -> None:
+    job = submit(client)
+    scheduler.cycle()
+    sid = client.job(job).submission_id
+    assert sid is not None
+    fake.set(sid, RunStatus.RUNNING)
+    scheduler.cycle()
+    assert client.cancel(job).cancel_requested
+    scheduler.cycle()
+    assert fake.runs[sid].status is RunStatus.STOPPED
+    scheduler.cycle()
+    assert client.job(job).state == "cancelled"
+
+
+def test_cordoned_pools_take_no_new_work_and_metrics_show_the_queue(
+    client: SchedulerClient, scheduler: Scheduler
+) -> None:
+    client.store.set_cordon("jinan", cordoned=True)
+    job = submit(client)
+    scheduler.cycle()
+    assert client.job(job).state == "queued"
+    text = generate_latest(scheduler.metrics.registry).decode()
+    assert 'brain_scheduler_queue_depth{queue="a"} 1.0' in text
+    assert 'brain_scheduler_pool_healthy{pool="jinan"} 1.0' in text
+    client.store.set_cordon("jinan", cordoned=False)
+    scheduler.cycle()
+    assert client.job(job).state == "admitted"
+
+
+def test_the_service_command_line_registers_its_pools(tmp_path: Path) -> None:
+    from scheduler.service import _register, main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--home", str(tmp_path), "--pool", "local:8265"])
+    assert exit_info.value.code == 2  # argparse's usage error: NAME=URL expected
+    settings = SchedulerSettings(home=tmp_path)
+    store = SchedulerStore.open(settings)
+    _register(store, settings, "local", "http://127.0.0.1:8265", None, None)
+    _register(store, settings, "local", "http://127.0.0.1:9265", None, None)  # re-pointed, not duplicated
+    pools = store.pools()
+    assert [(p.name, p.pool_spec.city, p.pool_spec.address) for p in pools] == [
+        ("local", "jinan", "http://127.0.0.1:9265")
+    ]
+    store.close()

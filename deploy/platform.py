@@ -254,6 +254,57 @@ class Platform:
             raise
         return service
 
+    def start_scheduler(self, dashboard_port: int, metrics_port: int, timeout: float = 60.0) -> Service:
+        """The scheduler's live loop, with the local Ray (the centre's head) as the pool `local`."""
+        for s in self.services():
+            if s.name == "scheduler" and alive(s.pid):
+                return s
+        if not port_free(metrics_port, self.host):
+            raise PlatformError(
+                f"port {metrics_port} is in use, so the scheduler's metrics cannot start; set "
+                f"BRAIN_SCHEDULER_METRICS_PORT"
+            )
+        self.logs.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "scheduler.service",
+            "--home",
+            str(self.home),
+            "--pool",
+            f"local=http://127.0.0.1:{dashboard_port}",
+            "--metrics-port",
+            str(metrics_port),
+        ]
+        log = self.logs / "scheduler.log"
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                command,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env={**os.environ, "BRAIN_HOME": str(self.home)},
+            )
+        url = f"http://{self.host}:{metrics_port}/metrics"
+        service = Service("scheduler", proc.pid, metrics_port, url, command, str(log))
+        self._record(service)
+
+        def healthy() -> bool:
+            if proc.poll() is not None:
+                raise PlatformError(f"the scheduler exited with code {proc.returncode}; see {log}")
+            try:
+                return httpx.get(url, timeout=2.0).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            wait_until(healthy, timeout, "the scheduler", interval=0.5)
+        except PlatformError:
+            self.stop_service(service)
+            raise
+        return service
+
     # --- stop --------------------------------------------------------------------------------
 
     def stop_service(self, service: Service, grace: float = 10.0) -> None:

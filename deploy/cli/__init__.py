@@ -9,6 +9,7 @@ import typer
 
 from deploy.cli import components, demo, platform, tenancy
 from deploy.cli._common import err_console
+from deploy.cli_jobs import jobs_app, pools_app
 from deploy.cli_k8s import deploy_app
 
 app = typer.Typer(
@@ -27,6 +28,8 @@ app.command()(platform.doctor)
 app.command()(demo.demo)
 
 app.add_typer(deploy_app, name="deploy")
+app.add_typer(pools_app, name="pools")
+app.add_typer(jobs_app, name="jobs")
 
 try:  # the simulator's commands, where the scheduler provides them
     from deploy.cli_sim import sim_app

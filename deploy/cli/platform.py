@@ -26,6 +26,9 @@ def up(
     dashboard_port: Annotated[
         int, typer.Option(envvar="BRAIN_DASHBOARD_PORT", help="Port of the Ray dashboard.")
     ] = 8265,
+    scheduler_metrics_port: Annotated[
+        int, typer.Option(envvar="BRAIN_SCHEDULER_METRICS_PORT", help="Port of the scheduler's metrics.")
+    ] = 9108,
     serve: Annotated[bool, typer.Option(help="Start the capability centre on Ray Serve.")] = True,
     builtins: Annotated[
         bool, typer.Option(help="Train and register the built-in components on first run.")
@@ -67,6 +70,14 @@ def up(
                 fail(exc.message)
         console.print(f"[green]✓[/] capability centre       {centre.url}   (Open Inference Protocol: /v2)")
         console.print(f"[green]✓[/] Ray dashboard           http://127.0.0.1:{dashboard_port}")
+        with console.status("starting the scheduler (pool `local` on the local Ray) …"):
+            try:
+                ensure_starter_queues()
+                sched = platform.start_scheduler(dashboard_port, scheduler_metrics_port)
+            except PlatformError as exc:
+                platform.down()
+                fail(exc.message)
+        console.print(f"[green]✓[/] scheduler               pool `local`, metrics {sched.url}")
     console.print(f"  data folder (BRAIN_HOME)  {platform.home}")
     console.print(f"  logs                      {platform.logs}")
     if issued is not None:
@@ -91,6 +102,24 @@ def up(
         time.sleep(0.5)
     stopped = platform.down()
     console.print(f"stopped: {', '.join(stopped) or 'nothing'}")
+
+
+def ensure_starter_queues() -> None:
+    """On first start, a queue tree so that jobs can be submitted at once: province → platform."""
+    from scheduler.client import SchedulerClient
+    from scheduler.spec import QueueSpec
+
+    client = SchedulerClient.open()
+    try:
+        if not client.store.queue_specs():
+            client.put_queues(
+                [
+                    QueueSpec(name="shandong"),
+                    QueueSpec(name="platform", parent="shandong", tenant="platform"),
+                ]
+            )
+    finally:
+        client.close()
 
 
 def down() -> None:

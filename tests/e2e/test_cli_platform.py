@@ -17,10 +17,11 @@ def free_port() -> int:
 def test_up_serves_the_mlflow_ui_and_down_stops_it(brain: Brain) -> None:
     port = str(free_port())
     try:
-        out = brain("up", "--detach", "--mlflow-port", port)
+        # The registry alone: the full platform (Ray, Serve, scheduler) is tested in test_platform_flow.
+        out = brain("up", "--detach", "--no-serve", "--no-builtins", "--mlflow-port", port)
         assert f"http://127.0.0.1:{port}" in out.stdout
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=5).status_code == 200
-        again = brain("up", "--detach", "--mlflow-port", port)  # idempotent: reuses the running server
+        again = brain("up", "--detach", "--no-serve", "--no-builtins", "--mlflow-port", port)  # reuses it
         assert "MLflow UI" in again.stdout
     finally:
         down = brain("down")

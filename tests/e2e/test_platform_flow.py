@@ -6,6 +6,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,7 +50,7 @@ class Platform:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    ports = {"mlflow": free_port(), "serve": free_port(), "dashboard": free_port()}
+    ports = {"mlflow": free_port(), "serve": free_port(), "dashboard": free_port(), "scheduler": free_port()}
     p = Platform(tmp_path_factory.mktemp("platform-home"), ports)
     try:
         up = p.brain(
@@ -61,6 +62,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             str(ports["serve"]),
             "--dashboard-port",
             str(ports["dashboard"]),
+            "--scheduler-metrics-port",
+            str(ports["scheduler"]),
         )
         p.admin_key = up.stdout.strip().splitlines()[-2].strip()  # type: ignore[attr-defined]
         assert p.admin_key.startswith("ibk_"), up.stdout  # type: ignore[attr-defined]
@@ -172,3 +175,27 @@ def test_register_call_with_tritonclient_meter_and_hide(platform: Platform, tmp_
             break
         time.sleep(1)
     assert any(line["component"] == "reactor-quality" and line["calls"] >= 1 for line in lines), lines
+
+
+def test_a_job_runs_on_the_local_pool(platform: Platform) -> None:
+    python = str(Path(sys.executable))
+    job = json.loads(
+        platform.brain(
+            "jobs",
+            "submit",
+            "--tenant",
+            "platform",
+            "--entrypoint",
+            f"{python} -c 'print(6 * 7)'",
+            "--cpu",
+            "1",
+            "--json",
+        ).stdout
+    )
+    deadline = time.monotonic() + 120
+    state = job["state"]
+    while time.monotonic() < deadline and state not in ("succeeded", "failed"):
+        time.sleep(0.5)
+        state = json.loads(platform.brain("jobs", "show", job["id"], "--json").stdout)["state"]
+    assert state == "succeeded"
+    assert "42" in platform.brain("jobs", "logs", job["id"]).stdout

@@ -315,20 +315,92 @@ def train(
     all_: Annotated[bool, typer.Option("--all", help="Train every built-in component.")] = False,
     retrain: Annotated[bool, typer.Option(help="Train again and register a new version.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data and the training.")] = 0,
+    where: Annotated[
+        str, typer.Option(help="auto (the scheduler when `brain up` runs it), scheduler, or in-process.")
+    ] = "auto",
     as_json: JsonOpt = False,
 ) -> None:
     """Train built-in components and register them (reuses those already registered unless --retrain)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from components.catalog import BUILTINS, builtin
-    from components.publish import Published, publish
 
     if all_ == bool(names):
         fail("name built-in components, or give --all")
+    if where not in ("auto", "scheduler", "in-process"):
+        fail("--where must be auto, scheduler or in-process")
     try:
         chosen = list(BUILTINS) if all_ else [builtin(n) for n in names or []]
     except ValueError as exc:
         fail(str(exc))
+    if where == "scheduler" or (where == "auto" and _scheduler_running()):
+        _train_on_scheduler([c.name for c in chosen], retrain, seed, as_json)
+    else:
+        _train_in_process(chosen, retrain, seed, as_json)
+
+
+def _scheduler_running() -> bool:
+    from deploy.platform import Platform, alive
+
+    return any(s.name == "scheduler" and alive(s.pid) for s in Platform().services())
+
+
+def _train_on_scheduler(names: list[str], retrain: bool, seed: int, as_json: bool) -> None:
+    """Submit the training as a job on the local pool and follow it to the end."""
+    import shlex
+    import sys
+    import time
+
+    from deploy.bootstrap import OPERATOR
+    from model_hub import HubSettings
+    from scheduler.client import SchedulerClient, parse_job
+    from scheduler.store import JobState, new_job_id
+
+    job_id = new_job_id()
+    command = [sys.executable, "-m", "components.train_job", *names, "--seed", str(seed), "--job-id", job_id]
+    if retrain:
+        command.append("--retrain")
+    client = SchedulerClient.open()
+    try:
+        request = parse_job(
+            {
+                "id": job_id,
+                "tenant": OPERATOR,
+                # An absolute interpreter: a job's entrypoint runs with the PATH of the Ray node.
+                "entrypoint": shlex.join(command),
+                "bundles": [{"cpu": 1}],
+                "runtime_env": {"env_vars": {"BRAIN_HOME": str(HubSettings().home_dir)}},
+            }
+        )
+        job = client.submit(request)
+        final = {JobState.SUCCEEDED.value, JobState.FAILED.value, JobState.CANCELLED.value}
+        with console.status(f"training on the scheduler as job {job.id} …") as status:
+            while job.state not in final:
+                time.sleep(0.5)
+                job = client.job(job.id)
+                status.update(f"training on the scheduler as job {job.id}: {job.state} on {job.pool or '-'}")
+        logs = client.logs(job.id)
+    finally:
+        client.close()
+    results = []
+    for line in logs.splitlines():
+        if line.startswith('{"name"'):
+            results.append(json.loads(line))
+    if job.state != JobState.SUCCEEDED.value:
+        tail = "\n".join(logs.splitlines()[-15:])
+        fail(f"training job {job.id} {job.state}: {job.message}\n{tail}")
+    if as_json:
+        emit_json({"job": job.id, "components": results})
+        return
+    console.print(f"job {job.id} succeeded on pool {job.pool}")
+    for r in results:
+        what = f"trained in {r['seconds']:.1f} s" if r["trained"] else "already registered"
+        console.print(f"  {r['name']}: version {r['version']} ({what})")
+
+
+def _train_in_process(chosen: list[Any], retrain: bool, seed: int, as_json: bool) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from components.publish import Published, publish
+
     registry = _registry()
     registry.sync()
     results: list[Published] = []

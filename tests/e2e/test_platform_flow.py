@@ -199,3 +199,22 @@ def test_a_job_runs_on_the_local_pool(platform: Platform) -> None:
         state = json.loads(platform.brain("jobs", "show", job["id"], "--json").stdout)["state"]
     assert state == "succeeded"
     assert "42" in platform.brain("jobs", "logs", job["id"]).stdout
+
+
+def test_training_runs_as_a_scheduler_job_with_lineage(platform: Platform) -> None:
+    out = json.loads(
+        platform.brain("components", "train", "carbon_accounting", "--retrain", "--json", timeout=300).stdout
+    )
+    assert out["job"].startswith("job-")
+    assert out["components"] == [
+        {
+            "name": "carbon_accounting",
+            "version": 2,
+            "trained": True,
+            "seconds": out["components"][0]["seconds"],
+        }
+    ]
+    shown = json.loads(platform.brain("components", "show", "carbon_accounting", "--json").stdout)
+    newest = shown["versions"][-1]
+    assert newest["version"] == 2 and newest["aliases"] == ["production"]
+    assert newest["lineage"]["training_job"] == out["job"]

@@ -53,7 +53,8 @@ class Centre:
         tenants: TenantStore,
         settings: ServeSettings,
         *,
-        max_models: int = 64,
+        # Small components cost kilobytes: the memory bound of ResidentModels is the one that bites.
+        max_models: int = 512,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.registry = registry

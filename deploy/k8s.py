@@ -218,7 +218,7 @@ class CapabilityCentreSpec(_Spec):
     """The capability centre (能力中心) as a RayService."""
 
     replicas: int = Field(default=2, ge=1, description="Serve replicas of the capability-centre deployment")
-    max_models: int = Field(default=64, ge=1, description="components resident per replica (LRU)")
+    max_models: int = Field(default=512, ge=1, description="components resident per replica (LRU)")
     home: str = "/var/lib/industry-brain"
     haproxy: bool = Field(default=True, description="Ray Serve's HAProxy ingress: ~12x the default proxy")
     env: dict[str, str] = Field(default_factory=dict, description="extra non-secret BRAIN_* settings")

@@ -24,7 +24,7 @@ api = build_api()
 
 
 class CapabilityCentreReplica:
-    def __init__(self, home: str, max_models: int = 64) -> None:
+    def __init__(self, home: str, max_models: int = 512) -> None:
         hub = HubSettings(home=home)
         settings = ServeSettings(home=home)
         self.centre = Centre.open(hub, settings)
@@ -55,5 +55,5 @@ def application(args: dict[str, Any]) -> Application:
     """Builder for `serve run deploy.serve_app:application home=...` and Serve config files."""
     replicas = int(args.get("replicas", 1))
     return CapabilityCentre.options(num_replicas=replicas).bind(
-        str(args.get("home", "~/.industry-brain")), int(args.get("max_models", 64))
+        str(args.get("home", "~/.industry-brain")), int(args.get("max_models", 512))
     )

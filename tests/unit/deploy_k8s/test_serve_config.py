@@ -22,7 +22,7 @@ def test_ray_serve_accepts_the_config() -> None:
     app = schema.applications[0]
     assert app.import_path == "deploy.serve_app:application"
     assert app.route_prefix == "/"
-    assert app.args == {"home": "/var/lib/industry-brain", "replicas": 2, "max_models": 64}
+    assert app.args == {"home": "/var/lib/industry-brain", "replicas": 2, "max_models": 512}
     assert schema.http_options.host == "0.0.0.0"
     assert schema.http_options.port == 8000
 

@@ -8,10 +8,12 @@ nothing on this path writes to a database (usage is flushed in the background).
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,6 +30,8 @@ from deploy.settings import ServeSettings
 from deploy.tenancy import Principal, RateLimits, TenantStore, can_see, check_quota
 from model_hub import Card, HubSettings, Registry
 from model_hub.errors import ComponentNotFound, HubError
+
+log = logging.getLogger("brain.centre")
 
 #: How long component routes (aliases, canary, visibility) are trusted before MLflow is asked again.
 ROUTE_TTL_S = 2.0
@@ -67,6 +71,8 @@ class Centre:
         self.models = ResidentModels(self._load, max_models=max_models, on_load=self._loaded)
         self._components: dict[str, Component | None] = {}
         self._fetched: dict[str, float] = {}
+        self._refreshing: set[str] = set()
+        self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="route-refresh")
         self._lock = threading.Lock()
         self._clock = clock
         self._random = random.Random()
@@ -84,6 +90,7 @@ class Centre:
 
     def close(self) -> None:
         self.ready = False
+        self._refresher.shutdown(wait=False, cancel_futures=True)
         self.flusher.stop()
         self.registry.close()
 
@@ -151,21 +158,42 @@ class Centre:
     # --- component routes ----------------------------------------------------------------------
 
     def _component(self, name: str) -> Component | None:
+        """The component's route, from cache; a stale one answers at once and is refreshed behind.
+
+        Reading a route costs MLflow queries (tens of ms under load). Blocking on them whenever a
+        rarely used component's entry is older than ROUTE_TTL_S made the long tail of a Zipf stream
+        over 500 components slow, so only a component never seen (or known missing) waits.
+        """
         now = time.monotonic()
         with self._lock:
             cached = self._components.get(name, ...)
-            if cached is not ... and now - self._fetched.get(name, 0.0) < ROUTE_TTL_S:
+            age = now - self._fetched.get(name, 0.0)
+            if cached is not ... and age < ROUTE_TTL_S:
                 return cached
+            if cached is not ... and cached is not None:
+                if name not in self._refreshing:
+                    self._refreshing.add(name)
+                    self._refresher.submit(self._refresh, name)
+                return cached
+        return self._refresh(name)
+
+    def _refresh(self, name: str) -> Component | None:
         try:
             found: Component | None = self._fetch(name)
         except (ComponentNotFound, HubError):
             found = None
+        except Exception:  # a store hiccup in the background keeps the last good route
+            log.exception("refreshing the route of %s failed", name)
+            with self._lock:
+                self._refreshing.discard(name)
+            return self._components.get(name)
         with self._lock:
             if len(self._components) > 10_000:  # unknown names must not grow the cache without bound
                 self._components.clear()
                 self._fetched.clear()
             self._components[name] = found
-            self._fetched[name] = now
+            self._fetched[name] = time.monotonic()
+            self._refreshing.discard(name)
         return found
 
     def _fetch(self, name: str) -> Component | None:

@@ -127,156 +127,35 @@ class Platform:
 
     # --- start -------------------------------------------------------------------------------
 
-    def start_mlflow(self, timeout: float = 90.0) -> Service:
-        """The MLflow tracking server and UI on the embedded SQLite store."""
-        for s in self.services():
-            if s.name == "mlflow" and alive(s.pid):
-                return s
-        if not port_free(self.mlflow_port, self.host):
-            raise PlatformError(
-                f"port {self.mlflow_port} is in use, so the MLflow UI cannot start; stop what holds it "
-                f"(`brain down`, or `ss -ltnp 'sport = :{self.mlflow_port}'` to see it) "
-                f"or set BRAIN_MLFLOW_PORT"
-            )
-        self.logs.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            self.hub.tracking_uri,
-            "--default-artifact-root",
-            self.hub.artifact_uri,
-            "--no-serve-artifacts",
-            "--host",
-            self.host,
-            "--port",
-            str(self.mlflow_port),
-            "--workers",
-            "1",
-        ]
-        log = self.logs / "mlflow.log"
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                command,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        url = f"http://{self.host}:{self.mlflow_port}"
-        service = Service("mlflow", proc.pid, self.mlflow_port, url, command, str(log))
-        self._record(service)
+    def _running(self, name: str) -> Service | None:
+        return next((s for s in self.services() if s.name == name and alive(s.pid)), None)
 
-        def healthy() -> bool:
-            if proc.poll() is not None:
-                raise PlatformError(f"the MLflow server exited with code {proc.returncode}; see {log}")
-            try:
-                return httpx.get(f"{url}/health", timeout=1.0).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        try:
-            wait_until(healthy, timeout, f"the MLflow server on {url}")
-        except PlatformError:
-            self.stop_service(service)
-            raise
-        return service
-
-    def start_centre(self, port: int = 8000, dashboard_port: int = 8265, timeout: float = 240.0) -> Service:
-        """The capability centre: a local Ray head with Ray Serve (HAProxy ingress) on ``port``."""
-        for s in self.services():
-            if s.name == "capability-centre" and alive(s.pid):
-                return s
-        for p, what in ((port, "the capability centre"), (dashboard_port, "the Ray dashboard")):
-            if not port_free(p, self.host):
+    def _check_ports(self, ports: dict[int, str]) -> None:
+        for port, what in ports.items():
+            if not port_free(port, self.host):
                 raise PlatformError(
-                    f"port {p} is in use, so {what} cannot start; stop what holds it (`brain down`, or "
-                    f"`ss -ltnp 'sport = :{p}'` to see it)"
+                    f"port {port} is in use, so {what} cannot start; stop what holds it (`brain down`, or "
+                    f"`ss -ltnp 'sport = :{port}'` to see it) or choose another port (`brain up --help`)"
                 )
+
+    def _launch(
+        self,
+        name: str,
+        command: list[str],
+        port: int,
+        url: str,
+        health_url: str,
+        timeout: float,
+        ready_file: Path | None = None,
+        children_file: str = "",
+    ) -> Service:
+        """Start one service in its own session, record it, and wait until ``health_url`` answers 200.
+
+        A service that exits or does not become healthy in time is stopped again and reported with
+        the path of its log.
+        """
         self.logs.mkdir(parents=True, exist_ok=True)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        ready = self.run_dir / "centre-ready.json"
-        ready.unlink(missing_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "deploy.runner",
-            "--home",
-            str(self.home),
-            "--host",
-            self.host,
-            "--port",
-            str(port),
-            "--dashboard-port",
-            str(dashboard_port),
-            "--ready-file",
-            str(ready),
-        ]
-        log = self.logs / "centre.log"
-        env = {**os.environ, "BRAIN_HOME": str(self.home)}
-        with log.open("ab") as out:
-            proc = subprocess.Popen(
-                command,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-                env=env,
-            )
-        url = f"http://{self.host}:{port}"
-        service = Service(
-            "capability-centre",
-            proc.pid,
-            port,
-            url,
-            command,
-            str(log),
-            children_file=str(self.run_dir / "serve-children.json"),
-        )
-        self._record(service)
-
-        def healthy() -> bool:
-            if proc.poll() is not None:
-                raise PlatformError(f"the capability centre exited with code {proc.returncode}; see {log}")
-            if not ready.exists():
-                return False
-            try:
-                return httpx.get(f"{url}/v2/health/ready", timeout=2.0).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        try:
-            wait_until(healthy, timeout, f"the capability centre on {url}", interval=0.5)
-        except PlatformError:
-            self.stop_service(service)
-            raise
-        return service
-
-    def start_scheduler(self, dashboard_port: int, metrics_port: int, timeout: float = 60.0) -> Service:
-        """The scheduler's live loop, with the local Ray (the centre's head) as the pool `local`."""
-        for s in self.services():
-            if s.name == "scheduler" and alive(s.pid):
-                return s
-        if not port_free(metrics_port, self.host):
-            raise PlatformError(
-                f"port {metrics_port} is in use, so the scheduler's metrics cannot start; set "
-                f"BRAIN_SCHEDULER_METRICS_PORT"
-            )
-        self.logs.mkdir(parents=True, exist_ok=True)
-        command = [
-            sys.executable,
-            "-m",
-            "scheduler.service",
-            "--home",
-            str(self.home),
-            "--pool",
-            f"local=http://127.0.0.1:{dashboard_port}",
-            "--metrics-port",
-            str(metrics_port),
-        ]
-        log = self.logs / "scheduler.log"
+        log = self.logs / f"{name}.log"
         with log.open("ab") as out:
             proc = subprocess.Popen(
                 command,
@@ -286,24 +165,73 @@ class Platform:
                 start_new_session=True,
                 env={**os.environ, "BRAIN_HOME": str(self.home)},
             )
-        url = f"http://{self.host}:{metrics_port}/metrics"
-        service = Service("scheduler", proc.pid, metrics_port, url, command, str(log))
+        service = Service(name, proc.pid, port, url, command, str(log), children_file=children_file)
         self._record(service)
 
         def healthy() -> bool:
             if proc.poll() is not None:
-                raise PlatformError(f"the scheduler exited with code {proc.returncode}; see {log}")
+                raise PlatformError(f"{name} exited with code {proc.returncode}; see {log}")
+            if ready_file is not None and not ready_file.exists():
+                return False
             try:
-                return httpx.get(url, timeout=2.0).status_code == 200
+                return httpx.get(health_url, timeout=2.0).status_code == 200
             except httpx.HTTPError:
                 return False
 
         try:
-            wait_until(healthy, timeout, "the scheduler", interval=0.5)
+            wait_until(healthy, timeout, f"{name} on {url}", interval=0.3)
         except PlatformError:
             self.stop_service(service)
             raise
         return service
+
+    def start_mlflow(self, timeout: float = 90.0) -> Service:
+        """The MLflow tracking server and UI on the embedded SQLite store."""
+        running = self._running("mlflow")
+        if running is not None:
+            return running
+        self._check_ports({self.mlflow_port: "the MLflow UI"})
+        command = [
+            sys.executable, "-m", "mlflow", "server",
+            "--backend-store-uri", self.hub.tracking_uri,
+            "--default-artifact-root", self.hub.artifact_uri,
+            "--no-serve-artifacts",
+            "--host", self.host, "--port", str(self.mlflow_port), "--workers", "1",
+        ]  # fmt: skip
+        url = f"http://{self.host}:{self.mlflow_port}"
+        return self._launch("mlflow", command, self.mlflow_port, url, f"{url}/health", timeout)
+
+    def start_centre(self, port: int = 8000, dashboard_port: int = 8265, timeout: float = 240.0) -> Service:
+        """The capability centre: a local Ray head with Ray Serve (HAProxy ingress) on ``port``."""
+        running = self._running("capability-centre")
+        if running is not None:
+            return running
+        self._check_ports({port: "the capability centre", dashboard_port: "the Ray dashboard"})
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        ready = self.run_dir / "centre-ready.json"
+        ready.unlink(missing_ok=True)
+        command = [
+            sys.executable, "-m", "deploy.runner", "--home", str(self.home), "--host", self.host,
+            "--port", str(port), "--dashboard-port", str(dashboard_port), "--ready-file", str(ready),
+        ]  # fmt: skip
+        url = f"http://{self.host}:{port}"
+        return self._launch(
+            "capability-centre", command, port, url, f"{url}/v2/health/ready", timeout,
+            ready_file=ready, children_file=str(self.run_dir / "serve-children.json"),
+        )  # fmt: skip
+
+    def start_scheduler(self, dashboard_port: int, metrics_port: int, timeout: float = 60.0) -> Service:
+        """The scheduler's live loop, with the local Ray (the centre's head) as the pool `local`."""
+        running = self._running("scheduler")
+        if running is not None:
+            return running
+        self._check_ports({metrics_port: "the scheduler's metrics endpoint"})
+        command = [
+            sys.executable, "-m", "scheduler.service", "--home", str(self.home),
+            "--pool", f"local=http://127.0.0.1:{dashboard_port}", "--metrics-port", str(metrics_port),
+        ]  # fmt: skip
+        url = f"http://{self.host}:{metrics_port}/metrics"
+        return self._launch("scheduler", command, metrics_port, url, url, timeout)
 
     # --- stop --------------------------------------------------------------------------------
 

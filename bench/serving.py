@@ -169,16 +169,29 @@ def process(
         out.close()
 
 
-def http_ok(url: str, **kw: Any) -> Callable[[], bool]:
+def http_ok(url: str) -> Callable[[], bool]:
     def check() -> bool:
         try:
-            return (
-                httpx.request(kw.pop("method", "GET") if False else "GET", url, timeout=2).status_code == 200
-            )
+            return httpx.get(url, timeout=2).status_code == 200
         except httpx.HTTPError:
             return False
 
     return check
+
+
+@contextmanager
+def centre(work: Path, home: Path, replicas: int, tag: str) -> Iterator[int]:
+    """The capability centre on ``home``, started the way `brain up` starts it; yields its port."""
+    port = free_port()
+    ready = work / f"{tag}-ready.json"
+    env = {**os.environ, "BRAIN_HOME": str(home), "PYTHONPATH": str(ROOT)}
+    cmd = [
+        sys.executable, "-m", "deploy.runner", "--home", str(home), "--port", str(port),
+        "--dashboard-port", str(free_port()), "--replicas", str(replicas), "--ready-file", str(ready),
+    ]  # fmt: skip
+    healthy = http_ok(f"http://127.0.0.1:{port}/v2/health/ready")
+    with process(cmd, lambda: ready.exists() and healthy(), work / f"{tag}.log", env):
+        yield port
 
 
 # --- the peers ----------------------------------------------------------------------------------
@@ -282,31 +295,8 @@ def run_centre(
     conc: tuple[int, ...],
     results: dict[str, Any],
 ) -> None:
-    env = {**os.environ, "BRAIN_HOME": str(home), "PYTHONPATH": str(ROOT)}
     print("(a) capability centre …", flush=True)
-    port = free_port()
-    ready = work / "centre-ready.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "deploy.runner",
-        "--home",
-        str(home),
-        "--port",
-        str(port),
-        "--dashboard-port",
-        str(free_port()),
-        "--replicas",
-        str(args.replicas),
-        "--ready-file",
-        str(ready),
-    ]
-    with process(
-        cmd,
-        lambda: ready.exists() and http_ok(f"http://127.0.0.1:{port}/v2/health/ready")(),
-        work / "centre.log",
-        env,
-    ):
+    with centre(work, home, args.replicas, "centre") as port:
         script = lua(work / "a.lua", oip_body(), auth)
         results["peers"]["a_capability_centre"] = load(
             f"http://127.0.0.1:{port}/v2/models/mlp/infer", script, args.duration, conc
@@ -400,7 +390,7 @@ def run_plain(
     ]
     with process(
         cmd,
-        lambda: (ready_d.exists() and http_ok(f"http://127.0.0.1:{port}/-/healthz")()) or ready_d.exists(),
+        ready_d.exists,  # serve.run returned: the app is deployed (HAProxy reloads just after)
         work / "plain.log",
     ):
         time.sleep(2)  # the HAProxy reload after the app comes up
@@ -445,30 +435,7 @@ def multiplexing(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         f"{{['Authorization'] = 'Bearer {key}', ['Content-Type'] = 'application/json'}}, {json.dumps(body)})\n"
         "end\n"
     )
-    port = free_port()
-    ready = work / "mux-ready.json"
-    env = {**os.environ, "BRAIN_HOME": str(home), "PYTHONPATH": str(ROOT)}
-    cmd = [
-        sys.executable,
-        "-m",
-        "deploy.runner",
-        "--home",
-        str(home),
-        "--port",
-        str(port),
-        "--dashboard-port",
-        str(free_port()),
-        "--replicas",
-        str(args.replicas),
-        "--ready-file",
-        str(ready),
-    ]
-    with process(
-        cmd,
-        lambda: ready.exists() and http_ok(f"http://127.0.0.1:{port}/v2/health/ready")(),
-        work / "mux.log",
-        env,
-    ):
+    with centre(work, home, args.replicas, "mux") as port:
         stream = wrk(f"http://127.0.0.1:{port}", str(script), 16, max(args.duration * 2, 15))
     return {
         "components": args.components,

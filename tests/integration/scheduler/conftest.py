@@ -1,4 +1,4 @@
-"""Fixtures of the scheduler's integration tests: databases of both kinds, and two real Ray clusters.
+"""Fixtures of the scheduler's integration tests: its store on both databases, and two real Ray clusters.
 
 The clusters (济南 jinan and 青岛 qingdao) are two `ray start --head --block` processes, each in its own
 session with its own ports, temp folder and auth token, started once for the package. Teardown stops
@@ -16,33 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url
 
 from scheduler.settings import SchedulerSettings
 from scheduler.store import SchedulerStore
-from tests.pg import PostgresServer, PostgresUnavailable, postgres_server
 from tests.ray_clusters import RayCluster, port_block, start_cluster
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresServer]:
-    try:
-        with postgres_server() as server:
-            yield server
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An empty database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'scheduler.db'}"
-        return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    url = server.create_database()
-    yield url
-    server.drop_database(str(make_url(url).database))
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from deploy.proctree import still_running, terminate
+from deploy.proctree import read_recorded, still_running, terminate
 from model_hub.settings import HubSettings
 
 
@@ -88,13 +88,6 @@ def _state(pid: int) -> str | None:
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[0]
-
-
-def _read_children(path: Path) -> dict[int, str]:
-    try:
-        return {int(pid): cmd for pid, cmd in json.loads(path.read_text()).items()}
-    except (OSError, ValueError):
-        return {}
 
 
 class Platform:
@@ -252,7 +245,7 @@ class Platform:
                     os.killpg(service.pid, signal.SIGKILL)
                 wait_until(lambda: not alive(service.pid), 5.0, f"{service.name} after SIGKILL", 0.1)
         if service.children_file:
-            leftovers = still_running(_read_children(Path(service.children_file)))
+            leftovers = still_running(read_recorded(Path(service.children_file)))
             terminate(leftovers)
         self._save([s for s in self.services() if s.name != service.name])
 

@@ -9,6 +9,7 @@ program (the command line is compared, so a reused pid is never signalled).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import time
@@ -56,6 +57,23 @@ def descendants(root: int) -> dict[int, str]:
         found[pid] = cmdline(pid)
         stack += children.get(pid, [])
     return found
+
+
+def read_recorded(path: Path) -> dict[int, str]:
+    """The processes recorded in ``path`` (pid → command line); empty when there is no record."""
+    try:
+        return {int(pid): cmd for pid, cmd in json.loads(path.read_text()).items()}
+    except (OSError, ValueError):
+        return {}
+
+
+def record_descendants(path: Path, root: int) -> None:
+    """Add ``root``'s live descendants to the record in ``path`` (written atomically)."""
+    known = read_recorded(path)
+    known.update(descendants(root))
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({str(pid): cmd for pid, cmd in known.items()}))
+    tmp.replace(path)
 
 
 def still_running(recorded: dict[int, str]) -> list[int]:

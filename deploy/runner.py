@@ -15,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from deploy.proctree import descendants, still_running, terminate
+from deploy.proctree import read_recorded, record_descendants, still_running, terminate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,32 +73,16 @@ def main(argv: list[str] | None = None) -> int:
             tmp.replace(args.ready_file)
         print(f"capability centre ready at http://{args.host}:{args.port}", flush=True)
         while not stop.wait(2.0):
-            _record_children(children_file)
+            record_descendants(children_file, os.getpid())
     finally:
-        _record_children(children_file)
+        record_descendants(children_file, os.getpid())
         try:
             serve.shutdown()
         finally:
             ray.shutdown()
             # Serve's HAProxy can survive both shutdowns; whatever we started must be gone.
-            terminate(still_running(_recorded(children_file)))
+            terminate(still_running(read_recorded(children_file)))
     return 0
-
-
-def _record_children(path: Path) -> None:
-    """Keep a list of our descendants on disk, so `brain down` can clean up even after a SIGKILL."""
-    known = _recorded(path)
-    known.update(descendants(os.getpid()))
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({str(pid): cmd for pid, cmd in known.items()}))
-    tmp.replace(path)
-
-
-def _recorded(path: Path) -> dict[int, str]:
-    try:
-        return {int(pid): cmd for pid, cmd in json.loads(path.read_text()).items()}
-    except (OSError, ValueError):
-        return {}
 
 
 if __name__ == "__main__":

@@ -613,7 +613,7 @@ class Registry:
             history.append(int(current))
             self.client.set_registered_model_tag(name, "brain.production_history", json.dumps(history[-50:]))
         self.client.set_registered_model_alias(name, alias, str(version))
-        self._reindex(name)
+        self._index(name)
         return self.version(name, version)
 
     def rollback(self, name: str, to: int | None = None) -> Version:
@@ -638,7 +638,7 @@ class Registry:
             raise HubError(f"{name} version {to} is deprecated and cannot take production")
         self.client.set_registered_model_alias(name, "production", str(to))
         self.client.set_registered_model_tag(name, "brain.production_history", json.dumps(history))
-        self._reindex(name)
+        self._index(name)
         return self.version(name, to)
 
     @staticmethod
@@ -661,30 +661,26 @@ class Registry:
                     f"another version or roll back first"
                 )
             self.client.set_model_version_tag(name, str(version), "brain.status", "deprecated")
-        self._reindex(name)
+        self._index(name)
 
     # --- catalogue ---------------------------------------------------------------------------
 
     def search(self, query: Query, viewer: Viewer | None = None) -> Page:
         return self.catalog.search(query, viewer)
 
-    def _index(self, name: str, card: Card | None = None) -> None:
+    def _index(self, name: str) -> None:
         model = self._registered(name)
         if model is None:
             self.catalog.remove(name)
             return
-        self._index_model(model, card)
+        self._index_model(model)
 
-    def _reindex(self, name: str) -> None:
-        self._index(name)
-
-    def _index_model(self, model: RegisteredModel, card: Card | None = None) -> None:
+    def _index_model(self, model: RegisteredModel) -> None:
         name = model.name
         versions = self._versions_raw(name)
         if not versions:
             return
-        if card is None:
-            card = self.catalog.card(name) or self._card_of(max(versions, key=lambda v: int(v.version)))
+        card = self.catalog.card(name) or self._card_of(max(versions, key=lambda v: int(v.version)))
         aliases = dict(model.aliases or {})
         production = aliases.get("production")
         self.catalog.upsert(

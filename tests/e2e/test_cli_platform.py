@@ -5,13 +5,8 @@ import socket
 
 import httpx
 
+from tests.conftest import free_port
 from tests.e2e.conftest import Brain
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_up_serves_the_mlflow_ui_and_down_stops_it(brain: Brain) -> None:

@@ -18,16 +18,11 @@ import pytest
 import yaml
 
 from deploy.db import utcnow
+from deploy.proctree import read_recorded, still_running
 from tests import onnx_models
 from tests.cards import card_data
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.e2e.conftest import BRAIN
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Platform:
@@ -77,11 +72,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
                 assert s.connect_ex(("127.0.0.1", port)) != 0, (
                     f"{name} port {port} still open after `brain down`"
                 )
-        if records.exists():
-            from deploy.proctree import still_running
-
-            left = still_running({int(k): v for k, v in json.loads(records.read_text()).items()})
-            assert not left, f"processes outlived `brain down`: {left}"
+        left = still_running(read_recorded(records))
+        assert not left, f"processes outlived `brain down`: {left}"
 
 
 def test_up_registers_the_builtins_visible_in_mlflow(platform: Platform) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ from scheduler.service import Scheduler
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, QueueSpec, TopologySpec
 from scheduler.store import JobState, SchedulerStore, submission_id
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.ray_clusters import RayCluster, poll
 
 pytestmark = pytest.mark.slow
@@ -182,12 +181,6 @@ def test_a_drained_pool_requeues_its_work_elsewhere(client: SchedulerClient, loo
     client.store.set_cordon(first.pool, cordoned=False)
     client.cancel(job_id)
     poll(lambda: state_of(client, job_id) == "cancelled", 60, what="cancelled")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _service(

@@ -6,7 +6,6 @@ prepared with components, tenants and keys, and stopped at the end, HAProxy incl
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -20,19 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.proctree import still_running, terminate
+from deploy.proctree import read_recorded, still_running, terminate
 from deploy.settings import ServeSettings
 from deploy.tenancy import Role, TenantSpec, TenantStore
 from model_hub import HubSettings, Registry
 from tests import onnx_models
 from tests.cards import make_card
-from tests.conftest import ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import ROOT, free_port
 
 
 @dataclass
@@ -153,10 +146,7 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-        recorded = (
-            {int(k): v for k, v in json.loads(children.read_text()).items()} if children.exists() else {}
-        )
-        left = still_running(recorded)
+        left = still_running(read_recorded(children))
         terminate(left)
         log.close()
         registry.close()

@@ -22,13 +22,14 @@ import numpy as np
 from deploy.db import migrate, open_engine, utcnow
 from deploy.errors import BadRequest, NotFound, NotReady, ServeError
 from deploy.metering import Meter, UsageFlusher
+from deploy.serving.batching import Batcher
 from deploy.serving.metrics import Metrics
 from deploy.serving.resident import LoadEvent, ResidentModels
 from deploy.serving.routing import Canary, Route
 from deploy.serving.runtimes import Runtime, open_runtime
 from deploy.settings import ServeSettings
 from deploy.tenancy import Principal, RateLimits, TenantStore, can_see, check_quota
-from model_hub import Card, HubSettings, Registry
+from model_hub import Card, HubSettings, Registry, ServingPolicy
 from model_hub.errors import ComponentNotFound, HubError
 
 log = logging.getLogger("brain.centre")
@@ -46,6 +47,7 @@ class Component:
     active: frozenset[int]
     deprecated: bool
     fetched: float = field(default=0.0, compare=False)
+    serving: ServingPolicy = field(default_factory=ServingPolicy)
 
 
 class Centre:
@@ -73,6 +75,9 @@ class Centre:
         self._fetched: dict[str, float] = {}
         self._refreshing: set[str] = set()
         self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="route-refresh")
+        # Merged batches run here, so the event loop reads the next requests while a model computes.
+        self._batch_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
+        self._batchers: dict[tuple[str, int], tuple[Runtime, ServingPolicy, Batcher]] = {}
         self._lock = threading.Lock()
         self._clock = clock
         self._random = random.Random()
@@ -91,6 +96,7 @@ class Centre:
     def close(self) -> None:
         self.ready = False
         self._refresher.shutdown(wait=False, cancel_futures=True)
+        self._batch_pool.shutdown(wait=False, cancel_futures=True)
         self.flusher.stop()
         self.registry.close()
 
@@ -136,6 +142,48 @@ class Centre:
         except ComponentNotFound as exc:
             raise NotFound(f"version {version} of component {name!r}") from exc
 
+    def is_warm(self, name: str, version: int | None) -> bool:
+        """Whether a request can be answered from memory: its route is cached and its model loaded.
+
+        An explicit version must be resident; without one, the route's default must be (a canary's
+        other version may still load, a rare cold start that is short).
+        """
+        component = self._components.get(name)
+        if component is None or component.route is None:
+            return False
+        return (name, version or component.route.default) in self.models
+
+    def batcher(self, component: Component, runtime: Runtime) -> Batcher | None:
+        """The batcher of this version when its serving policy batches, else None.
+
+        A new one replaces it when the policy changes or the model was reloaded. Called from the
+        event loop only (batchers belong to one loop).
+        """
+        policy = component.serving
+        if not policy.batching:
+            return None
+        key = (runtime.name, runtime.version)
+        found = self._batchers.get(key)
+        if found is not None and found[0] is runtime and found[1] == policy:
+            return found[2]
+        name = runtime.name
+        batch_sizes = self.metrics.batch_requests.labels(name)
+
+        def predict(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return self.predict(runtime, inputs)
+
+        batcher = Batcher(
+            predict,
+            policy.max_batch_size,
+            policy.batch_wait_ms / 1000.0,
+            executor=self._batch_pool,
+            on_batch=lambda requests, rows: batch_sizes.observe(requests),
+        )
+        if len(self._batchers) > 4 * self.models.max_models:  # evicted models must not pile up here
+            self._batchers.clear()
+        self._batchers[key] = (runtime, policy, batcher)
+        return batcher
+
     def predict(self, runtime: Runtime, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         try:
             return runtime.predict(inputs)
@@ -150,10 +198,10 @@ class Centre:
         elapsed = time.perf_counter() - started
         tenant = principal.tenant.name
         self.meter.record(tenant, name, str(version), latency_s=elapsed, rows=rows, error=status >= 400)
-        labels = (name, str(version), tenant, str(status))
-        self.metrics.requests.labels(*labels).inc()
-        self.metrics.latency.labels(*labels).observe(elapsed)
-        self.metrics.rows.labels(name).observe(rows)
+        series = self.metrics.series(name, str(version), tenant, status)
+        series.requests.inc()
+        series.latency.observe(elapsed)
+        series.rows.observe(rows)
 
     # --- component routes ----------------------------------------------------------------------
 
@@ -207,7 +255,9 @@ class Centre:
             if info.canary is not None and info.canary[0] in active:
                 canary = Canary(*info.canary)
             route = Route(default, canary)
-        return Component(self.registry.card(name), route, active, info.deprecated, time.monotonic())
+        return Component(
+            self.registry.card(name), route, active, info.deprecated, time.monotonic(), info.serving
+        )
 
     def _load(self, name: str, version: int) -> Runtime:
         loaded = self.registry.load(name, version)

@@ -46,11 +46,31 @@ MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 def day_of(moment: datetime) -> date:
-    return moment.astimezone(PLATFORM_TZ).date()
+    return _calendar(moment)[0]
 
 
 def month_of(moment: datetime) -> str:
-    return moment.astimezone(PLATFORM_TZ).strftime("%Y-%m")
+    return _calendar(moment)[1]
+
+
+_hour: tuple[int, date, str] = (-1, date.min, "")
+
+
+def _calendar(moment: datetime) -> tuple[date, str]:
+    """The platform day and month of ``moment``, remembered for its hour.
+
+    Every inference asks twice; converting time zones and formatting cost more than the rest of the
+    metering. The offset is a whole number of hours, so all moments of one UTC hour share both.
+    """
+    global _hour
+    hour = int(moment.timestamp()) // 3600
+    cached = _hour  # one tuple, rebound atomically: a reader never sees half an update
+    if cached[0] == hour:
+        return cached[1], cached[2]
+    local = moment.astimezone(PLATFORM_TZ)
+    day, month = local.date(), local.strftime("%Y-%m")
+    _hour = (hour, day, month)
+    return day, month
 
 
 def month_days(month: str) -> tuple[date, date]:

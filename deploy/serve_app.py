@@ -14,13 +14,13 @@ from ray import serve
 from ray.serve import Application
 
 from deploy.centre import Centre
-from deploy.gateway import build_api, install
+from deploy.gateway import build_app, install
 from deploy.settings import ServeSettings
 from model_hub import HubSettings
 
 log = logging.getLogger("brain.serve")
 
-api = build_api()
+app = build_app()
 
 
 class CapabilityCentreReplica:
@@ -48,7 +48,7 @@ CapabilityCentre = serve.deployment(
     max_ongoing_requests=64,
     ray_actor_options={"num_cpus": 0},
     health_check_period_s=5,
-)(serve.ingress(api)(CapabilityCentreReplica))
+)(serve.ingress(app)(CapabilityCentreReplica))
 
 
 def application(args: dict[str, Any]) -> Application:

@@ -38,6 +38,7 @@ from model_hub.errors import (
     FormulaRejected,
     HubError,
 )
+from model_hub.serving import ServingPolicy
 from model_hub.settings import HubSettings
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,7 @@ class ComponentInfo:
     aliases: dict[str, int]
     deprecated: bool
     canary: tuple[int, float] | None  # (version, percent of default-routed calls)
+    serving: ServingPolicy = field(default_factory=ServingPolicy)
 
 
 @dataclass(frozen=True)
@@ -490,7 +492,31 @@ class Registry:
                 (self._to_version(mv, aliases) for mv in self._versions_raw(name)), key=lambda v: v.version
             )
         )
-        return ComponentInfo(name, versions, aliases, tags.get("brain.deprecated") == "true", canary)
+        return ComponentInfo(
+            name, versions, aliases, tags.get("brain.deprecated") == "true", canary, _serving(tags)
+        )
+
+    def set_serving(self, name: str, policy: ServingPolicy) -> None:
+        """Batching and scaling of ``name`` (ops); replicas pick it up with the component's route."""
+        if self._registered(name) is None:
+            raise ComponentNotFound(name)
+        self.client.set_registered_model_tag(name, "brain.serving", policy.model_dump_json())
+        # A tag of its own, so the runner can find the dedicated ones with one search.
+        self.client.set_registered_model_tag(name, "brain.dedicated", "true" if policy.dedicated else "false")
+
+    def dedicated(self) -> dict[str, ServingPolicy]:
+        """Components to be served by deployments of their own, with their policies."""
+        found: dict[str, ServingPolicy] = {}
+        token = None
+        while True:
+            page = self.client.search_registered_models(
+                filter_string="tags.`brain.dedicated` = 'true'", max_results=1000, page_token=token
+            )
+            for model in page:
+                found[model.name] = _serving(dict(model.tags or {}))
+            token = page.token
+            if not token:
+                return found
 
     def set_canary(self, name: str, version: int, percent: float) -> None:
         """Send ``percent`` of the calls that name no version to ``version`` (ops: 90/10 rollouts)."""
@@ -723,3 +749,15 @@ class Registry:
             token = page.token
             if not token:
                 return seen
+
+
+def _serving(tags: Mapping[str, str]) -> ServingPolicy:
+    raw = tags.get("brain.serving")
+    if not raw:
+        return ServingPolicy()
+    try:
+        return ServingPolicy.model_validate_json(raw)
+    except ValueError:
+        # A tag edited by hand in the MLflow UI must not take the component offline.
+        log.warning("ignoring an unreadable brain.serving tag: %s", raw[:200])
+        return ServingPolicy()

@@ -9,10 +9,23 @@ from typing import Annotated, Any
 
 import typer
 import yaml
+from pydantic import ValidationError
 from rich.table import Table
 
 from deploy.cli._common import console, emit_json, fail
-from model_hub import INDUSTRIES, Card, Kind, Lineage, Query, Registry, Version, Visibility, convert
+from model_hub import (
+    INDUSTRIES,
+    Card,
+    Kind,
+    Lineage,
+    Query,
+    Registry,
+    ServingPolicy,
+    Version,
+    Visibility,
+    convert,
+)
+from scheduler.client import one_line
 
 app = typer.Typer(help="Register, find, version and export algorithm components (知识/工艺/机理).")
 
@@ -259,6 +272,71 @@ def canary(
         fail("give --version N, or --off")
     registry.set_canary(name, version, percent)
     console.print(f"{name}: {percent:g}% of calls → version {version}")
+
+
+@app.command()
+def serving(
+    name: str,
+    max_batch_size: Annotated[
+        int | None, typer.Option(help="Rows one model call may take from concurrent requests (1: off).")
+    ] = None,
+    batch_wait_ms: Annotated[
+        float | None, typer.Option(help="How long a batch waits for requests to join it.")
+    ] = None,
+    dedicated: Annotated[
+        bool | None,
+        typer.Option("--dedicated/--shared", help="A Ray Serve deployment of its own, or the shared one."),
+    ] = None,
+    min_replicas: Annotated[
+        int | None, typer.Option(help="Dedicated replicas at least; 0 scales to zero.")
+    ] = None,
+    max_replicas: Annotated[int | None, typer.Option(help="Dedicated replicas at most.")] = None,
+    target_ongoing_requests: Annotated[
+        float | None, typer.Option(help="Requests in flight per replica the autoscaler aims for.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show or set how a component is served: dynamic batching, and a deployment of its own.
+
+    Options not given keep their current values. Running replicas pick a change up within seconds;
+    the platform starts or removes a dedicated deployment on its own.
+    """
+    registry = _registry()
+    current = registry.info(name).serving
+    changes = {
+        k: v
+        for k, v in {
+            "max_batch_size": max_batch_size,
+            "batch_wait_ms": batch_wait_ms,
+            "dedicated": dedicated,
+            "min_replicas": min_replicas,
+            "max_replicas": max_replicas,
+            "target_ongoing_requests": target_ongoing_requests,
+        }.items()
+        if v is not None
+    }
+    policy = current
+    if changes:
+        try:
+            policy = ServingPolicy.model_validate({**current.model_dump(), **changes})
+        except ValidationError as exc:
+            fail(f"invalid serving policy for {name}: {one_line(exc)}")
+        registry.set_serving(name, policy)
+    if as_json:
+        emit_json({"component": name, **policy.model_dump()})
+        return
+    batching = (
+        f"up to {policy.max_batch_size} rows, waiting {policy.batch_wait_ms:g} ms"
+        if policy.batching
+        else "off"
+    )
+    where = (
+        f"its own deployment, {policy.min_replicas}-{policy.max_replicas} replicas "
+        f"(target {policy.target_ongoing_requests:g} requests in flight each)"
+        if policy.dedicated
+        else "the shared capability-centre deployment"
+    )
+    console.print(f"{name}: batching {batching}; served by {where}")
 
 
 @app.command()

@@ -5,15 +5,26 @@ Each replica exposes its own registry; Ray Serve's own metrics stay on beside th
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Latency buckets from 0.25 ms: the hot path of a small ONNX model is well under a millisecond.
 LATENCY_BUCKETS = (0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+class Series(NamedTuple):
+    """The labelled children one request updates."""
+
+    requests: Any
+    latency: Any
+    rows: Any
+
+
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._series: dict[tuple[str, str, str, int], Series] = {}
         labels = ("component", "version", "tenant", "status")
         self.requests = Counter(
             "brain_requests",
@@ -35,6 +46,13 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024),
             registry=self.registry,
         )
+        self.batch_requests = Histogram(
+            "brain_batch_requests",
+            "Requests merged into one model call by dynamic batching",
+            ("component",),
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=self.registry,
+        )
         self.load_seconds = Histogram(
             "brain_model_load_seconds",
             "Time to load a component version into a replica",
@@ -49,3 +67,17 @@ class Metrics:
             "Requests being processed by this replica (its queue)",
             registry=self.registry,
         )
+
+    def series(self, component: str, version: str, tenant: str, status: int) -> Series:
+        """The children for these labels; looking labels up costs more than updating them, so once."""
+        key = (component, version, tenant, status)
+        found = self._series.get(key)
+        if found is None:
+            labels = (component, version, tenant, str(status))
+            found = Series(
+                self.requests.labels(*labels), self.latency.labels(*labels), self.rows.labels(component)
+            )
+            if len(self._series) > 100_000:  # unknown names in 404s must not grow it without bound
+                self._series.clear()
+            self._series[key] = found
+        return found

@@ -221,3 +221,27 @@ def test_registry_through_a_real_mlflow_server(mlflow_server: str, tmp_path: Pat
     assert other.search(Query(industries=["high-end-chemicals"])).items[0].production_version == 1
     registry.close()
     other.close()
+
+
+def test_serving_policies_are_kept_with_the_component(registry: Registry) -> None:
+    from model_hub import ServingPolicy
+
+    registry.register_onnx(make_card(), onnx_models.linear())
+    assert registry.info("reactor-quality").serving == ServingPolicy()
+    assert registry.dedicated() == {}
+
+    policy = ServingPolicy(
+        max_batch_size=32, batch_wait_ms=1.5, dedicated=True, min_replicas=0, max_replicas=3
+    )
+    registry.set_serving("reactor-quality", policy)
+    assert registry.info("reactor-quality").serving == policy
+    assert registry.dedicated() == {"reactor-quality": policy}
+
+    registry.set_serving("reactor-quality", ServingPolicy(max_batch_size=8))
+    assert registry.dedicated() == {}
+    with pytest.raises(ComponentNotFound):
+        registry.set_serving("no-such-component", policy)
+
+    # A tag edited by hand into nonsense serves with the defaults instead of failing the component.
+    registry.client.set_registered_model_tag("reactor-quality", "brain.serving", "{not json")
+    assert registry.info("reactor-quality").serving == ServingPolicy()

@@ -316,3 +316,45 @@ def test_metrics_are_exposed(centre: Centre) -> None:
     text = httpx.get(f"{centre.url}/metrics").text
     assert 'brain_requests_total{component="reactor-quality"' in text
     assert "brain_model_load_seconds" in text and "brain_resident_models" in text
+
+
+def test_dynamic_batching_merges_concurrent_calls_of_one_component(centre: Centre) -> None:
+    import asyncio
+    import re
+
+    from model_hub import ServingPolicy
+
+    centre.registry.set_serving("bearing-health", ServingPolicy(max_batch_size=64, batch_wait_ms=20))
+    rows = [[[float(i), 1.0, 2.0, 3.0]] for i in range(16)]
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=centre.url, headers=centre.headers("shantui"), timeout=30) as c:
+            return await asyncio.gather(
+                *(c.post("/v2/models/bearing-health/infer", json=body(x)) for x in rows)
+            )
+
+    def merged_calls() -> tuple[float, float]:
+        text = httpx.get(f"{centre.url}/metrics", headers=centre.headers("shantui")).text
+        found = {
+            m.group(1): float(m.group(2))
+            for m in re.finditer(
+                r'brain_batch_requests_(sum|count)\{component="bearing-health"\} (\S+)', text
+            )
+        }
+        return found.get("sum", 0.0), found.get("count", 0.0)
+
+    try:
+        deadline = time.monotonic() + 30
+        merged = False
+        while time.monotonic() < deadline and not merged:  # the policy reaches replicas with the route
+            responses = asyncio.run(burst())
+            for x, r in zip(rows, responses, strict=True):
+                assert r.status_code == 200, r.text
+                np.testing.assert_allclose(
+                    r.json()["outputs"][0]["data"], expected(3, x).reshape(-1), rtol=1e-5
+                )
+            total, calls = merged_calls()
+            merged = calls > 0 and total > calls  # some model call answered more than one request
+        assert merged, "no model call merged concurrent requests"
+    finally:
+        centre.registry.set_serving("bearing-health", ServingPolicy())

@@ -388,10 +388,14 @@ def run_plain(
         str(args.replicas),
         str(ready_d),
     ]
+    from deploy.runner import SERVE_ENV
+
+    # The same Ray Serve settings as the centre: the difference is what the centre does per request.
     with process(
         cmd,
         ready_d.exists,  # serve.run returned: the app is deployed (HAProxy reloads just after)
         work / "plain.log",
+        {**os.environ, **SERVE_ENV},
     ):
         time.sleep(2)  # the HAProxy reload after the app comes up
         script = lua(work / "d.lua", oip_body(), {"Content-Type": "application/json"})

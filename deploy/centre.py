@@ -29,12 +29,12 @@ from deploy.serving.routing import Canary, Route
 from deploy.serving.runtimes import Runtime, open_runtime
 from deploy.settings import ServeSettings
 from deploy.tenancy import Principal, RateLimits, TenantStore, can_see, check_quota
-from model_hub import Card, HubSettings, Registry, ServingPolicy
+from model_hub import Card, ComponentInfo, HubSettings, Registry, ServingPolicy
 from model_hub.errors import ComponentNotFound, HubError
 
 log = logging.getLogger("brain.centre")
 
-#: How long component routes (aliases, canary, visibility) are trusted before MLflow is asked again.
+#: How often component routes (aliases, canary, visibility, serving policy) are re-read from MLflow.
 ROUTE_TTL_S = 2.0
 
 
@@ -72,9 +72,8 @@ class Centre:
         self.limits = RateLimits(settings.default_rate_per_second, settings.default_burst)
         self.models = ResidentModels(self._load, max_models=max_models, on_load=self._loaded)
         self._components: dict[str, Component | None] = {}
-        self._fetched: dict[str, float] = {}
-        self._refreshing: set[str] = set()
-        self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="route-refresh")
+        self._stop_routes = threading.Event()
+        self._routes_thread = threading.Thread(target=self._refresh_routes, name="routes", daemon=True)
         # Merged batches run here, so the event loop reads the next requests while a model computes.
         self._batch_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="batch")
         self._batchers: dict[tuple[str, int], tuple[Runtime, ServingPolicy, Batcher]] = {}
@@ -90,12 +89,13 @@ class Centre:
         migrate(engine)
         centre = cls(Registry(hub or HubSettings()), TenantStore(engine, settings), settings)
         centre.flusher.start()
+        centre._routes_thread.start()
         centre.ready = True
         return centre
 
     def close(self) -> None:
         self.ready = False
-        self._refresher.shutdown(wait=False, cancel_futures=True)
+        self._stop_routes.set()
         self._batch_pool.shutdown(wait=False, cancel_futures=True)
         self.flusher.stop()
         self.registry.close()
@@ -206,46 +206,51 @@ class Centre:
     # --- component routes ----------------------------------------------------------------------
 
     def _component(self, name: str) -> Component | None:
-        """The component's route, from cache; a stale one answers at once and is refreshed behind.
-
-        Reading a route costs MLflow queries (tens of ms under load). Blocking on them whenever a
-        rarely used component's entry is older than ROUTE_TTL_S made the long tail of a Zipf stream
-        over 500 components slow, so only a component never seen (or known missing) waits.
-        """
-        now = time.monotonic()
-        with self._lock:
-            cached = self._components.get(name, ...)
-            age = now - self._fetched.get(name, 0.0)
-            if cached is not ... and age < ROUTE_TTL_S:
-                return cached
-            if cached is not ... and cached is not None:
-                if name not in self._refreshing:
-                    self._refreshing.add(name)
-                    self._refresher.submit(self._refresh, name)
-                return cached
-        return self._refresh(name)
-
-    def _refresh(self, name: str) -> Component | None:
+        """The component's route, from memory; only a name never seen waits for MLflow."""
+        found = self._components.get(name, ...)
+        if found is not ...:
+            return found
         try:
-            found: Component | None = self._fetch(name)
+            fetched: Component | None = self._fetch(name)
         except (ComponentNotFound, HubError):
-            found = None
-        except Exception:  # a store hiccup in the background keeps the last good route
-            log.exception("refreshing the route of %s failed", name)
-            with self._lock:
-                self._refreshing.discard(name)
-            return self._components.get(name)
+            fetched = None
         with self._lock:
-            if len(self._components) > 10_000:  # unknown names must not grow the cache without bound
-                self._components.clear()
-                self._fetched.clear()
-            self._components[name] = found
-            self._fetched[name] = time.monotonic()
-            self._refreshing.discard(name)
-        return found
+            if len(self._components) > 100_000:  # unknown names must not grow the cache without bound
+                self._components = {k: v for k, v in self._components.items() if v is not None}
+            self._components[name] = fetched
+        return fetched
+
+    def _refresh_routes(self) -> None:
+        """Refresh every route in bulk, in the background, for as long as the centre runs.
+
+        Routes (aliases, canary, visibility, serving policy) change rarely and are read on every
+        call, so calls read them from memory and this thread re-reads them all every ROUTE_TTL_S —
+        or less often when a pass is slow (many components), so that it takes at most a fifth of a
+        core. Names that were unknown are forgotten at each pass and looked up again when called.
+        """
+        wait = 0.0  # the first pass at once: a fresh replica knows every route before it is asked
+        while not self._stop_routes.wait(wait):
+            started = time.monotonic()
+            try:
+                infos = self.registry.all_info()
+                routes: dict[str, Component | None] = {}
+                for name, info in infos.items():
+                    try:
+                        routes[name] = self._component_of(info)
+                    except HubError:
+                        routes[name] = None
+            except Exception:  # a store hiccup keeps the last good routes
+                log.exception("refreshing the component routes failed")
+                continue
+            with self._lock:
+                self._components = routes
+            wait = max(ROUTE_TTL_S, 4 * (time.monotonic() - started))
 
     def _fetch(self, name: str) -> Component | None:
-        info = self.registry.info(name)
+        return self._component_of(self.registry.info(name))
+
+    def _component_of(self, info: ComponentInfo) -> Component:
+        name = info.name
         active = frozenset(v.version for v in info.versions if v.status == "active" and v.format != "pickle")
         production = info.aliases.get("production")
         default = production if production in active else max(active, default=None)

@@ -377,10 +377,10 @@ class InferFastPath:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
-            return await self.app(scope, receive, send)
+            return await self.app(_absolute(scope), receive, send)
         match = INFER_PATH.fullmatch(scope["path"])
         if match is None:
-            return await self.app(scope, receive, send)
+            return await self.app(_absolute(scope), receive, send)
         status, headers, payload = 200, [], b""
         try:
             app = scope.get("app")
@@ -436,6 +436,17 @@ class InferFastPath:
         headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+
+def _absolute(scope: dict[str, Any]) -> dict[str, Any]:
+    """The scope with no root path: routes are absolute, whatever prefix the app is mounted at.
+
+    A dedicated component's application is mounted at ``/v2/models/NAME`` (Serve routes by prefix)
+    and Serve hands it that prefix as the root path, which FastAPI would strip before routing.
+    """
+    if scope.get("root_path"):
+        scope = {**scope, "root_path": ""}
+    return scope
 
 
 async def _predict_rows(request: Request, name: str) -> Response:

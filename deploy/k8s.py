@@ -16,6 +16,7 @@ Secrets are never part of the spec: the database URL reaches the pods through a 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -23,11 +24,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from deploy.serving.dedicated import dedicated_app_name, dedicated_route_prefix
+from model_hub import ServingPolicy
 from model_hub.taxonomy import industry
 from scheduler.model import SHANDONG_CITIES, PoolKind, city_id
 from scheduler.spec import NodeGroupSpec, PoolSpec
 
 SERVE_IMPORT_PATH = "deploy.serve_app:application"
+DEDICATED_IMPORT_PATH = "deploy.serve_app:dedicated"
 """The builder of the capability centre's Serve application (args: home, replicas, max_models)."""
 
 SERVE_PORT = 8000
@@ -398,8 +402,12 @@ def explain(exc: ValidationError) -> str:
 # --- Serve config -----------------------------------------------------------------------------------
 
 
-def serve_config(spec: K8sSpec) -> dict[str, Any]:
-    """The Serve config (``serveConfigV2``) of the capability centre, as a mapping."""
+def serve_config(spec: K8sSpec, dedicated: Mapping[str, ServingPolicy] | None = None) -> dict[str, Any]:
+    """The Serve config (``serveConfigV2``) of the capability centre, as a mapping.
+
+    Each component in ``dedicated`` gets an application of its own at ``/v2/models/NAME``: Serve
+    routes by the longest prefix, so its calls reach its own autoscaled replicas in one hop.
+    """
     centre = spec.capability_centre
     env_vars = {
         "BRAIN_HOME": centre.home,
@@ -418,12 +426,22 @@ def serve_config(spec: K8sSpec) -> dict[str, Any]:
                 "args": {"home": centre.home, "replicas": centre.replicas, "max_models": centre.max_models},
                 "runtime_env": {"env_vars": env_vars},
             }
+        ]
+        + [
+            {
+                "name": dedicated_app_name(name),
+                "route_prefix": dedicated_route_prefix(name),
+                "import_path": DEDICATED_IMPORT_PATH,
+                "args": {"home": centre.home, "component": name, "policy": policy.model_dump()},
+                "runtime_env": {"env_vars": env_vars},
+            }
+            for name, policy in sorted((dedicated or {}).items())
         ],
     }
 
 
-def serve_config_yaml(spec: K8sSpec) -> str:
-    return yaml.safe_dump(serve_config(spec), sort_keys=False, allow_unicode=True)
+def serve_config_yaml(spec: K8sSpec, dedicated: Mapping[str, ServingPolicy] | None = None) -> str:
+    return yaml.safe_dump(serve_config(spec, dedicated), sort_keys=False, allow_unicode=True)
 
 
 # --- Ray pods -----------------------------------------------------------------------------------------
@@ -457,6 +475,9 @@ def _env(spec: K8sSpec, *, serve: bool) -> list[dict[str, Any]]:
         # Read by the Serve controller when it starts the proxies, so it must be in the pod's environment,
         # not in the application's runtime_env.
         env.append({"name": "RAY_SERVE_ENABLE_HA_PROXY", "value": "1"})
+    # User code on the replica's own event loop, buffered access logs, a frozen start-up heap:
+    # read by every replica as it starts, so it belongs in the pod's environment too.
+    env.append({"name": "RAY_SERVE_THROUGHPUT_OPTIMIZED", "value": "1"})
     return env
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -16,12 +17,58 @@ import threading
 from pathlib import Path
 
 from deploy.proctree import read_recorded, record_descendants, still_running, terminate
+from deploy.serving.dedicated import dedicated_app_name, dedicated_route_prefix, plan
+from model_hub.serving import ServingPolicy
+
+log = logging.getLogger("brain.runner")
 
 #: Ray Serve settings for speed; they must be in the environment before Ray starts its processes.
 #: HAProxy ingress is ~12x the default proxy on a small host (DESIGN.md); the throughput-optimised
 #: mode runs user code on the replica's own event loop (no thread hop per request), buffers access
 #: logs and freezes the start-up heap out of the garbage collector.
 SERVE_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+
+
+class DedicatedApps:
+    """Keeps one Serve application per dedicated component, as their serving policies say."""
+
+    def __init__(self, home: str) -> None:
+        from model_hub import HubSettings, Registry
+
+        self.home = home
+        self.registry = Registry(HubSettings(home=home))
+        self.running: dict[str, ServingPolicy] = {}
+
+    def reconcile(self) -> None:
+        from ray import serve
+
+        from deploy.serve_app import dedicated
+
+        try:
+            change = plan(self.registry.dedicated(), self.running)
+        except Exception:  # MLflow unreachable for a moment: keep what runs, try again
+            log.exception("reading the dedicated components failed")
+            return
+        for name, policy in change.deploy.items():
+            try:
+                serve.run(
+                    dedicated({"home": self.home, "component": name, "policy": policy.model_dump()}),
+                    name=dedicated_app_name(name),
+                    route_prefix=dedicated_route_prefix(name),
+                )
+            except Exception:
+                log.exception("deploying the dedicated application of %s failed", name)
+                continue
+            self.running[name] = policy
+            log.info("component %s serves from its own deployment: %s", name, policy.autoscaling_config())
+        for name in change.remove:
+            try:
+                serve.delete(dedicated_app_name(name))
+            except Exception:
+                log.exception("removing the dedicated application of %s failed", name)
+                continue
+            del self.running[name]
+            log.info("component %s is back on the shared deployment", name)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,8 +126,13 @@ def main(argv: list[str] | None = None) -> int:
             tmp.write_text(json.dumps(info))
             tmp.replace(args.ready_file)
         print(f"capability centre ready at http://{args.host}:{args.port}", flush=True)
+        apps = DedicatedApps(args.home)
+        rounds = 0
         while not stop.wait(2.0):
             record_descendants(children_file, os.getpid())
+            rounds += 1
+            if rounds % 2 == 0:
+                apps.reconcile()
     finally:
         record_descendants(children_file, os.getpid())
         try:

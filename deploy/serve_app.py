@@ -15,8 +15,9 @@ from ray.serve import Application
 
 from deploy.centre import Centre
 from deploy.gateway import build_app, install
+from deploy.serving.dedicated import dedicated_app_name
 from deploy.settings import ServeSettings
-from model_hub import HubSettings
+from model_hub import HubSettings, ServingPolicy
 
 log = logging.getLogger("brain.serve")
 
@@ -54,6 +55,29 @@ CapabilityCentre = serve.deployment(
 def application(args: dict[str, Any]) -> Application:
     """Builder for `serve run deploy.serve_app:application home=...` and Serve config files."""
     replicas = int(args.get("replicas", 1))
-    return CapabilityCentre.options(num_replicas=replicas).bind(
-        str(args.get("home", "~/.industry-brain")), int(args.get("max_models", 512))
-    )
+    home = str(args.get("home", "~/.industry-brain"))
+    access_log = ServeSettings(home=home).access_log
+    return CapabilityCentre.options(
+        num_replicas=replicas, logging_config={"enable_access_log": access_log}
+    ).bind(home, int(args.get("max_models", 512)))
+
+
+#: Resident models of a dedicated replica: its component's versions (a canary pair, a pinned old one).
+DEDICATED_MAX_MODELS = 8
+
+
+def dedicated(args: dict[str, Any]) -> Application:
+    """Builder of a component's own application (see deploy/serving/dedicated.py).
+
+    The same replica code as the shared centre, so every check, the metering and the batching are
+    the same; only the replicas are its own, autoscaled by the component's serving policy.
+    """
+    name = str(args["component"])
+    policy = ServingPolicy.model_validate(args.get("policy") or {})
+    home = str(args.get("home", "~/.industry-brain"))
+    return CapabilityCentre.options(
+        name=dedicated_app_name(name),
+        num_replicas="auto",
+        autoscaling_config=policy.autoscaling_config(),
+        logging_config={"enable_access_log": ServeSettings(home=home).access_log},
+    ).bind(home, DEDICATED_MAX_MODELS)

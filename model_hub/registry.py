@@ -481,19 +481,43 @@ class Registry:
         model = self._registered(name)
         if model is None:
             raise ComponentNotFound(name)
+        return self._info(model, self._versions_raw(name))
+
+    def all_info(self) -> dict[str, ComponentInfo]:
+        """Every component's routing state, in a few bulk queries (what replicas refresh routes with).
+
+        Two paginated searches instead of two queries per component: refreshing 500 routes one by
+        one kept a replica's refresher thread (and the GIL) busy without pause.
+        """
+        models: list[RegisteredModel] = []
+        token: str | None = None
+        while True:
+            page = self.client.search_registered_models(max_results=1000, page_token=token)
+            models += page
+            token = page.token
+            if not token:
+                break
+        versions: dict[str, list[ModelVersion]] = {}
+        token = None
+        while True:
+            found = self.client.search_model_versions(max_results=10_000, page_token=token)
+            for mv in found:
+                versions.setdefault(mv.name, []).append(mv)
+            token = found.token
+            if not token:
+                break
+        return {m.name: self._info(m, versions.get(m.name, [])) for m in models}
+
+    def _info(self, model: RegisteredModel, raw: list[ModelVersion]) -> ComponentInfo:
         aliases = {a: int(v) for a, v in (model.aliases or {}).items()}
         tags = dict(model.tags or {})
         canary = None
         if tags.get("brain.canary"):
             spec = json.loads(tags["brain.canary"])
             canary = (int(spec["version"]), float(spec["percent"]))
-        versions = tuple(
-            sorted(
-                (self._to_version(mv, aliases) for mv in self._versions_raw(name)), key=lambda v: v.version
-            )
-        )
+        versions = tuple(sorted((self._to_version(mv, aliases) for mv in raw), key=lambda v: v.version))
         return ComponentInfo(
-            name, versions, aliases, tags.get("brain.deprecated") == "true", canary, _serving(tags)
+            model.name, versions, aliases, tags.get("brain.deprecated") == "true", canary, _serving(tags)
         )
 
     def set_serving(self, name: str, policy: ServingPolicy) -> None:

@@ -38,6 +38,12 @@ class ServingPolicy(BaseModel):
     max_replicas: int = Field(
         default=1, ge=1, le=256, description="replicas of the dedicated deployment at most"
     )
+    downscale_delay_s: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="quiet seconds before the autoscaler removes a replica (and reaches zero)",
+    )
     target_ongoing_requests: float = Field(
         default=8.0, gt=0, le=1000, description="requests in flight per replica the autoscaler aims for"
     )
@@ -61,7 +67,7 @@ class ServingPolicy(BaseModel):
             "initial_replicas": max(self.min_replicas, 1),
             "max_replicas": self.max_replicas,
             "target_ongoing_requests": self.target_ongoing_requests,
-            # Scale down slowly and to zero only after a quiet while: a cold start costs seconds.
-            "downscale_delay_s": 300.0,
+            # By default down slowly, and to zero only after a quiet while: a cold start costs seconds.
+            "downscale_delay_s": self.downscale_delay_s,
             "upscale_delay_s": 3.0,
         }

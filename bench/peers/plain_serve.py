@@ -1,7 +1,8 @@
 """Peer (d) of bench/serving.py: a minimal plain Ray Serve deployment of one ONNX model.
 
-No auth, no metering, no validation: the same HAProxy ingress and replica count as the
-capability centre, so the difference is what the centre does per request.
+No auth, no metering, no validation: bench/serving.py starts it with the centre's Ray Serve
+settings (deploy.runner.SERVE_ENV: HAProxy ingress, the throughput-optimised mode) and replica
+count, so the difference is what the centre does per request.
 Run: python bench/peers/plain_serve.py MODEL.onnx PORT REPLICAS READY_FILE
 """
 

@@ -102,6 +102,9 @@ spec:
         - name: RAY_SERVE_ENABLE_HA_PROXY
           value: "1"
         {{- end }}
+        # User code on the replica's own event loop, buffered access logs, a frozen start-up heap.
+        - name: RAY_SERVE_THROUGHPUT_OPTIMIZED
+          value: "1"
         {{- end }}
       ports:
         {{- if .head }}

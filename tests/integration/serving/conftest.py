@@ -35,6 +35,7 @@ class Centre:
     keys: dict[str, str]
     registry: Registry
     store: TenantStore
+    dashboard: str = ""
 
     def headers(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
@@ -75,6 +76,15 @@ def _prepare(home: Path) -> tuple[Registry, TenantStore, dict[str, str]]:
         ("shantui", "山推股份", "enterprise", ["high-end-equipment", "construction-machinery"], "jining", {}),
         ("tight", "限流测试", "enterprise", ["transport"], "jinan", {"rate_per_second": 0.5, "burst": 2}),
         ("quota", "配额测试", "enterprise", ["transport"], "jinan", {"monthly_quota": 3}),
+        # For bursts (batching): no practical rate limit.
+        (
+            "bulk",
+            "批量测试",
+            "enterprise",
+            ["high-end-equipment"],
+            "weifang",
+            {"rate_per_second": 1e6, "burst": 10**6},
+        ),
     ]
     keys: dict[str, str] = {}
     for name, display, kind, industries, city, limits in tenants:
@@ -137,7 +147,7 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
                     pass
             assert time.monotonic() < deadline, "the capability centre did not start in 240 s"
             time.sleep(0.5)
-        yield Centre(url, home, keys, registry, store)
+        yield Centre(url, home, keys, registry, store, f"http://127.0.0.1:{dashboard}")
     finally:
         children = home / "run" / "serve-children.json"
         proc.send_signal(signal.SIGTERM)

@@ -7,7 +7,9 @@ import shutil
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -328,13 +330,13 @@ def test_dynamic_batching_merges_concurrent_calls_of_one_component(centre: Centr
     rows = [[[float(i), 1.0, 2.0, 3.0]] for i in range(16)]
 
     async def burst() -> list[httpx.Response]:
-        async with httpx.AsyncClient(base_url=centre.url, headers=centre.headers("shantui"), timeout=30) as c:
+        async with httpx.AsyncClient(base_url=centre.url, headers=centre.headers("bulk"), timeout=30) as c:
             return await asyncio.gather(
                 *(c.post("/v2/models/bearing-health/infer", json=body(x)) for x in rows)
             )
 
     def merged_calls() -> tuple[float, float]:
-        text = httpx.get(f"{centre.url}/metrics", headers=centre.headers("shantui")).text
+        text = httpx.get(f"{centre.url}/metrics", headers=centre.headers("bulk")).text
         found = {
             m.group(1): float(m.group(2))
             for m in re.finditer(
@@ -358,3 +360,61 @@ def test_dynamic_batching_merges_concurrent_calls_of_one_component(centre: Centr
         assert merged, "no model call merged concurrent requests"
     finally:
         centre.registry.set_serving("bearing-health", ServingPolicy())
+
+
+def _serve_apps(centre: Centre) -> dict[str, dict[str, object]]:
+    """Serve's applications as its dashboard API reports them."""
+    # The local Ray uses the machine's token when there is one (Ray 2.60 token authentication).
+    token_file = Path("~/.ray/auth_token").expanduser()
+    headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"} if token_file.exists() else {}
+    r = httpx.get(f"{centre.dashboard}/api/serve/applications/", headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    found = r.json()
+    return dict(found.get("applications") or {})
+
+
+def _replicas(app: dict[str, object]) -> int:
+    deployments = app.get("deployments") or {}
+    assert isinstance(deployments, dict)
+    return sum(1 for d in deployments.values() for r in d.get("replicas", []) if r.get("state") == "RUNNING")
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(1)
+
+
+@pytest.mark.slow
+def test_a_dedicated_component_gets_its_own_autoscaled_deployment_down_to_zero(centre: Centre) -> None:
+    from model_hub import ServingPolicy
+
+    app_name = "component-sum-formula"
+    payload = {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1, 3], "data": [1, 2, 3]}]}
+    policy = ServingPolicy(dedicated=True, min_replicas=0, max_replicas=2, downscale_delay_s=2)
+    centre.registry.set_serving("sum-formula", policy)
+    try:
+        _wait(
+            "the dedicated application",
+            lambda: _serve_apps(centre).get(app_name, {}).get("status") == "RUNNING",
+        )
+        app = _serve_apps(centre)[app_name]
+        assert app["route_prefix"] == "/v2/models/sum-formula"
+        r = post(centre, "/v2/models/sum-formula/infer", who="shantui", json=payload)
+        assert r.status_code == 200 and r.json()["outputs"][0]["data"] == [12.0]
+        meta = httpx.get(f"{centre.url}/v2/models/sum-formula", headers=centre.headers("shantui"))
+        assert meta.status_code == 200 and meta.json()["name"] == "sum-formula"
+        # The same rules in its own replicas: no key, no answer.
+        assert post(centre, "/v2/models/sum-formula/infer", who=None, json=payload).status_code == 401
+
+        # Quiet for the downscale delay: scaled to zero; the next call brings a replica back.
+        _wait("scale to zero", lambda: _replicas(_serve_apps(centre)[app_name]) == 0)
+        r = post(centre, "/v2/models/sum-formula/infer", who="shantui", json=payload)
+        assert r.status_code == 200, r.text
+        _wait("a replica after the call", lambda: _replicas(_serve_apps(centre)[app_name]) >= 1, timeout=30)
+    finally:
+        centre.registry.set_serving("sum-formula", ServingPolicy())
+    _wait("the dedicated application to go", lambda: app_name not in _serve_apps(centre))
+    r = post(centre, "/v2/models/sum-formula/infer", who="shantui", json=payload)
+    assert r.status_code == 200 and r.json()["outputs"][0]["data"] == [12.0]

@@ -22,6 +22,7 @@ import dataclasses
 import json
 import logging
 import signal
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -108,6 +109,16 @@ class Scheduler:
 
     def limit(self, row: PoolRow) -> int:
         return row.pool_spec.max_jobs or self.settings.max_jobs_per_pool
+
+    def cluster_limits(self, pools: Mapping[str, PoolRow]) -> dict[str, int]:
+        """Jobs in flight at most per Ray cluster (by address). Pools on node groups of one cluster share
+        its Jobs API, which grows unstable past ~30 jobs (ray #37894) whatever pool they came from: the
+        cluster takes the largest limit of its pools, and each pool still its own."""
+        limits: dict[str, int] = {}
+        for row in pools.values():
+            key = _cluster(row)
+            limits[key] = max(limits.get(key, 0), self.limit(row))
+        return limits
 
     # --- one cycle --------------------------------------------------------------------------------
 
@@ -206,11 +217,17 @@ class Scheduler:
         assert job.submission_id is not None
         return Launch(
             submission_id=job.submission_id,
-            entrypoint=request.entrypoint,
+            entrypoint=request.command(self.settings.job_python or sys.executable),
             bundles=model.bundles,
             strategy=model.strategy,
             runtime_env=request.runtime_env,
-            metadata={"brain_job": job.id, "brain_tenant": job.tenant, "brain_attempt": str(job.attempt)},
+            metadata={
+                "brain_job": job.id,
+                "brain_tenant": job.tenant,
+                "brain_attempt": str(job.attempt),
+                "brain_kind": request.kind,
+            },
+            driver_holds_first_bundle=request.kind == "entrypoint",
         )
 
     def _stop(self, job: JobRow, backend: Backend, requeue: bool, reason: str, kind: str) -> bool:
@@ -329,15 +346,23 @@ class Scheduler:
             return None
         on_pool = self.store.jobs(states=ON_POOL)
         in_flight: dict[str, int] = defaultdict(int)
+        on_cluster: dict[str, int] = defaultdict(int)
         for job in on_pool:
             in_flight[job.pool or ""] += 1
+            if job.pool in pools:
+                on_cluster[_cluster(pools[job.pool])] += 1
+        cluster_limits = self.cluster_limits(pools)
         model_pools: list[Pool] = []
         nodes: list[Node] = []
         for name, row in pools.items():
             pool, pool_nodes = pool_model(row)
             health = self._health.get(name)
             closed = (
-                pool.cordoned or health is None or not health.healthy or in_flight[name] >= self.limit(row)
+                pool.cordoned
+                or health is None
+                or not health.healthy
+                or in_flight[name] >= self.limit(row)
+                or on_cluster[_cluster(row)] >= cluster_limits[_cluster(row)]
             )
             model_pools.append(dataclasses.replace(pool, cordoned=closed))
             nodes += pool_nodes
@@ -406,9 +431,14 @@ class Scheduler:
             name: self.limit(row) - len(self.store.jobs(states=ON_POOL, pool=name))
             for name, row in pools.items()
         }
+        cluster_slots = self.cluster_limits(pools)
+        for running in self.store.jobs(states=ON_POOL):
+            if running.pool in pools:
+                cluster_slots[_cluster(pools[running.pool])] -= 1
         kept: dict[str, str] = {}
-        # Admission control: a pool takes at most its free slots per cycle, and a gang lands on one
-        # cluster (a Ray job cannot span clusters); other admissions wait for a later cycle.
+        # Admission control: a pool takes at most its free slots per cycle, and so does the cluster it is
+        # on (pools on node groups share one); a gang lands on one pool (a Ray job cannot span clusters);
+        # other admissions wait for a later cycle.
         for decision in decisions:
             if not isinstance(decision, Admit):
                 continue
@@ -416,8 +446,12 @@ class Scheduler:
             if len(names) != 1:
                 continue
             name = names.pop()
-            if slots.get(name, 0) > 0:
+            if name not in pools:
+                continue
+            cluster = _cluster(pools[name])
+            if slots.get(name, 0) > 0 and cluster_slots[cluster] > 0:
                 slots[name] -= 1
+                cluster_slots[cluster] -= 1
                 kept[decision.job_id] = name
         for decision in decisions:
             if isinstance(decision, Preempt) and decision.for_job in kept:
@@ -511,6 +545,11 @@ class _Unusable(Backend):
 
     def health(self) -> PoolHealth:
         return PoolHealth(healthy=False, message=self.problem)
+
+
+def _cluster(row: PoolRow) -> str:
+    """The Ray cluster a pool is on: its Jobs API address."""
+    return row.pool_spec.address.rstrip("/").lower()
 
 
 def _placements_from(job: JobRow, index: dict[str, int]) -> tuple[BundlePlacement, ...] | None:

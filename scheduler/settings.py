@@ -55,6 +55,11 @@ class SchedulerSettings(BaseSettings):
     """Jobs in flight (submitted, not finished) per Ray cluster at most: Ray's Jobs API grows unstable
     past about 30 concurrent jobs and has no queue of its own (ray #37894, #41241)."""
 
+    job_python: str | None = None
+    """Interpreter (absolute path on the pools' nodes) that runs the built-in job kinds (training,
+    batch-inference, governance). Default: the scheduler's own, right where the nodes share its
+    environment (the embedded platform, the project's images)."""
+
     logs_tail_lines: int = Field(default=50, ge=0)
     """Lines of a finished job's driver log kept in the database (the full log stays in Ray)."""
 

@@ -111,6 +111,30 @@ def test_admission_control_keeps_a_cluster_under_its_job_limit(
     assert done.exit_code == 0 and done.logs_tail.startswith("log of")
 
 
+def test_node_group_pools_of_one_cluster_share_its_job_limit(client: SchedulerClient) -> None:
+    """Two pools on node groups of the jinan cluster (same address): 2 jobs in flight across all three."""
+    groups = {"jinan-a": "group_a", "jinan-b": "group_b"}
+    for name, resource in groups.items():
+        client.store.put_pool(
+            ClusterPoolSpec(
+                name=name, city="jinan", address="http://127.0.0.1:1/", node_group={"resource": resource}
+            )
+        )
+    fakes = {name: FakeBackend() for name in ["jinan", *groups]}
+    scheduler = Scheduler(client.store, client.settings, backends=fakes)
+    jobs = [submit(client, cpu=0.5) for _ in range(6)]
+    for _ in range(3):
+        scheduler.cycle()
+    assert Counter(client.job(j).state for j in jobs) == {"admitted": 2, "queued": 4}
+    # Another cluster is not held back by this one.
+    client.store.put_pool(ClusterPoolSpec(name="qingdao", city="qingdao", address="http://127.0.0.2:1"))
+    fakes["qingdao"] = FakeBackend()
+    scheduler = Scheduler(client.store, client.settings, backends=fakes)
+    scheduler.cycle()
+    assert Counter(client.job(j).state for j in jobs) == {"admitted": 4, "queued": 2}
+    assert sum(len(f.runs) for f in fakes.values()) == 4
+
+
 def test_a_submission_lost_in_flight_is_sent_again_once(
     client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
 ) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import logging
 import signal
@@ -33,6 +34,7 @@ from types import FrameType
 
 from prometheus_client import start_http_server
 
+from scheduler.api import APIServer, build_app
 from scheduler.backends import (
     TERMINAL,
     Backend,
@@ -592,6 +594,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"
     )
     parser.add_argument("--interval", type=float, default=None, help="seconds between cycles")
+    parser.add_argument(
+        "--api-port", type=int, default=None, help="serve the REST API (pools, queues, jobs) on this port"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -610,6 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scheduler = Scheduler(store, settings)
     if args.metrics_port is not None:
         start_http_server(args.metrics_port, addr="127.0.0.1", registry=scheduler.metrics.registry)
+    api = _start_api(store, settings, args.api_port) if args.api_port is not None else None
 
     stop = threading.Event()
 
@@ -621,9 +627,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     log.info("scheduler running on %s", settings.database_url.split("@")[-1])
     scheduler.run(stop)
+    if api is not None:
+        api.stop()
     store.close()
     log.info("scheduler stopped")
     return 0
+
+
+def _start_api(store: SchedulerStore, settings: SchedulerSettings, port: int) -> APIServer:
+    """The REST API in a thread, with the key check named by `settings.api_auth`."""
+    module, _, name = settings.api_auth.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise SystemExit(
+            f"BRAIN_API_AUTH={settings.api_auth!r} names no key check ({exc}); write module:factory"
+        ) from None
+    server = APIServer(build_app(store, factory(settings), settings), settings.api_host, port).start()
+    log.info("REST API on %s", server.url)
+    return server
 
 
 def _register(

@@ -69,6 +69,14 @@ class SchedulerSettings(BaseSettings):
     ray_timeout_s: float = Field(default=10.0, gt=0)
     """Timeout of one call to a Ray cluster's dashboard; a pool that does not answer is unhealthy."""
 
+    api_host: str = "127.0.0.1"
+    """Interface the REST API listens on (`python -m scheduler.service --api-port`); loopback by default."""
+
+    api_auth: str = "deploy.tenancy.scheduler_auth:authenticator"
+    """Import path ``module:factory`` of the REST API's key check: ``factory(settings)`` returns a callable
+    from a request's key to its `scheduler.api.Caller`. The default checks the platform's tenant API keys
+    in the platform database of the same BRAIN_HOME; named by path so the scheduler never imports it."""
+
     @property
     def database_url(self) -> str:
         """`scheduler_db_url`, or the embedded SQLite file under the home folder."""

@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from deploy.cli._common import console, emit_json
-from scheduler.client import SchedulerClient, load_topology, parse_job, read_yaml
+from scheduler.client import SchedulerClient, event_json, load_topology, parse_job, read_yaml
 from scheduler.client import job_json as _job_json
 from scheduler.client import pool_json as _pool_json
 from scheduler.errors import SpecInvalid
@@ -250,10 +250,11 @@ def jobs_list(
     if as_json:
         emit_json([_job_json(j) for j in jobs])
         return
-    table = Table("job", "tenant", "state", "pool", "attempt", "submitted", "message")
+    table = Table("job", "kind", "tenant", "state", "pool", "attempt", "submitted", "message")
     for j in jobs:
+        kind = str(json.loads(j.spec).get("kind", "entrypoint"))
         table.add_row(
-            j.id, j.tenant, j.state, j.pool or "-", str(j.attempt), _when(j.submit_time), j.message[:60]
+            j.id, kind, j.tenant, j.state, j.pool or "-", str(j.attempt), _when(j.submit_time), j.message[:60]
         )
     console.print(table)
 
@@ -264,9 +265,7 @@ def jobs_show(job_id: str, as_json: JsonOpt = False) -> None:
     client = _client()
     job = client.job(job_id)
     events = client.store.events(job_id)
-    data = _job_json(job) | {
-        "events": [{"at": e.at, "kind": e.kind, "state": e.state, "detail": e.detail} for e in events]
-    }
+    data = _job_json(job) | {"events": [event_json(e) for e in events]}
     if as_json:
         emit_json(data)
         return

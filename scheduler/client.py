@@ -127,9 +127,11 @@ def pool_json(row: PoolRow, in_flight: int | None = None) -> dict[str, Any]:
 
 
 def job_json(job: JobRow) -> dict[str, Any]:
-    """A job as the CLI and the REST API show it."""
+    """A job as the CLI and the REST API show it; its kind's parameters are in the spec."""
+    spec = json.loads(job.spec)
     return {
         "id": job.id,
+        "kind": spec.get("kind", "entrypoint"),
         "tenant": job.tenant,
         "queue": job.queue,
         "state": job.state,
@@ -146,7 +148,7 @@ def job_json(job: JobRow) -> dict[str, Any]:
         "admitted_at": job.admitted_at,
         "started_at": job.started_at,
         "finished_at": job.finished_at,
-        "spec": json.loads(job.spec),
+        "spec": spec,
     }
 
 

@@ -395,7 +395,8 @@ class SchedulerStore:
             tenant=request.tenant,
             queue=queue,
             idempotency_key=request.idempotency_key,
-            spec=request.model_dump_json(),
+            # by alias: the spec reads back as the user wrote it (batch-inference:, schema:)
+            spec=request.model_dump_json(by_alias=True),
             state=JobState.QUEUED.value,
             priority=request.to_model(queue).priority,
             submit_time=submit_time,

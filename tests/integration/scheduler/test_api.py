@@ -231,7 +231,7 @@ def test_operators_submit_for_any_tenant_and_list_with_filters_and_pages(api: Ap
     [
         ({"entrypoint": "x", "bundles": [{"cpu": -1}]}, 422, "greater than or equal to 0"),
         ({"entrypoint": "x", "bundls": []}, 422, "bundls: Extra inputs are not permitted"),
-        ({"bundles": [{"cpu": 1}]}, 422, "entrypoint: Field required"),
+        ({"bundles": [{"cpu": 1}]}, 422, "kind entrypoint needs an entrypoint"),
         (job("r", allowed_regions=["atlantis"]), 422, "atlantis"),
         (job("big", bundles=[{"cpu": 64}]), 422, "cpu"),
         (job("gpu", bundles=[{"gpu": 1, "gpu_type": "A10"}]), 422, "GPU"),

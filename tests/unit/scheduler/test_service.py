@@ -27,6 +27,7 @@ class FakeBackend(Backend):
         self.runs: dict[str, RunInfo] = {}
         self.submissions: Counter[str] = Counter()
         self.fail_next_submit = False
+        self.launches: dict[str, Launch] = {}
 
     def submit(self, launch: Launch) -> None:
         if self.fail_next_submit:
@@ -35,6 +36,7 @@ class FakeBackend(Backend):
         if launch.submission_id in self.runs:
             return
         self.submissions[launch.submission_id] += 1
+        self.launches[launch.metadata["brain_job"]] = launch
         self.runs[launch.submission_id] = RunInfo(RunStatus.PENDING)
 
     def status(self, submission_id: str) -> RunInfo:
@@ -238,3 +240,23 @@ def test_the_service_command_line_registers_its_pools(tmp_path: Path) -> None:
         ("local", "jinan", "http://127.0.0.1:9265")
     ]
     store.close()
+
+
+def test_job_views_show_the_kind_and_its_parameters_as_written(
+    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+) -> None:
+    from scheduler.client import job_json
+
+    section = {
+        "component": "process_quality",
+        "input": {"path": "/d/in.parquet"},
+        "output": "/d/out",
+        "columns": {"process_parameters": ["t", "p"]},
+    }
+    spec = {"tenant": "a", "kind": "batch-inference", "batch-inference": section}
+    view = job_json(client.submit(spec))
+    assert view["kind"] == "batch-inference"
+    assert view["spec"]["batch-inference"]["columns"] == section["columns"]
+    assert job_json(client.job(submit(client)))["kind"] == "entrypoint"
+    scheduler.cycle()
+    assert "deploy.jobs.batch_inference" in fake.launches[view["id"]].entrypoint

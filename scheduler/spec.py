@@ -269,12 +269,6 @@ class JobRequest(JobSpec):
         others = [name for name in given if name != self.kind]
         if others:
             raise ValueError(f"section {others[0]} does not belong to kind {self.kind}; remove it")
-        if self.kind == "training":
-            # The spec is settled; its Ray Train program (deploy.jobs.train) is not written yet.
-            raise ValueError(
-                "kind training is not available yet; run `python -m components.train_job NAME` as a job "
-                "of kind entrypoint meanwhile"
-            )
         return self
 
     @property

@@ -24,6 +24,8 @@ class JobResources:
     bundles: list[dict[str, float]] = field(default_factory=lambda: [{"CPU": 1.0}])
     node_resource: str | None = None
     node_labels: dict[str, str] = field(default_factory=dict)
+    strategy: str = "PACK"
+    """How the bundles are placed (`BRAIN_STRATEGY`): PACK, SPREAD or STRICT_PACK, as Ray names them."""
 
     @classmethod
     def from_env(cls) -> JobResources:
@@ -35,6 +37,7 @@ class JobResources:
             bundles=bundles or [{"CPU": 1.0}],
             node_resource=os.environ.get(NODE_RESOURCE_ENV) or None,
             node_labels=json.loads(labels) if labels else {},
+            strategy=os.environ.get("BRAIN_STRATEGY") or "PACK",
         )
 
     @property
@@ -52,6 +55,16 @@ class JobResources:
         if self.node_labels:
             args["label_selector"] = dict(self.node_labels)
         return args
+
+    def worker_resources(self) -> dict[str, float]:
+        """What each of a Ray Train job's workers (one per bundle) asks for, with the group's resource.
+
+        Ray Train's workers are alike; for a gang of unlike bundles each worker gets what every bundle
+        has (the smallest of each resource), so the job never holds more than the policy admitted.
+        """
+        names = set.intersection(*(set(b) for b in self.bundles)) if self.bundles else set()
+        each = {name: min(b[name] for b in self.bundles) for name in sorted(names)}
+        return each | self.group_resources
 
     def total(self, name: str) -> float:
         return sum(b.get(name, 0.0) for b in self.bundles)

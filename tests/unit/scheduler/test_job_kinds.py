@@ -63,10 +63,15 @@ def test_batch_inference_and_training_specs() -> None:
         },
     )
     assert "deploy.jobs.batch_inference" in inference.command("/py")
-    refused(
-        {"kind": "training", "training": {"component": "process_quality", "data": {"synthetic": {}}}},
-        "kind training is not available yet",
+    training = job(
+        kind="training",
+        bundles=[{"cpu": 1}, {"cpu": 1}],
+        training={"component": "process_quality", "data": {"synthetic": {"rows": 500}}, "epochs": 3},
     )
+    argv = shlex.split(training.command("/py"))
+    assert argv[:3] == ["/py", "-m", "deploy.jobs.train"]
+    params = json.loads(argv[argv.index("--params") + 1])
+    assert params["data"] == {"synthetic": {"rows": 500, "seed": 0}} and params["register"] is True
     assert JobRequest.model_validate_json(inference.model_dump_json()).params == inference.params
 
 
@@ -167,3 +172,18 @@ def test_bad_node_groups_get_clear_errors(group: dict[str, Any], fragment: str) 
     with pytest.raises(ValidationError) as info:
         pool(node_group=group)
     assert fragment in str(info.value)
+
+
+def test_ray_train_workers_ask_for_what_every_bundle_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scheduler.jobs.runtime import JobResources
+
+    monkeypatch.setenv(
+        "BRAIN_BUNDLES", json.dumps([{"CPU": 2, "memory": 1024, "GPU": 0}, {"CPU": 1, "memory": 4096}])
+    )
+    monkeypatch.setenv("BRAIN_STRATEGY", "SPREAD")
+    monkeypatch.setenv("BRAIN_NODE_RESOURCE", "group_a")
+    resources = JobResources.from_env()
+    assert resources.strategy == "SPREAD"
+    assert resources.worker_resources() == {"CPU": 1.0, "memory": 1024.0, "group_a": 0.001}
+    monkeypatch.delenv("BRAIN_BUNDLES")
+    assert JobResources.from_env().worker_resources() == {"CPU": 1.0, "group_a": 0.001}

@@ -221,7 +221,7 @@ def run(params: TrainingParams, job_id: str | None, resources: JobResources) -> 
         "model": str(output / _MODEL_FILE),
         "version": None,
     }
-    if params.register:
+    if params.register_version:
         summary["version"] = register(component, network, metrics, len(train), test, dataset, params, job_id)
     summary["seconds"] = round(time.perf_counter() - started, 3)
     write_json(os.path.join(output, "metrics.json"), summary)

@@ -104,10 +104,15 @@ class TrainingParams(_Params):
     epochs: int = Field(default=5, ge=1, le=10_000)
     batch_size: int = Field(default=64, ge=1, le=1_000_000)
     learning_rate: float = Field(default=3e-3, gt=0, le=1)
-    register: bool = Field(
-        default=True, description="register the result in the model hub (job id as lineage)"
+    # Named `register` in the spec; the attribute differs because BaseModel's metaclass has a `register`.
+    register_version: bool = Field(
+        default=True,
+        alias="register",
+        description="register the result in the model hub as a new version (job id as lineage)",
     )
     output: str | None = Field(default=None, description="folder for the run's summary JSON and checkpoints")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class BatchInferenceParams(_Params):

@@ -111,4 +111,4 @@ def test_a_training_job_finds_trainable_components_and_their_table() -> None:
         assert torch.equal(a, b)
     net = component.network()
     loss = component.loss(component.training_view(net), component.tensors(table))
-    assert loss.ndim == 0 and float(loss) > 0
+    assert loss.ndim == 0 and float(loss.detach()) > 0

@@ -187,3 +187,15 @@ def test_ray_train_workers_ask_for_what_every_bundle_has(monkeypatch: pytest.Mon
     assert resources.worker_resources() == {"CPU": 1.0, "memory": 1024.0, "group_a": 0.001}
     monkeypatch.delenv("BRAIN_BUNDLES")
     assert JobResources.from_env().worker_resources() == {"CPU": 1.0, "group_a": 0.001}
+
+
+def test_the_job_specs_in_the_architecture_doc_are_valid() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    specs = [yaml.safe_load(block) for block in re.findall(r"```yaml\n(.*?)```", text, re.S)]
+    kinds = [JobRequest.model_validate({"id": "doc", **s}).kind for s in specs if "kind" in s]
+    assert sorted(kinds) == ["batch-inference", "governance", "training"]

@@ -9,11 +9,12 @@ the import path of a pure formula and its JSON parameters.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
 from components.tensors import as_text
@@ -68,6 +69,66 @@ class BuiltinComponent(ABC):
     @abstractmethod
     def example(self) -> dict[str, np.ndarray]:
         """A typical request, keyed by the card's input names: for `brain demo` and the documentation."""
+
+
+Metrics = dict[str, tuple[float, float]]
+"""Evaluation of a trained component: metric name → (value, baseline's value) on held-out data."""
+
+
+class TrainableComponent(BuiltinComponent):
+    """A built-in whose torch network a training job fits on a table or on the component's generator.
+
+    Training data is a table with `columns`: the synthetic generator produces one, a user brings one
+    (CSV/Parquet), and both reach the network through `tensors`. The in-process `train` and the Ray
+    Train job (`deploy.jobs.train`) share these pieces, so they fit the same network the same way.
+    """
+
+    columns: tuple[str, ...]
+    """The columns a training table must have."""
+
+    @abstractmethod
+    def synthetic(self, rows: int, seed: int) -> pd.DataFrame:
+        """`rows` generated rows in `columns`; the same seed gives the same table."""
+
+    @abstractmethod
+    def network(self) -> torch.nn.Module:
+        """A fresh, untrained network: the module that is exported to ONNX and served."""
+
+    def training_view(self, network: torch.nn.Module) -> torch.nn.Module:
+        """The module whose forward gives what `loss` needs (by default the network itself).
+
+        A data-parallel wrapper synchronises gradients only through forward, so the loss must not
+        reach around it into other methods of the network.
+        """
+        return network
+
+    @abstractmethod
+    def tensors(self, table: Mapping[str, Any]) -> tuple[torch.Tensor, ...]:
+        """Training tensors from columns of a table (numpy arrays or torch tensors by column name)."""
+
+    @abstractmethod
+    def loss(self, model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The training loss of `model` (a `training_view`) on a batch of `tensors`."""
+
+    @abstractmethod
+    def evaluate(self, network: torch.nn.Module, train: pd.DataFrame, test: pd.DataFrame) -> Metrics:
+        """The trained network against the component's baseline (fitted on `train`) on `test`."""
+
+    def held_out(self, rows: int, seed: int) -> pd.DataFrame:
+        """Synthetic test rows for a model trained on `synthetic(rows, seed)`, from another seed."""
+        return self.synthetic(max(rows // 4, 200), seed + 10_000)
+
+    @abstractmethod
+    def trained(
+        self,
+        network: torch.nn.Module,
+        metrics: Metrics,
+        rows: int,
+        test: pd.DataFrame,
+        dataset: str | None = None,
+    ) -> Trained:
+        """What the hub registers: the card with `metrics` (measured on `dataset`, default the synthetic
+        held-out rows), the network, and sample inputs from `test` to check its ONNX export."""
 
 
 _NUMPY_DATATYPE = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.base import BuiltinComponent
+from components.base import BuiltinComponent, TrainableComponent
 from components.capacity_matching.component import CapacityMatching
 from components.carbon_accounting.component import CarbonAccounting
 from components.energy_forecast.component import EnergyForecast
@@ -30,3 +30,14 @@ def builtin(name: str) -> BuiltinComponent:
         if component.name == name:
             return component
     raise ValueError(f"no built-in component {name!r}; built-ins are: {', '.join(c.name for c in BUILTINS)}")
+
+
+def trainable(name: str) -> TrainableComponent:
+    """The built-in component called `name` whose network a training job can fit; ValueError otherwise."""
+    names = [c.name for c in BUILTINS if isinstance(c, TrainableComponent)]
+    component = builtin(name)
+    if not isinstance(component, TrainableComponent):
+        raise ValueError(
+            f"built-in component {name!r} has no trainable network; trainable: {', '.join(names)}"
+        )
+    return component

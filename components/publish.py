@@ -40,7 +40,8 @@ def register_trained(registry: Registry, trained: Trained, *, lineage: Lineage, 
     )
 
 
-def _git_commit() -> str | None:
+def git_commit() -> str | None:
+    """The short commit of this checkout, recorded as lineage; None outside a git checkout."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -66,7 +67,7 @@ def publish(
     """Train and register ``components``; with ``retrain`` False, reuse those already registered."""
     import time
 
-    commit = _git_commit()
+    commit = git_commit()
     results: list[Published] = []
     for component in components:
         started = time.perf_counter()

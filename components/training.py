@@ -61,9 +61,8 @@ def _fit(
     seed: int,
 ) -> list[float]:
     generator = torch.Generator().manual_seed(seed)
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = max(1, -(-len(tensors[0]) // batch_size))
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=epochs * steps_per_epoch)
+    optimiser = Optimiser(model, lr=lr, weight_decay=weight_decay, total_steps=epochs * steps_per_epoch)
     history = []
     model.train()
     for _ in range(epochs):
@@ -71,12 +70,26 @@ def _fit(
         total = 0.0
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            optimiser.zero_grad()
-            value = loss(model, tuple(t[idx] for t in tensors))
-            value.backward()
-            optimiser.step()
-            schedule.step()
-            total += float(value.detach()) * len(idx)
+            total += optimiser.step(loss, tuple(t[idx] for t in tensors)) * len(idx)
         history.append(total / len(order))
     model.eval()
     return history
+
+
+class Optimiser:
+    """AdamW with a cosine learning-rate decay over `total_steps`: the recipe of every learned built-in,
+    in-process (`fit`) and in a Ray Train job (`deploy.jobs.train`)."""
+
+    def __init__(self, model: torch.nn.Module, *, lr: float, weight_decay: float, total_steps: int) -> None:
+        self.model = model
+        self.adamw = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+        self.schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.adamw, T_max=max(1, total_steps))
+
+    def step(self, loss: Loss, batch: tuple[torch.Tensor, ...]) -> float:
+        """One step on `batch`; returns the batch's mean loss before the step."""
+        self.adamw.zero_grad()
+        value = loss(self.model, batch)
+        value.backward()
+        self.adamw.step()
+        self.schedule.step()
+        return float(value.detach())

@@ -16,10 +16,12 @@ import typer
 from rich.table import Table
 
 from deploy.cli._common import console, emit_json
-from scheduler.client import SchedulerClient, load_topology, parse_job, read_yaml
+from scheduler.client import SchedulerClient, event_json, load_topology, parse_job, read_yaml
+from scheduler.client import job_json as _job_json
+from scheduler.client import pool_json as _pool_json
 from scheduler.errors import SpecInvalid
 from scheduler.model import PoolKind
-from scheduler.store import ON_POOL, JobRow, JobState, PoolRow
+from scheduler.store import ON_POOL, JobState
 
 pools_app = typer.Typer(
     help="Compute pools (算力池): Ray clusters of regional and industry centres.", no_args_is_help=True
@@ -35,47 +37,6 @@ def _client() -> SchedulerClient:
 
 def _when(moment: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(moment)) if moment else "-"
-
-
-def _pool_json(row: PoolRow, in_flight: int | None = None) -> dict[str, Any]:
-    spec = row.pool_spec.model_dump(exclude={"auth_token", "nodes"})
-    spec["auth_token"] = "***" if row.pool_spec.auth_token else None
-    data = {
-        **spec,
-        "cordoned": row.cordoned,
-        "drain": row.drain or None,
-        "health": row.health,
-        "health_message": row.health_message,
-        "nodes": row.node_list,
-        "usage": json.loads(row.usage or "{}"),
-        "seen_at": row.seen_at,
-    }
-    if in_flight is not None:
-        data["jobs_in_flight"] = in_flight
-    return data
-
-
-def _job_json(job: JobRow) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "tenant": job.tenant,
-        "queue": job.queue,
-        "state": job.state,
-        "pool": job.pool,
-        "priority": job.priority,
-        "attempt": job.attempt,
-        "failures": job.failures,
-        "submission_id": job.submission_id,
-        "idempotency_key": job.idempotency_key,
-        "cancel_requested": job.cancel_requested,
-        "exit_code": job.exit_code,
-        "message": job.message,
-        "submit_time": job.submit_time,
-        "admitted_at": job.admitted_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "spec": json.loads(job.spec),
-    }
 
 
 # --- pools ----------------------------------------------------------------------------------------
@@ -289,10 +250,11 @@ def jobs_list(
     if as_json:
         emit_json([_job_json(j) for j in jobs])
         return
-    table = Table("job", "tenant", "state", "pool", "attempt", "submitted", "message")
+    table = Table("job", "kind", "tenant", "state", "pool", "attempt", "submitted", "message")
     for j in jobs:
+        kind = str(json.loads(j.spec).get("kind", "entrypoint"))
         table.add_row(
-            j.id, j.tenant, j.state, j.pool or "-", str(j.attempt), _when(j.submit_time), j.message[:60]
+            j.id, kind, j.tenant, j.state, j.pool or "-", str(j.attempt), _when(j.submit_time), j.message[:60]
         )
     console.print(table)
 
@@ -303,9 +265,7 @@ def jobs_show(job_id: str, as_json: JsonOpt = False) -> None:
     client = _client()
     job = client.job(job_id)
     events = client.store.events(job_id)
-    data = _job_json(job) | {
-        "events": [{"at": e.at, "kind": e.kind, "state": e.state, "detail": e.detail} for e in events]
-    }
+    data = _job_json(job) | {"events": [event_json(e) for e in events]}
     if as_json:
         emit_json(data)
         return

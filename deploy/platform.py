@@ -213,18 +213,22 @@ class Platform:
             ready_file=ready, children_file=str(self.run_dir / "serve-children.json"),
         )  # fmt: skip
 
-    def start_scheduler(self, dashboard_port: int, metrics_port: int, timeout: float = 60.0) -> Service:
-        """The scheduler's live loop, with the local Ray (the centre's head) as the pool `local`."""
+    def start_scheduler(
+        self, dashboard_port: int, metrics_port: int, api_port: int = 8300, timeout: float = 60.0
+    ) -> Service:
+        """The scheduler's live loop, with the local Ray (the centre's head) as the pool `local`, and its
+        REST API (the recorded URL) checking the platform's tenant keys."""
         running = self._running("scheduler")
         if running is not None:
             return running
-        self._check_ports({metrics_port: "the scheduler's metrics endpoint"})
+        self._check_ports({metrics_port: "the scheduler's metrics endpoint", api_port: "the scheduler API"})
         command = [
             sys.executable, "-m", "scheduler.service", "--home", str(self.home),
             "--pool", f"local=http://127.0.0.1:{dashboard_port}", "--metrics-port", str(metrics_port),
+            "--api-port", str(api_port),
         ]  # fmt: skip
-        url = f"http://{self.host}:{metrics_port}/metrics"
-        return self._launch("scheduler", command, metrics_port, url, url, timeout)
+        url = f"http://{self.host}:{api_port}"
+        return self._launch("scheduler", command, api_port, url, f"{url}/healthz", timeout)
 
     # --- stop --------------------------------------------------------------------------------
 

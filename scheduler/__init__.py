@@ -4,11 +4,13 @@ The policy (`schedule`) is pure and deterministic: a `ClusterState` in, a list o
 decisions out. The live loop and the trace simulator (`scheduler.sim`) both drive it.
 
 The live half: `scheduler.store` (SQLAlchemy state and its migrations), `scheduler.backends` (the Ray Jobs
-API backend), `scheduler.service` (the loop, `python -m scheduler.service`) and `scheduler.client` (the
-Python SDK). They are not imported here, so that `import scheduler` stays light.
+API backend), `scheduler.service` (the loop, `python -m scheduler.service`), `scheduler.api` (its REST
+API), `scheduler.sdk` (the Python SDK over that API) and `scheduler.client` (the same on the database
+directly). They are not imported here, so that `import scheduler` stays light.
 """
 
 from scheduler.errors import (
+    Forbidden,
     IdempotencyConflict,
     JobNotFound,
     PoolUnreachable,
@@ -17,6 +19,7 @@ from scheduler.errors import (
     SchedulerError,
     SpecInvalid,
     TraceNotFound,
+    Unauthenticated,
     UnknownPool,
     UnknownQueue,
     UnknownRegion,
@@ -71,6 +74,7 @@ __all__ = [
     "ClusterPoolSpec",
     "ClusterState",
     "Decision",
+    "Forbidden",
     "GangStrategy",
     "IdempotencyConflict",
     "Job",
@@ -99,6 +103,7 @@ __all__ = [
     "SpecInvalid",
     "TopologySpec",
     "TraceNotFound",
+    "Unauthenticated",
     "UnknownPool",
     "UnknownQueue",
     "UnknownRegion",

@@ -12,6 +12,7 @@ running service to queue work:
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +34,7 @@ from scheduler.model import Node, Pool, city_id
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, JobRequest, QueueSpec, TopologySpec
 from scheduler.state import ClusterState
-from scheduler.store import FINAL, JobRow, PoolRow, SchedulerStore, job_id_for_key, new_job_id
+from scheduler.store import FINAL, JobEventRow, JobRow, PoolRow, SchedulerStore, job_id_for_key, new_job_id
 
 
 def one_line(error: ValidationError) -> str:
@@ -104,6 +105,55 @@ def pool_model(row: PoolRow) -> tuple[Pool, list[Node]]:
         for n in row.node_list
     ]
     return pool, nodes
+
+
+def pool_json(row: PoolRow, in_flight: int | None = None) -> dict[str, Any]:
+    """A pool as the CLI and the REST API show it: the token masked, live health and capacity."""
+    spec = row.pool_spec.model_dump(exclude={"auth_token", "nodes"})
+    spec["auth_token"] = "***" if row.pool_spec.auth_token else None
+    data = {
+        **spec,
+        "cordoned": row.cordoned,
+        "drain": row.drain or None,
+        "health": row.health,
+        "health_message": row.health_message,
+        "nodes": row.node_list,
+        "usage": json.loads(row.usage or "{}"),
+        "seen_at": row.seen_at,
+    }
+    if in_flight is not None:
+        data["jobs_in_flight"] = in_flight
+    return data
+
+
+def job_json(job: JobRow) -> dict[str, Any]:
+    """A job as the CLI and the REST API show it; its kind's parameters are in the spec."""
+    spec = json.loads(job.spec)
+    return {
+        "id": job.id,
+        "kind": spec.get("kind", "entrypoint"),
+        "tenant": job.tenant,
+        "queue": job.queue,
+        "state": job.state,
+        "pool": job.pool,
+        "priority": job.priority,
+        "attempt": job.attempt,
+        "failures": job.failures,
+        "submission_id": job.submission_id,
+        "idempotency_key": job.idempotency_key,
+        "cancel_requested": job.cancel_requested,
+        "exit_code": job.exit_code,
+        "message": job.message,
+        "submit_time": job.submit_time,
+        "admitted_at": job.admitted_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "spec": spec,
+    }
+
+
+def event_json(event: JobEventRow) -> dict[str, Any]:
+    return {"at": event.at, "kind": event.kind, "state": event.state, "detail": event.detail}
 
 
 class SchedulerClient:

@@ -19,6 +19,24 @@ class SchedulerError(Exception):
         self.message = message
 
 
+class Unauthenticated(SchedulerError):
+    """No API key, or one the platform does not accept (unknown, revoked, expired)."""
+
+    status = 401
+
+    def __init__(self, reason: str = "no API key was sent") -> None:
+        super().__init__(reason)
+
+
+class Forbidden(SchedulerError):
+    """A valid key whose role or tenant may not do this."""
+
+    status = 403
+
+    def __init__(self, what: str, fix: str) -> None:
+        super().__init__(f"{what}; {fix}")
+
+
 class UnknownTenant(SchedulerError):
     status = 404
 

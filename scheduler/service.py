@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import json
 import logging
 import signal
+import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -32,6 +34,7 @@ from types import FrameType
 
 from prometheus_client import start_http_server
 
+from scheduler.api import APIServer, build_app
 from scheduler.backends import (
     TERMINAL,
     Backend,
@@ -108,6 +111,16 @@ class Scheduler:
 
     def limit(self, row: PoolRow) -> int:
         return row.pool_spec.max_jobs or self.settings.max_jobs_per_pool
+
+    def cluster_limits(self, pools: Mapping[str, PoolRow]) -> dict[str, int]:
+        """Jobs in flight at most per Ray cluster (by address). Pools on node groups of one cluster share
+        its Jobs API, which grows unstable past ~30 jobs (ray #37894) whatever pool they came from: the
+        cluster takes the largest limit of its pools, and each pool still its own."""
+        limits: dict[str, int] = {}
+        for row in pools.values():
+            key = _cluster(row)
+            limits[key] = max(limits.get(key, 0), self.limit(row))
+        return limits
 
     # --- one cycle --------------------------------------------------------------------------------
 
@@ -206,11 +219,17 @@ class Scheduler:
         assert job.submission_id is not None
         return Launch(
             submission_id=job.submission_id,
-            entrypoint=request.entrypoint,
+            entrypoint=request.command(self.settings.job_python or sys.executable),
             bundles=model.bundles,
             strategy=model.strategy,
             runtime_env=request.runtime_env,
-            metadata={"brain_job": job.id, "brain_tenant": job.tenant, "brain_attempt": str(job.attempt)},
+            metadata={
+                "brain_job": job.id,
+                "brain_tenant": job.tenant,
+                "brain_attempt": str(job.attempt),
+                "brain_kind": request.kind,
+            },
+            driver_holds_first_bundle=request.kind == "entrypoint",
         )
 
     def _stop(self, job: JobRow, backend: Backend, requeue: bool, reason: str, kind: str) -> bool:
@@ -329,15 +348,23 @@ class Scheduler:
             return None
         on_pool = self.store.jobs(states=ON_POOL)
         in_flight: dict[str, int] = defaultdict(int)
+        on_cluster: dict[str, int] = defaultdict(int)
         for job in on_pool:
             in_flight[job.pool or ""] += 1
+            if job.pool in pools:
+                on_cluster[_cluster(pools[job.pool])] += 1
+        cluster_limits = self.cluster_limits(pools)
         model_pools: list[Pool] = []
         nodes: list[Node] = []
         for name, row in pools.items():
             pool, pool_nodes = pool_model(row)
             health = self._health.get(name)
             closed = (
-                pool.cordoned or health is None or not health.healthy or in_flight[name] >= self.limit(row)
+                pool.cordoned
+                or health is None
+                or not health.healthy
+                or in_flight[name] >= self.limit(row)
+                or on_cluster[_cluster(row)] >= cluster_limits[_cluster(row)]
             )
             model_pools.append(dataclasses.replace(pool, cordoned=closed))
             nodes += pool_nodes
@@ -406,9 +433,14 @@ class Scheduler:
             name: self.limit(row) - len(self.store.jobs(states=ON_POOL, pool=name))
             for name, row in pools.items()
         }
+        cluster_slots = self.cluster_limits(pools)
+        for running in self.store.jobs(states=ON_POOL):
+            if running.pool in pools:
+                cluster_slots[_cluster(pools[running.pool])] -= 1
         kept: dict[str, str] = {}
-        # Admission control: a pool takes at most its free slots per cycle, and a gang lands on one
-        # cluster (a Ray job cannot span clusters); other admissions wait for a later cycle.
+        # Admission control: a pool takes at most its free slots per cycle, and so does the cluster it is
+        # on (pools on node groups share one); a gang lands on one pool (a Ray job cannot span clusters);
+        # other admissions wait for a later cycle.
         for decision in decisions:
             if not isinstance(decision, Admit):
                 continue
@@ -416,8 +448,12 @@ class Scheduler:
             if len(names) != 1:
                 continue
             name = names.pop()
-            if slots.get(name, 0) > 0:
+            if name not in pools:
+                continue
+            cluster = _cluster(pools[name])
+            if slots.get(name, 0) > 0 and cluster_slots[cluster] > 0:
                 slots[name] -= 1
+                cluster_slots[cluster] -= 1
                 kept[decision.job_id] = name
         for decision in decisions:
             if isinstance(decision, Preempt) and decision.for_job in kept:
@@ -513,6 +549,11 @@ class _Unusable(Backend):
         return PoolHealth(healthy=False, message=self.problem)
 
 
+def _cluster(row: PoolRow) -> str:
+    """The Ray cluster a pool is on: its Jobs API address."""
+    return row.pool_spec.address.rstrip("/").lower()
+
+
 def _placements_from(job: JobRow, index: dict[str, int]) -> tuple[BundlePlacement, ...] | None:
     placements = []
     for item in job.placement_list:
@@ -553,6 +594,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--metrics-port", type=int, default=None, help="serve Prometheus metrics on this port"
     )
     parser.add_argument("--interval", type=float, default=None, help="seconds between cycles")
+    parser.add_argument(
+        "--api-port", type=int, default=None, help="serve the REST API (pools, queues, jobs) on this port"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -571,6 +615,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     scheduler = Scheduler(store, settings)
     if args.metrics_port is not None:
         start_http_server(args.metrics_port, addr="127.0.0.1", registry=scheduler.metrics.registry)
+    api = _start_api(store, settings, args.api_port) if args.api_port is not None else None
 
     stop = threading.Event()
 
@@ -582,9 +627,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     log.info("scheduler running on %s", settings.database_url.split("@")[-1])
     scheduler.run(stop)
+    if api is not None:
+        api.stop()
     store.close()
     log.info("scheduler stopped")
     return 0
+
+
+def _start_api(store: SchedulerStore, settings: SchedulerSettings, port: int) -> APIServer:
+    """The REST API in a thread, with the key check named by `settings.api_auth`."""
+    module, _, name = settings.api_auth.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise SystemExit(
+            f"BRAIN_API_AUTH={settings.api_auth!r} names no key check ({exc}); write module:factory"
+        ) from None
+    server = APIServer(build_app(store, factory(settings), settings), settings.api_host, port).start()
+    log.info("REST API on %s", server.url)
+    return server
 
 
 def _register(

@@ -55,6 +55,11 @@ class SchedulerSettings(BaseSettings):
     """Jobs in flight (submitted, not finished) per Ray cluster at most: Ray's Jobs API grows unstable
     past about 30 concurrent jobs and has no queue of its own (ray #37894, #41241)."""
 
+    job_python: str | None = None
+    """Interpreter (absolute path on the pools' nodes) that runs the built-in job kinds (training,
+    batch-inference, governance). Default: the scheduler's own, right where the nodes share its
+    environment (the embedded platform, the project's images)."""
+
     logs_tail_lines: int = Field(default=50, ge=0)
     """Lines of a finished job's driver log kept in the database (the full log stays in Ray)."""
 
@@ -63,6 +68,14 @@ class SchedulerSettings(BaseSettings):
 
     ray_timeout_s: float = Field(default=10.0, gt=0)
     """Timeout of one call to a Ray cluster's dashboard; a pool that does not answer is unhealthy."""
+
+    api_host: str = "127.0.0.1"
+    """Interface the REST API listens on (`python -m scheduler.service --api-port`); loopback by default."""
+
+    api_auth: str = "deploy.tenancy.scheduler_auth:authenticator"
+    """Import path ``module:factory`` of the REST API's key check: ``factory(settings)`` returns a callable
+    from a request's key to its `scheduler.api.Caller`. The default checks the platform's tenant API keys
+    in the platform database of the same BRAIN_HOME; named by path so the scheduler never imports it."""
 
     @property
     def database_url(self) -> str:

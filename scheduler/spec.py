@@ -10,6 +10,15 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from scheduler.jobs.kinds import (
+    SECTIONS,
+    BatchInferenceParams,
+    GovernanceParams,
+    Kind,
+    KindParams,
+    TrainingParams,
+    program_command,
+)
 from scheduler.model import (
     GPU_MILLI,
     SHANDONG_CITIES,
@@ -218,7 +227,15 @@ class JobRequest(JobSpec):
     absolute path (``/opt/venv/bin/python train.py``) unless that PATH is known to be right.
     """
 
-    entrypoint: str = Field(min_length=1, description="shell command Ray runs as the job's driver")
+    kind: Kind = Field(
+        default="entrypoint", description="entrypoint, training, batch-inference or governance"
+    )
+    entrypoint: str | None = Field(
+        default=None, min_length=1, description="shell command Ray runs as the job's driver (kind entrypoint)"
+    )
+    training: TrainingParams | None = None
+    batch_inference: BatchInferenceParams | None = Field(default=None, alias="batch-inference")
+    governance: GovernanceParams | None = None
     runtime_env: dict[str, Any] | None = Field(default=None, description="Ray runtime_env of the driver")
     retries: int = Field(default=0, ge=0, le=20, description="how often a failed job is run again")
     idempotency_key: str | None = Field(
@@ -227,6 +244,82 @@ class JobRequest(JobSpec):
     deadline: float | None = Field(
         default=None, gt=0, description="unix time after which the job must not start any more"
     )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _kind_parameters(self) -> Self:
+        given = [name for name, field in SECTIONS.items() if getattr(self, field) is not None]
+        if self.kind == "entrypoint":
+            if self.entrypoint is None:
+                raise ValueError(
+                    "a job of kind entrypoint needs an entrypoint (the command Ray runs), or set kind to "
+                    "training, batch-inference or governance with its section"
+                )
+            if given:
+                raise ValueError(f"section {given[0]} belongs to kind {given[0]}; set kind: {given[0]}")
+            return self
+        if self.entrypoint is not None:
+            raise ValueError(
+                f"a job of kind {self.kind} runs the platform's program; drop entrypoint, or use kind "
+                "entrypoint"
+            )
+        if self.kind not in given:
+            raise ValueError(f"a job of kind {self.kind} needs its parameters under {self.kind}:")
+        others = [name for name in given if name != self.kind]
+        if others:
+            raise ValueError(f"section {others[0]} does not belong to kind {self.kind}; remove it")
+        return self
+
+    @property
+    def params(self) -> KindParams | None:
+        """The parameters of a built-in kind; None for kind entrypoint."""
+        if self.kind == "entrypoint":
+            return None
+        params: KindParams | None = getattr(self, SECTIONS[self.kind])
+        return params
+
+    def command(self, python: str) -> str:
+        """The command Ray runs: the user's entrypoint, or the kind's program run by `python`."""
+        params = self.params
+        if params is None:
+            assert self.entrypoint is not None
+            return self.entrypoint
+        return program_command(self.kind, params, self.id, python)
+
+
+class NodeSelector(_Spec):
+    """The nodes of a Ray cluster that form one pool: those with a custom resource, or with labels.
+
+    Several pools may then share one cluster (one `address`). A custom resource (``ray start
+    --resources '{"pool_qingdao_gpu": 8}'``) also keeps the job's driver and workers on the group: the
+    driver asks for a sliver of it, and the built-in kinds ask for it on every worker. Labels
+    (``ray start --labels group=qingdao-gpu``, Ray's label selectors, beta in Ray 2.60) select the
+    driver the same way; a user's own entrypoint must pass them on to its tasks (BRAIN_NODE_LABELS).
+    """
+
+    resource: str | None = Field(default=None, min_length=1, pattern=r"^[A-Za-z0-9_./:-]+$")
+    labels: dict[str, str] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        if (self.resource is None) == (self.labels is None):
+            raise ValueError(
+                "node_group selects nodes by exactly one of resource: NAME (a custom resource) or "
+                "labels: {key: value}"
+            )
+        if self.resource in ("CPU", "GPU", "memory", "object_store_memory"):
+            raise ValueError(
+                f"node_group resource {self.resource!r} is on every node; name the group's custom resource"
+            )
+        return self
+
+    def selects(self, resources: dict[str, float], labels: dict[str, str]) -> bool:
+        """Whether a node with these resources and labels belongs to the group."""
+        if self.resource is not None:
+            return resources.get(self.resource, 0) > 0
+        assert self.labels is not None
+        return all(labels.get(k) == v for k, v in self.labels.items())
 
 
 class ClusterPoolSpec(PoolSpec):
@@ -247,6 +340,9 @@ class ClusterPoolSpec(PoolSpec):
     )
     max_jobs: int | None = Field(
         default=None, ge=1, description="jobs in flight at most (default: the scheduler's max_jobs_per_pool)"
+    )
+    node_group: NodeSelector | None = Field(
+        default=None, description="only these nodes of the cluster; default: the whole cluster"
     )
 
 

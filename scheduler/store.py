@@ -32,6 +32,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    Select,
     String,
     Text,
     UniqueConstraint,
@@ -394,7 +395,8 @@ class SchedulerStore:
             tenant=request.tenant,
             queue=queue,
             idempotency_key=request.idempotency_key,
-            spec=request.model_dump_json(),
+            # by alias: the spec reads back as the user wrote it (batch-inference:, schema:)
+            spec=request.model_dump_json(by_alias=True),
             state=JobState.QUEUED.value,
             priority=request.to_model(queue).priority,
             submit_time=submit_time,
@@ -449,18 +451,28 @@ class SchedulerStore:
         tenant: str | None = None,
         pool: str | None = None,
         limit: int | None = None,
+        queue: str | None = None,
+        offset: int = 0,
     ) -> list[JobRow]:
-        query = select(JobRow).order_by(JobRow.submit_time, JobRow.id)
-        if states is not None:
-            query = query.where(JobRow.state.in_([s.value for s in states]))
-        if tenant is not None:
-            query = query.where(JobRow.tenant == tenant)
-        if pool is not None:
-            query = query.where(JobRow.pool == pool)
+        """Jobs oldest first, filtered; `offset` and `limit` page through them."""
+        query = _job_filter(select(JobRow), states, tenant, pool, queue)
+        query = query.order_by(JobRow.submit_time, JobRow.id).offset(offset or None)
         if limit is not None:
             query = query.limit(limit)
         with self.session() as s:
             return list(s.scalars(query))
+
+    def count_jobs(
+        self,
+        states: Iterable[JobState] | None = None,
+        tenant: str | None = None,
+        pool: str | None = None,
+        queue: str | None = None,
+    ) -> int:
+        """How many jobs `jobs` would list without a limit."""
+        query = _job_filter(select(func.count()).select_from(JobRow), states, tenant, pool, queue)
+        with self.session() as s:
+            return int(s.execute(query).scalar_one())
 
     def count_by_state(self) -> dict[tuple[str, str], int]:
         """Number of jobs per (queue, state)."""
@@ -530,6 +542,24 @@ class SchedulerStore:
             return self.job(job_id)
         self.note(job_id, "cancel-requested", "the scheduler stops it on its pool", cancel_requested=True)
         return self.job(job_id)
+
+
+def _job_filter(
+    query: Select[Any],
+    states: Iterable[JobState] | None,
+    tenant: str | None,
+    pool: str | None,
+    queue: str | None,
+) -> Select[Any]:
+    if states is not None:
+        query = query.where(JobRow.state.in_([s.value for s in states]))
+    if tenant is not None:
+        query = query.where(JobRow.tenant == tenant)
+    if pool is not None:
+        query = query.where(JobRow.pool == pool)
+    if queue is not None:
+        query = query.where(JobRow.queue == queue)
+    return query
 
 
 def _same_job(a: JobRequest, b: JobRequest) -> bool:

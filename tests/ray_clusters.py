@@ -11,6 +11,7 @@ Whoever starts Ray on the shared 2-core machine must hold ``flock /tmp/brain-ray
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import signal
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -71,23 +72,31 @@ class RayCluster:
     token_file: Path
     process: subprocess.Popen[bytes]
     temp_dir: Path
+    gcs_address: str = ""
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    """`ray start --address … --block` of the worker nodes added by `add_node`."""
 
     def stop(self) -> None:
-        """End the `ray start --block` process and everything in its session (by process group)."""
-        pgid = self.process.pid  # start_new_session: the session and group ids are its pid
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=20)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _group_alive(pgid):
-            time.sleep(0.2)
-        if _group_alive(pgid):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        """End the worker nodes, then the head, each with everything in its session (by process group)."""
+        for process in [*self.workers, self.process]:
+            _stop_session(process)
+
+
+def _stop_session(process: subprocess.Popen[bytes]) -> None:
+    pgid = process.pid  # start_new_session: the session and group ids are its pid
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=20)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _group_alive(pgid):
+        time.sleep(0.2)
+    if _group_alive(pgid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -100,7 +109,83 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def start_cluster(name: str, base: int, root: Path, cpus: int = 2) -> RayCluster:
+def _node_flags(resources: dict[str, float] | None, labels: dict[str, str] | None) -> list[str]:
+    flags = []
+    if resources:
+        flags.append(f"--resources={json.dumps(resources)}")
+    if labels:
+        flags.append("--labels=" + ",".join(f"{k}={v}" for k, v in labels.items()))
+    return flags
+
+
+def _env(token: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        # Token auth on, with a token of this cluster only: the scheduler must send each pool its own.
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": token,
+        # The job drivers' PATH: the entrypoints in these tests use absolute interpreter paths anyway.
+        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+    }
+    env.pop("RAY_ADDRESS", None)
+    return env
+
+
+def _nodes(cluster: RayCluster) -> int:
+    try:
+        r = requests.get(
+            f"{cluster.address}/api/v0/nodes?detail=true",
+            headers={"Authorization": f"Bearer {cluster.token}"},
+            timeout=2,
+        )
+        return int(r.json()["data"]["result"]["total"]) if r.ok else 0
+    except (requests.RequestException, ValueError, KeyError):
+        return 0
+
+
+def add_node(
+    cluster: RayCluster,
+    name: str,
+    base: int,
+    cpus: int = 2,
+    resources: dict[str, float] | None = None,
+    labels: dict[str, str] | None = None,
+) -> None:
+    """A worker node joining `cluster`, with ports from its own block and its own resources/labels."""
+    expected = _nodes(cluster) + 1
+    p = {key: base + i for i, key in enumerate(["nm", "om", "agent_http", "agent_grpc", "renv", "metrics"])}
+    argv = [
+        str(RAY), "start", f"--address={cluster.gcs_address}", "--block",
+        f"--node-manager-port={p['nm']}", f"--object-manager-port={p['om']}",
+        f"--dashboard-agent-listen-port={p['agent_http']}", f"--dashboard-agent-grpc-port={p['agent_grpc']}",
+        f"--runtime-env-agent-port={p['renv']}", f"--metrics-export-port={p['metrics']}",
+        f"--min-worker-port={base + 10}", f"--max-worker-port={base + PORTS_PER_CLUSTER - 1}",
+        f"--num-cpus={cpus}", "--num-gpus=0", f"--memory={4 * 1024**3}",
+        f"--object-store-memory={200 * 1024**2}", "--disable-usage-stats",
+        *_node_flags(resources, labels),
+    ]  # fmt: skip
+    log = (cluster.temp_dir.parent / f"{name}.log").open("wb")
+    process = subprocess.Popen(
+        argv, env=_env(cluster.token), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    cluster.workers.append(process)
+
+    def joined() -> bool:
+        if process.poll() is not None:
+            raise RuntimeError(f"ray start for node {name} exited; see {log.name}")
+        return _nodes(cluster) >= expected
+
+    poll(joined, timeout_s=90, every_s=0.3, what=f"node {name} joining {cluster.name}")
+
+
+def start_cluster(
+    name: str,
+    base: int,
+    root: Path,
+    cpus: int = 2,
+    resources: dict[str, float] | None = None,
+    labels: dict[str, str] | None = None,
+) -> RayCluster:
     temp_dir = root / name  # short: Ray's unix socket paths must stay under ~107 characters
     temp_dir.mkdir(parents=True)
     token = secrets.token_hex(16)
@@ -121,19 +206,16 @@ def start_cluster(name: str, base: int, root: Path, cpus: int = 2) -> RayCluster
         f"--num-cpus={cpus}", "--num-gpus=0", f"--memory={4 * 1024**3}",
         f"--object-store-memory={200 * 1024**2}",
         f"--temp-dir={temp_dir}", "--disable-usage-stats",
+        *_node_flags(resources, labels),
     ]  # fmt: skip
-    env = {
-        **os.environ,
-        # Token auth on, with a token of this cluster only: the scheduler must send each pool its own.
-        "RAY_AUTH_MODE": "token",
-        "RAY_AUTH_TOKEN": token,
-        # The job drivers' PATH: the entrypoints in these tests use absolute interpreter paths anyway.
-        "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '/usr/bin:/bin')}",
-    }
-    env.pop("RAY_ADDRESS", None)
     log = (root / f"{name}.log").open("wb")
-    process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    cluster = RayCluster(name, f"http://127.0.0.1:{p['dashboard']}", token, token_file, process, temp_dir)
+    process = subprocess.Popen(
+        argv, env=_env(token), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    cluster = RayCluster(
+        name, f"http://127.0.0.1:{p['dashboard']}", token, token_file, process, temp_dir,
+        gcs_address=f"127.0.0.1:{p['gcs']}",
+    )  # fmt: skip
 
     def ready() -> bool:
         if process.poll() is not None:

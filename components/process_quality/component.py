@@ -8,17 +8,20 @@ search, so it is served by the ONNX runtime like any other model and needs no fo
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import roc_auc_score
 
-from components.base import LICENSE, OWNER, BuiltinComponent, Trained
+from components.base import LICENSE, OWNER, BuiltinComponent, Metrics, TrainableComponent, Trained
 from components.process_quality import data
-from components.process_quality.model import QualityNet, SettingRecommender
+from components.process_quality.model import QualityNet, RawQuality, SettingRecommender
 from components.training import fit, seed_everything
 from model_hub.card import Card, Metric, Names, TensorSpec
 from model_hub.taxonomy import Kind, Visibility
@@ -29,38 +32,62 @@ DEFECT_LIMIT = 0.1
 INDUSTRIES = ["high-end-chemicals", "advanced-materials", "pharmaceuticals", "light-industry"]
 
 
+TARGETS = ("quality", "defect")
+"""Columns of a training table besides the process parameters: measured quality, off-spec label 0/1."""
+
+
 @dataclass
 class Fitted:
     net: QualityNet
     settings: np.ndarray
     quality: np.ndarray
     defect: np.ndarray
-    metrics: dict[str, tuple[float, float]]
-    test_settings: np.ndarray
+    metrics: Metrics
+    test: pd.DataFrame
+
+    @property
+    def test_settings(self) -> np.ndarray:
+        return self.test[list(data.PARAMETERS)].to_numpy(dtype=np.float32)
 
 
-@lru_cache(maxsize=4)
-def fitted(seed: int, samples: int, epochs: int) -> Fitted:
-    """Train and evaluate the quality network once per setting, shared by both components."""
-    seed_everything(seed)
-    settings, quality, defect = data.generate(samples, seed=seed)
-    test_settings, test_quality, test_defect = data.generate(max(samples // 4, 200), seed=seed + 10_000)
-    net = QualityNet()
+def synthetic_table(rows: int, seed: int) -> pd.DataFrame:
+    """Reactor batches from the simulator: the process parameters, quality and the off-spec label."""
+    settings, quality, defect = data.generate(rows, seed=seed)
+    table = pd.DataFrame(settings, columns=list(data.PARAMETERS))
+    table["quality"], table["defect"] = quality, defect
+    return table
 
-    def loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        assert isinstance(model, QualityNet)
-        out = model.raw(batch[0])
-        return torch.nn.functional.mse_loss(out[:, 0], batch[1] / 100.0) * 10.0 + (
-            torch.nn.functional.binary_cross_entropy_with_logits(out[:, 1], batch[2])
-        )
 
-    tensors = (torch.from_numpy(settings), torch.from_numpy(quality), torch.from_numpy(defect))
-    fit(net, loss, tensors, epochs=epochs, batch_size=64, lr=3e-3, seed=seed)
+def _column(table: Mapping[str, Any], name: str) -> torch.Tensor:
+    value = table[name]
+    if isinstance(value, torch.Tensor):
+        return value.to(torch.float32)
+    return torch.from_numpy(np.array(value, dtype=np.float32))
+
+
+def quality_tensors(table: Mapping[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(settings [n, 5], quality [n], defect [n]) from a table's columns."""
+    settings = torch.stack([_column(table, name) for name in data.PARAMETERS], dim=1)
+    return settings, _column(table, "quality"), _column(table, "defect")
+
+
+def quality_loss(model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Scaled MSE on quality plus the defect log-loss; `model` gives QualityNet's raw outputs."""
+    out = model(batch[0])
+    return torch.nn.functional.mse_loss(out[:, 0], batch[1] / 100.0) * 10.0 + (
+        torch.nn.functional.binary_cross_entropy_with_logits(out[:, 1], batch[2])
+    )
+
+
+def evaluate_quality(net: torch.nn.Module, train: pd.DataFrame, test: pd.DataFrame) -> Metrics:
+    """The network against linear (quality) and logistic (defect) regression fitted on `train`."""
+    settings, quality, defect = (t.numpy() for t in quality_tensors(train))
+    test_settings, test_quality, test_defect = (t.numpy() for t in quality_tensors(test))
     with torch.no_grad():
         predicted, probability = (t.numpy() for t in net(torch.from_numpy(test_settings)))
     linear = LinearRegression().fit(settings, quality).predict(test_settings)
     logistic = LogisticRegression(max_iter=2000).fit(settings, defect).predict_proba(test_settings)[:, 1]
-    metrics = {
+    return {
         "quality_rmse": (
             float(np.sqrt(np.mean((predicted - test_quality) ** 2))),
             float(np.sqrt(np.mean((linear - test_quality) ** 2))),
@@ -74,11 +101,26 @@ def fitted(seed: int, samples: int, epochs: int) -> Fitted:
             float(np.mean((logistic - test_defect) ** 2)),
         ),
     }
-    return Fitted(net, settings, quality, defect, metrics, test_settings)
 
 
-class ProcessQuality(BuiltinComponent):
+@lru_cache(maxsize=4)
+def fitted(seed: int, samples: int, epochs: int) -> Fitted:
+    """Train and evaluate the quality network once per setting, shared by both components."""
+    component = ProcessQuality(samples, epochs)
+    seed_everything(seed)
+    train = component.synthetic(samples, seed)
+    test = component.held_out(samples, seed)
+    net = QualityNet()
+    tensors = quality_tensors(train)
+    fit(RawQuality(net), quality_loss, tensors, epochs=epochs, batch_size=64, lr=3e-3, seed=seed)
+    metrics = evaluate_quality(net, train, test)
+    settings, quality, defect = (t.numpy() for t in tensors)
+    return Fitted(net, settings, quality, defect, metrics, test)
+
+
+class ProcessQuality(TrainableComponent):
     name = "process_quality"
+    columns = (*data.PARAMETERS, *TARGETS)
 
     def __init__(self, samples: int = 4000, epochs: int = 60) -> None:
         self.samples = samples
@@ -86,10 +128,40 @@ class ProcessQuality(BuiltinComponent):
 
     def train(self, seed: int = 0) -> Trained:
         result = fitted(seed, self.samples, self.epochs)
-        sample = {"process_parameters": result.test_settings[:4]}
-        return Trained(
-            card=quality_card(result.metrics, self.samples), torch_module=result.net, sample_inputs=sample
-        )
+        return self.trained(result.net, result.metrics, self.samples, result.test)
+
+    # --- what a training job needs (components.base.TrainableComponent) ----------------------------
+
+    def synthetic(self, rows: int, seed: int) -> pd.DataFrame:
+        return synthetic_table(rows, seed)
+
+    def network(self) -> torch.nn.Module:
+        return QualityNet()
+
+    def training_view(self, network: torch.nn.Module) -> torch.nn.Module:
+        assert isinstance(network, QualityNet)
+        return RawQuality(network)
+
+    def tensors(self, table: Mapping[str, Any]) -> tuple[torch.Tensor, ...]:
+        return quality_tensors(table)
+
+    def loss(self, model: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return quality_loss(model, batch)
+
+    def evaluate(self, network: torch.nn.Module, train: pd.DataFrame, test: pd.DataFrame) -> Metrics:
+        return evaluate_quality(network, train, test)
+
+    def trained(
+        self,
+        network: torch.nn.Module,
+        metrics: Metrics,
+        rows: int,
+        test: pd.DataFrame,
+        dataset: str | None = None,
+    ) -> Trained:
+        sample = {"process_parameters": test[list(data.PARAMETERS)].to_numpy(dtype=np.float32)[:4]}
+        card = quality_card(metrics, rows, dataset)
+        return Trained(card=card, torch_module=network, sample_inputs=sample)
 
     def example(self) -> dict[str, np.ndarray]:
         """A cautious and a hot setting of the same reactor with a half-year-old catalyst."""
@@ -182,10 +254,11 @@ def _parameter_list() -> str:
     )
 
 
-def quality_card(metrics: dict[str, tuple[float, float]], samples: int) -> Card:
+def quality_card(metrics: Metrics, samples: int, data_source: str | None = None) -> Card:
+    held_out = data_source or "held-out synthetic reactor batches"
     dataset = (
-        f"held-out synthetic reactor batches (trained on {samples}); baselines: linear regression (quality), "
-        "logistic regression (defect)"
+        f"{held_out} (trained on {samples}); baselines: linear regression (quality), logistic regression "
+        "(defect)"
     )
     return Card(
         name="process_quality",

@@ -39,6 +39,20 @@ class QualityNet(nn.Module):
         return 100.0 * out[..., 0], torch.sigmoid(out[..., 1])
 
 
+class RawQuality(nn.Module):
+    """QualityNet as it trains: forward gives the raw outputs the loss needs (quality / 100, defect logit).
+
+    A data-parallel wrapper around this module synchronises the gradients of the shared network.
+    """
+
+    def __init__(self, net: QualityNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, settings: torch.Tensor) -> torch.Tensor:
+        return self.net.raw(settings)
+
+
 class SettingRecommender(nn.Module):
     """Search the operator's bounds for the settings with the best predicted quality.
 

@@ -29,6 +29,9 @@ def up(
     scheduler_metrics_port: Annotated[
         int, typer.Option(envvar="BRAIN_SCHEDULER_METRICS_PORT", help="Port of the scheduler's metrics.")
     ] = 9108,
+    scheduler_api_port: Annotated[
+        int, typer.Option(envvar="BRAIN_SCHEDULER_API_PORT", help="Port of the scheduler's REST API.")
+    ] = 8300,
     serve: Annotated[bool, typer.Option(help="Start the capability centre on Ray Serve.")] = True,
     builtins: Annotated[
         bool, typer.Option(help="Train and register the built-in components on first run.")
@@ -73,11 +76,14 @@ def up(
         with console.status("starting the scheduler (pool `local` on the local Ray) …"):
             try:
                 ensure_starter_queues()
-                sched = platform.start_scheduler(dashboard_port, scheduler_metrics_port)
+                sched = platform.start_scheduler(dashboard_port, scheduler_metrics_port, scheduler_api_port)
             except PlatformError as exc:
                 platform.down()
                 fail(exc.message)
-        console.print(f"[green]✓[/] scheduler               pool `local`, metrics {sched.url}")
+        console.print(f"[green]✓[/] scheduler API           {sched.url}/api/v1   (pool `local`)")
+        console.print(
+            f"  scheduler metrics         http://127.0.0.1:{scheduler_metrics_port}/metrics", highlight=False
+        )
     console.print(f"  data folder (BRAIN_HOME)  {platform.home}")
     console.print(f"  logs                      {platform.logs}")
     if issued is not None:

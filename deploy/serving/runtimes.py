@@ -16,6 +16,7 @@ import numpy as np
 
 from model_hub import Card, Loaded, resolve_formula
 from model_hub.errors import HubError
+from model_hub.sessions import onnx_session
 
 
 class Runtime(ABC):
@@ -50,17 +51,10 @@ def onnx_threads() -> int:
 
 class OnnxRuntime(Runtime):
     def __init__(self, loaded: Loaded) -> None:
-        import onnxruntime as ort
-
         super().__init__(loaded)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = onnx_threads()
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         path = loaded.onnx_path
         self._size = path.stat().st_size
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(path, onnx_threads())
         self._outputs = [o.name for o in self.session.get_outputs()]
         self._input_types = {i.name: i.type for i in self.session.get_inputs()}
 

@@ -41,6 +41,9 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "read usage": frozenset({Role.ops}),
     "register components": frozenset({Role.developer}),
     "manage deployments": frozenset({Role.ops}),
+    # The compute scheduler: pools, queues, topology, and every tenant's jobs. Submitting, watching and
+    # cancelling one's own tenant's jobs needs no permission beyond a valid key.
+    "manage pools": frozenset({Role.ops}),
     "manage keys": frozenset(),
     "manage tenants": frozenset(),
 }

@@ -23,7 +23,9 @@ def make_backend(spec: ClusterPoolSpec, timeout_s: float = 10.0) -> Backend:
     if spec.backend == "ray-jobs":
         from scheduler.backends.ray_jobs import RayJobsBackend, read_token
 
-        return RayJobsBackend(spec.address, read_token(spec.auth_token, spec.auth_token_file), timeout_s)
+        return RayJobsBackend(
+            spec.address, read_token(spec.auth_token, spec.auth_token_file), timeout_s, spec.node_group
+        )
     raise ValueError(f"pool {spec.name}: backend {spec.backend!r} is unknown; use one of {BACKENDS}")
 
 

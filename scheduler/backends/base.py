@@ -38,6 +38,9 @@ class Launch:
     strategy: GangStrategy = GangStrategy.PACK
     runtime_env: dict[str, Any] | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    driver_holds_first_bundle: bool = True
+    """Reserve the first bundle for the driver (a user's entrypoint); False for the built-in kinds,
+    whose driver only coordinates and whose workers take every bundle themselves."""
 
 
 @dataclass(frozen=True, slots=True)

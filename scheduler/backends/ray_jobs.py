@@ -8,11 +8,17 @@ Entrypoints run with the PATH of the process that started the Ray node: give int
 path. The job's first bundle is reserved for the driver (``entrypoint_num_cpus`` and friends), so Ray
 itself holds a driver back while another tenant's work occupies the node; the whole gang is passed in
 ``BRAIN_BUNDLES`` / ``BRAIN_STRATEGY`` for the job to build its placement group (Ray Train does so).
+The built-in job kinds reserve nothing for the driver: their workers take the bundles.
+
+A pool on a node group sees only the group's nodes, and its jobs' drivers ask for a sliver of the
+group's custom resource (or its labels); the name is passed in ``BRAIN_NODE_RESOURCE`` (or
+``BRAIN_NODE_LABELS``) so the job's workers ask for it too.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +36,15 @@ from scheduler.backends.base import (
     RunStatus,
 )
 from scheduler.model import GPU_MILLI
+from scheduler.spec import NodeSelector
 
 _MIB = 1024 * 1024
+_SLIVER = 0.001
+
+NODE_RESOURCE_ENV = "BRAIN_NODE_RESOURCE"
+"""Env var of a job on a node-group pool: the group's custom resource, for the job's own tasks to ask."""
+NODE_LABELS_ENV = "BRAIN_NODE_LABELS"
+"""Env var of a job on a labelled node-group pool: the group's labels (JSON), for label selectors."""
 
 
 def read_token(token: str | None, token_file: str | None) -> str | None:
@@ -64,11 +77,19 @@ class _TimedClient(JobSubmissionClient):
 class RayJobsBackend(Backend):
     """Runs each job as one Ray job, with the submission id as Ray's `submission_id`."""
 
-    def __init__(self, address: str, token: str | None = None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        token: str | None = None,
+        timeout_s: float = 10.0,
+        node_group: NodeSelector | None = None,
+    ) -> None:
+        """`node_group`: the pool is only those nodes of the cluster; jobs stay on them."""
         if not address.startswith(("http://", "https://")):
             raise ValueError(f"the Ray Jobs API address {address!r} must start with http:// or https://")
         self.address = address.rstrip("/")
         self.timeout_s = timeout_s
+        self.node_group = node_group
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._client: _TimedClient | None = None
 
@@ -104,8 +125,26 @@ class RayJobsBackend(Backend):
             ]
         )
         env_vars["BRAIN_STRATEGY"] = launch.strategy.value
+        resources: dict[str, float] = {}
+        labels: dict[str, str] | None = None
+        group = self.node_group
+        if group is not None and group.resource is not None:
+            # A sliver of the group's resource: it pins the driver to the group and costs nothing.
+            resources[group.resource] = _SLIVER
+            env_vars[NODE_RESOURCE_ENV] = group.resource
+        elif group is not None:
+            labels = dict(group.labels or {})
+            env_vars[NODE_LABELS_ENV] = json.dumps(labels, sort_keys=True)
         runtime_env["env_vars"] = env_vars
-        resources = {f"accelerator_type:{first.gpu_type}": 0.001} if first.gpu_type else None
+        driver: dict[str, Any] = {}
+        if launch.driver_holds_first_bundle:
+            driver = {
+                "entrypoint_num_cpus": first.cpu_milli / 1000,
+                "entrypoint_num_gpus": first.gpu_total_milli / GPU_MILLI if first.gpu else None,
+                "entrypoint_memory": first.memory_mib * _MIB if first.memory_mib else None,
+            }
+            if first.gpu_type:
+                resources[f"accelerator_type:{first.gpu_type}"] = _SLIVER
         client = self._jobs()
         try:
             self._call(
@@ -115,10 +154,9 @@ class RayJobsBackend(Backend):
                 submission_id=launch.submission_id,
                 runtime_env=runtime_env,
                 metadata=launch.metadata,
-                entrypoint_num_cpus=first.cpu_milli / 1000,
-                entrypoint_num_gpus=first.gpu_total_milli / GPU_MILLI if first.gpu else None,
-                entrypoint_memory=first.memory_mib * _MIB if first.memory_mib else None,
-                entrypoint_resources=resources,
+                entrypoint_resources=resources or None,
+                entrypoint_label_selector=labels,
+                **driver,
             )
         except RuntimeError as exc:
             # Ray refuses a submission id it already has: the attempt was submitted before (a retry
@@ -185,6 +223,8 @@ class RayJobsBackend(Backend):
             if node.get("state") != "ALIVE":
                 continue
             total: dict[str, float] = node.get("resources_total") or {}
+            if self.node_group is not None and not self.node_group.selects(total, node.get("labels") or {}):
+                continue
             gpu_type = next((k.split(":", 1)[1] for k in total if k.startswith("accelerator_type:")), None)
             gpus = int(total.get("GPU", 0))
             nodes.append(
@@ -196,12 +236,35 @@ class RayJobsBackend(Backend):
                     gpu_type=gpu_type if gpus else None,
                 )
             )
-        report = status.get("data", {}).get("clusterStatus", {}).get("loadMetricsReport", {}).get("usage", {})
-        usage: dict[str, tuple[float, float]] = {}
-        for name, scale in (("CPU", 1.0), ("GPU", 1.0), ("memory", 1.0 / _MIB)):
-            if name in report:
-                used, total_amount = report[name]
-                usage[name] = (float(used) * scale, float(total_amount) * scale)
+        metrics = (status.get("data", {}).get("clusterStatus") or {}).get("loadMetricsReport") or {}
+        if self.node_group is None:
+            usage = _usage(metrics.get("usage") or {})
+        else:
+            # Only the group's nodes: Ray reports usage per node as well as for the whole cluster.
+            ids = {n.id for n in nodes}
+            by_node: dict[str, dict[str, list[float]]] = metrics.get("usageByNode") or {}
+            summed: dict[str, list[float]] = {}
+            for node_id, per in by_node.items():
+                if node_id in ids:
+                    for name, (used, total_amount) in per.items():
+                        acc = summed.setdefault(name, [0.0, 0.0])
+                        acc[0] += float(used)
+                        acc[1] += float(total_amount)
+            usage = _usage(summed)
         if not nodes:
-            return PoolHealth(healthy=False, message="the cluster has no live node", usage=usage)
+            where = "the cluster has no live node"
+            if self.node_group is not None:
+                group = self.node_group.model_dump(exclude_none=True)
+                where = f"no live node of the cluster is in the node group {group}"
+            return PoolHealth(healthy=False, message=where, usage=usage)
         return PoolHealth(healthy=True, message="", nodes=tuple(nodes), usage=usage)
+
+
+def _usage(report: Mapping[str, Sequence[float]]) -> dict[str, tuple[float, float]]:
+    """(used, total) of CPU, GPU and memory (MiB) from Ray's usage report."""
+    usage: dict[str, tuple[float, float]] = {}
+    for name, scale in (("CPU", 1.0), ("GPU", 1.0), ("memory", 1.0 / _MIB)):
+        if name in report:
+            used, total_amount = report[name][0], report[name][1]
+            usage[name] = (float(used) * scale, float(total_amount) * scale)
+    return usage

@@ -96,7 +96,7 @@ def plot_replay(result: ReplayResult, path: Path) -> None:
     left.bar([i + 0.2 for i in x], [r.p95_wait_s for r in result.runs], width=0.4, label="p95")
     left.set(ylabel="queueing delay (s)")
     right.bar(list(x), [r.jain_index for r in result.runs])
-    right.set(ylabel="Jain's index (16 city tenants)")
+    right.set(ylabel="Jain's index under contention (DRF shares)")
     right.set_ylim(min(r.jain_index for r in result.runs) * 0.999, 1.0)
     for axis in (left, right):
         axis.set_xticks(list(x), names, rotation=15)

@@ -45,7 +45,13 @@ class Platform:
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    ports = {"mlflow": free_port(), "serve": free_port(), "dashboard": free_port(), "scheduler": free_port()}
+    ports = {
+        "mlflow": free_port(),
+        "serve": free_port(),
+        "dashboard": free_port(),
+        "scheduler": free_port(),
+        "scheduler-api": free_port(),
+    }
     p = Platform(tmp_path_factory.mktemp("platform-home"), ports)
     try:
         up = p.brain(
@@ -59,6 +65,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             str(ports["dashboard"]),
             "--scheduler-metrics-port",
             str(ports["scheduler"]),
+            "--scheduler-api-port",
+            str(ports["scheduler-api"]),
         )
         p.admin_key = up.stdout.strip().splitlines()[-2].strip()  # type: ignore[attr-defined]
         assert p.admin_key.startswith("ibk_"), up.stdout  # type: ignore[attr-defined]
@@ -191,6 +199,22 @@ def test_a_job_runs_on_the_local_pool(platform: Platform) -> None:
         state = json.loads(platform.brain("jobs", "show", job["id"], "--json").stdout)["state"]
     assert state == "succeeded"
     assert "42" in platform.brain("jobs", "logs", job["id"]).stdout
+
+
+def test_the_scheduler_api_runs_a_job_with_the_admin_key(platform: Platform) -> None:
+    from scheduler.sdk import NotAuthenticated, SchedulerAPI
+
+    services = json.loads((platform.home / "run" / "platform.json").read_text())
+    url = next(s["url"] for s in services if s["name"] == "scheduler")
+    assert url == f"http://127.0.0.1:{platform.ports['scheduler-api']}"
+    with SchedulerAPI(url, platform.admin_key) as api:  # type: ignore[attr-defined]
+        assert [p["name"] for p in api.pools()] == ["local"]
+        job = api.submit({"entrypoint": f"{sys.executable} -c 'print(6 * 9)'", "bundles": [{"cpu": 1}]})
+        assert job["tenant"] == "platform"
+        assert api.wait(job["id"], timeout_s=120)["state"] == "succeeded"
+        assert "54" in api.logs(job["id"])
+    with pytest.raises(NotAuthenticated):
+        SchedulerAPI(url, "ibk_00000000_wrong").jobs()
 
 
 def test_training_runs_as_a_scheduler_job_with_lineage(platform: Platform) -> None:

@@ -94,3 +94,21 @@ def test_formula_modules_load_without_torch() -> None:
         "components.capacity_matching.formula; sys.exit('torch' in sys.modules or 'sklearn' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_training_job_finds_trainable_components_and_their_table() -> None:
+    from components.catalog import trainable
+
+    component = trainable("process_quality")
+    with pytest.raises(ValueError, match="no trainable network; trainable: process_quality"):
+        trainable("carbon_accounting")
+    table = component.synthetic(50, seed=3)
+    assert tuple(table.columns) == component.columns
+    assert table.equals(component.synthetic(50, seed=3))
+    # Ray Train hands batches over as torch tensors by column; a table gives numpy columns: same tensors.
+    as_torch = {name: torch.from_numpy(table[name].to_numpy()) for name in component.columns}
+    for a, b in zip(component.tensors(table), component.tensors(as_torch), strict=True):
+        assert torch.equal(a, b)
+    net = component.network()
+    loss = component.loss(component.training_view(net), component.tensors(table))
+    assert loss.ndim == 0 and float(loss.detach()) > 0

@@ -27,6 +27,7 @@ class FakeBackend(Backend):
         self.runs: dict[str, RunInfo] = {}
         self.submissions: Counter[str] = Counter()
         self.fail_next_submit = False
+        self.launches: dict[str, Launch] = {}
 
     def submit(self, launch: Launch) -> None:
         if self.fail_next_submit:
@@ -35,6 +36,7 @@ class FakeBackend(Backend):
         if launch.submission_id in self.runs:
             return
         self.submissions[launch.submission_id] += 1
+        self.launches[launch.metadata["brain_job"]] = launch
         self.runs[launch.submission_id] = RunInfo(RunStatus.PENDING)
 
     def status(self, submission_id: str) -> RunInfo:
@@ -109,6 +111,30 @@ def test_admission_control_keeps_a_cluster_under_its_job_limit(
     assert states == {"succeeded": 2, "admitted": 2, "queued": 1}
     done = client.job(jobs[0])
     assert done.exit_code == 0 and done.logs_tail.startswith("log of")
+
+
+def test_node_group_pools_of_one_cluster_share_its_job_limit(client: SchedulerClient) -> None:
+    """Two pools on node groups of the jinan cluster (same address): 2 jobs in flight across all three."""
+    groups = {"jinan-a": "group_a", "jinan-b": "group_b"}
+    for name, resource in groups.items():
+        client.store.put_pool(
+            ClusterPoolSpec(
+                name=name, city="jinan", address="http://127.0.0.1:1/", node_group={"resource": resource}
+            )
+        )
+    fakes = {name: FakeBackend() for name in ["jinan", *groups]}
+    scheduler = Scheduler(client.store, client.settings, backends=fakes)
+    jobs = [submit(client, cpu=0.5) for _ in range(6)]
+    for _ in range(3):
+        scheduler.cycle()
+    assert Counter(client.job(j).state for j in jobs) == {"admitted": 2, "queued": 4}
+    # Another cluster is not held back by this one.
+    client.store.put_pool(ClusterPoolSpec(name="qingdao", city="qingdao", address="http://127.0.0.2:1"))
+    fakes["qingdao"] = FakeBackend()
+    scheduler = Scheduler(client.store, client.settings, backends=fakes)
+    scheduler.cycle()
+    assert Counter(client.job(j).state for j in jobs) == {"admitted": 4, "queued": 2}
+    assert sum(len(f.runs) for f in fakes.values()) == 4
 
 
 def test_a_submission_lost_in_flight_is_sent_again_once(
@@ -214,3 +240,23 @@ def test_the_service_command_line_registers_its_pools(tmp_path: Path) -> None:
         ("local", "jinan", "http://127.0.0.1:9265")
     ]
     store.close()
+
+
+def test_job_views_show_the_kind_and_its_parameters_as_written(
+    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+) -> None:
+    from scheduler.client import job_json
+
+    section = {
+        "component": "process_quality",
+        "input": {"path": "/d/in.parquet"},
+        "output": "/d/out",
+        "columns": {"process_parameters": ["t", "p"]},
+    }
+    spec = {"tenant": "a", "kind": "batch-inference", "batch-inference": section}
+    view = job_json(client.submit(spec))
+    assert view["kind"] == "batch-inference"
+    assert view["spec"]["batch-inference"]["columns"] == section["columns"]
+    assert job_json(client.job(submit(client)))["kind"] == "entrypoint"
+    scheduler.cycle()
+    assert "deploy.jobs.batch_inference" in fake.launches[view["id"]].entrypoint

@@ -1,0 +1,39 @@
+"""The scheduler REST API's key check: the platform's tenant API keys (named in `SchedulerSettings.api_auth`).
+
+The scheduler cannot import the platform, so the service loads `authenticator` by its import path.
+A key's tenant is the job tenant it may act for; a key whose role may "manage pools" (ops, admin) is an
+operator of the scheduler.
+"""
+
+from __future__ import annotations
+
+from deploy.errors import ServeError
+from deploy.settings import ServeSettings
+from deploy.tenancy.model import Principal
+from deploy.tenancy.store import TenantStore
+from scheduler.api import Authenticate, Caller
+from scheduler.errors import Unauthenticated
+from scheduler.settings import SchedulerSettings
+
+
+def caller_of(principal: Principal) -> Caller:
+    return Caller(
+        tenant=principal.tenant.name, role=principal.role.value, operator=principal.may("manage pools")
+    )
+
+
+def store_authenticator(store: TenantStore) -> Authenticate:
+    """Checks keys against `store`; its errors become the scheduler's 401."""
+
+    def authenticate(key: str | None) -> Caller:
+        try:
+            return caller_of(store.authenticate(key))
+        except ServeError as exc:
+            raise Unauthenticated(exc.message) from None
+
+    return authenticate
+
+
+def authenticator(settings: SchedulerSettings) -> Authenticate:
+    """The key check of the platform database under the scheduler's BRAIN_HOME (or BRAIN_DATABASE_URL)."""
+    return store_authenticator(TenantStore.open(ServeSettings(home=settings.home)))

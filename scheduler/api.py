@@ -1,0 +1,311 @@
+"""The scheduler's REST API: pools, queues and jobs over HTTP, served by the scheduler service.
+
+Every call but ``/healthz`` carries a platform API key (``Authorization: Bearer ibk_…``). The API does
+not know how keys are checked: it is given an `Authenticate` callable that turns a key into a `Caller`
+(the scheduler service loads one by import path, `SchedulerSettings.api_auth`; the platform's checks its
+tenant keys, so the scheduler never imports the platform).
+
+Who may do what: an operator (a key with the ops or admin role) manages pools, the topology and queues,
+and sees and cancels every tenant's jobs. Any other key submits, sees and cancels only its own tenant's
+jobs; another tenant's job answers 404 exactly as a missing one, so that its existence does not leak.
+
+Every error is ``{"error": "..."}`` with its status (400 malformed body, 401 no or bad key, 403 not
+allowed, 404 unknown, 409 idempotency key reused, 422 invalid spec, 503 a pool does not answer); no
+traceback reaches a client.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import Body, Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from scheduler.client import SchedulerClient, event_json, job_json, one_line, parse_job, pool_json
+from scheduler.errors import Forbidden, JobNotFound, SchedulerError, SpecInvalid, UnknownPool
+from scheduler.settings import SchedulerSettings
+from scheduler.spec import TopologySpec
+from scheduler.store import ON_POOL, JobRow, JobState, SchedulerStore
+
+log = logging.getLogger("scheduler.api")
+
+PREFIX = "/api/v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling, as far as the scheduler cares."""
+
+    tenant: str
+    role: str
+    operator: bool
+    """May manage pools, queues and the topology, and see and cancel every tenant's jobs."""
+
+
+Authenticate = Callable[[str | None], Caller]
+"""Turns the key of a request (None when it sent none) into its caller; raises `Unauthenticated`."""
+
+
+def _key(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth and auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return request.headers.get("x-api-key")
+
+
+def _caller(request: Request) -> Caller:
+    authenticate: Authenticate = request.app.state.authenticate
+    return authenticate(_key(request))
+
+
+# Module level: FastAPI resolves the (string) annotations of the endpoints against this module.
+Who = Annotated[Caller, Depends(_caller)]
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return 400, "the request body is not valid JSON; send a JSON object"
+    parts = []
+    for item in errors:
+        where = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {item.get('msg', 'invalid')}")
+    return 422, "invalid request: " + "; ".join(parts)
+
+
+def _object(body: Any, what: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise SpecInvalid(what, "send one JSON object")
+    return dict(body)
+
+
+def build_app(
+    store: SchedulerStore, authenticate: Authenticate, settings: SchedulerSettings | None = None
+) -> FastAPI:
+    """The API over `store`; `authenticate` checks every request's key."""
+    client = SchedulerClient(store, settings)
+    app = FastAPI(title="Industry Brain scheduler", version="0.1.0")
+    app.state.authenticate = authenticate
+
+    @app.exception_handler(SchedulerError)
+    async def scheduler_error(_: Request, exc: SchedulerError) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Bearer realm="industry-brain"'} if exc.status == 401 else None
+        return _error(exc.status, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(*_validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            return _error(404, f"no such endpoint: {request.method} {request.url.path}; see {PREFIX}/…")
+        return _error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error in the scheduler API", exc_info=exc)
+        return _error(500, "internal error of the scheduler API; its log has the details")
+
+    def operator(who: Caller, action: str) -> None:
+        if not who.operator:
+            raise Forbidden(
+                f"role {who.role!r} may not {action}",
+                "use a key with the ops or admin role (`brain keys issue TENANT --role ops`)",
+            )
+
+    def visible(job_id: str, who: Caller) -> JobRow:
+        job = client.job(job_id)
+        if not who.operator and job.tenant != who.tenant:
+            raise JobNotFound(job_id)  # the same answer as a missing job: nothing leaks
+        return job
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    # --- pools and topology (operators) --------------------------------------------------------------
+
+    def in_flight(name: str) -> int:
+        return store.count_jobs(states=ON_POOL, pool=name)
+
+    @app.get(f"{PREFIX}/pools")
+    def list_pools(who: Who) -> dict[str, Any]:
+        operator(who, "list pools")
+        return {"items": [pool_json(r, in_flight(r.name)) for r in store.pools()]}
+
+    @app.get(f"{PREFIX}/pools/{{name}}")
+    def show_pool(name: str, who: Who) -> dict[str, Any]:
+        operator(who, "see pools")
+        return pool_json(store.pool(name), in_flight(name))
+
+    @app.post(f"{PREFIX}/pools")
+    def add_pool(who: Who, body: Annotated[Any, Body()]) -> JSONResponse:
+        """Register a pool (201), or update the spec of a registered one (200)."""
+        operator(who, "register pools")
+        data = _object(body, "the pool spec")
+        try:
+            store.pool(str(data.get("name")))
+            existed = True
+        except UnknownPool:
+            existed = False
+        row = client.add_pool(data)
+        return JSONResponse(pool_json(row, in_flight(row.name)), status_code=200 if existed else 201)
+
+    @app.post(f"{PREFIX}/pools/{{name}}/cordon")
+    def cordon(name: str, who: Who) -> dict[str, Any]:
+        operator(who, "cordon pools")
+        return pool_json(store.set_cordon(name, cordoned=True), in_flight(name))
+
+    @app.post(f"{PREFIX}/pools/{{name}}/uncordon")
+    def uncordon(name: str, who: Who) -> dict[str, Any]:
+        operator(who, "uncordon pools")
+        return pool_json(store.set_cordon(name, cordoned=False), in_flight(name))
+
+    @app.post(f"{PREFIX}/pools/{{name}}/drain")
+    def drain(name: str, who: Who, requeue: bool = False) -> dict[str, Any]:
+        """Cordon and empty a pool: running work finishes, or with `requeue` is stopped and requeued."""
+        operator(who, "drain pools")
+        row = store.set_cordon(name, cordoned=True, drain="requeue" if requeue else "finish")
+        return pool_json(row, in_flight(name))
+
+    @app.put(f"{PREFIX}/topology")
+    def apply_topology(
+        who: Who, body: Annotated[Any, Body()], replace_queues: bool = False
+    ) -> dict[str, int]:
+        """Register every pool and queue of a topology (the YAML of `brain pools apply`, as JSON)."""
+        operator(who, "apply a topology")
+        try:
+            topology = TopologySpec.model_validate(_object(body, "the topology"))
+        except ValidationError as exc:
+            raise SpecInvalid("the topology", one_line(exc)) from None
+        pools, queues = client.apply(topology, replace_queues=replace_queues)
+        return {"pools": pools, "queues": queues}
+
+    @app.get(f"{PREFIX}/queues")
+    def list_queues(who: Who) -> dict[str, Any]:
+        """The queue tree with its quotas (every caller: a tenant may see where it stands)."""
+        return {"items": [q.model_dump(mode="json") for q in store.queue_specs()]}
+
+    # --- jobs -----------------------------------------------------------------------------------------
+
+    @app.post(f"{PREFIX}/jobs")
+    def submit(
+        who: Who,
+        body: Annotated[Any, Body()],
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        """Queue a job (201); resending its idempotency key returns the first job (200)."""
+        data = _object(body, "the job spec")
+        data.setdefault("tenant", who.tenant)
+        if data["tenant"] != who.tenant and not who.operator:
+            raise Forbidden(
+                f"a key of tenant {who.tenant!r} may not submit jobs for tenant {data['tenant']!r}",
+                "leave `tenant` out or use your own tenant",
+            )
+        if idempotency_key is not None:
+            if data.get("idempotency_key") not in (None, idempotency_key):
+                raise SpecInvalid(
+                    "the request", "the Idempotency-Key header and the body's idempotency_key differ"
+                )
+            data["idempotency_key"] = idempotency_key
+        request = parse_job(data)
+        queue = client.validate(request)
+        submitted = store.submit(request, queue)
+        return JSONResponse(job_json(submitted.job), status_code=201 if submitted.created else 200)
+
+    @app.get(f"{PREFIX}/jobs")
+    def list_jobs(
+        who: Who,
+        state: Annotated[list[JobState] | None, Query()] = None,
+        tenant: str | None = None,
+        queue: str | None = None,
+        pool: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        """Jobs oldest first; a tenant's key sees only its tenant's."""
+        if not who.operator:
+            if tenant not in (None, who.tenant):
+                raise Forbidden(
+                    f"a key of tenant {who.tenant!r} may not list the jobs of tenant {tenant!r}",
+                    "leave `tenant` out, or use a key with the ops or admin role",
+                )
+            tenant = who.tenant
+        filters: dict[str, Any] = {"states": state or None, "tenant": tenant, "queue": queue, "pool": pool}
+        total = store.count_jobs(**filters)
+        items = store.jobs(**filters, limit=limit, offset=offset)
+        following = offset + len(items)
+        return {
+            "items": [job_json(j) for j in items],
+            "total": total,
+            "offset": offset,
+            "limit": limit,
+            "next_offset": following if following < total else None,
+        }
+
+    # The suffixed routes come first: a job id may contain '/', so `{job_id:path}` would swallow them.
+    @app.get(f"{PREFIX}/jobs/{{job_id:path}}/logs")
+    def logs(job_id: str, who: Who, tail: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+        """The driver log: from Ray while the job is there, else the tail kept when it ended."""
+        visible(job_id, who)
+        return {"id": job_id, "logs": client.logs(job_id, tail)}
+
+    @app.get(f"{PREFIX}/jobs/{{job_id:path}}/events")
+    def events(job_id: str, who: Who) -> dict[str, Any]:
+        visible(job_id, who)
+        return {"items": [event_json(e) for e in store.events(job_id)]}
+
+    @app.post(f"{PREFIX}/jobs/{{job_id:path}}/cancel")
+    def cancel(job_id: str, who: Who) -> dict[str, Any]:
+        """A queued job is cancelled at once; one on a pool is stopped there by the service."""
+        visible(job_id, who)
+        return job_json(client.cancel(job_id))
+
+    @app.get(f"{PREFIX}/jobs/{{job_id:path}}")
+    def show_job(job_id: str, who: Who) -> dict[str, Any]:
+        return job_json(visible(job_id, who))
+
+    return app
+
+
+class APIServer:
+    """The API served by uvicorn in a thread of the scheduler service (or of a test)."""
+
+    def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 8300) -> None:
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.url = f"http://{host}:{port}"
+        self._thread = threading.Thread(target=self.server.run, name="scheduler-api", daemon=True)
+
+    def start(self, timeout_s: float = 15.0) -> APIServer:
+        """Start serving; raise RuntimeError when it cannot (e.g. its port is taken)."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    f"the scheduler API could not start on {self.url}: is the port in use? "
+                    "choose another with --api-port"
+                )
+            time.sleep(0.02)
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self.server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)

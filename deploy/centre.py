@@ -29,7 +29,7 @@ from deploy.serving.routing import Canary, Route
 from deploy.serving.runtimes import Runtime, open_runtime
 from deploy.settings import ServeSettings
 from deploy.tenancy import Principal, RateLimits, TenantStore, can_see, check_quota
-from model_hub import Card, ComponentInfo, HubSettings, Registry, ServingPolicy
+from model_hub import Card, ComponentInfo, HubSettings, Registry, ServingPolicy, Version
 from model_hub.errors import ComponentNotFound, HubError
 
 log = logging.getLogger("brain.centre")
@@ -48,6 +48,7 @@ class Component:
     deprecated: bool
     fetched: float = field(default=0.0, compare=False)
     serving: ServingPolicy = field(default_factory=ServingPolicy)
+    versions: dict[int, Version] = field(default_factory=dict, compare=False)
 
 
 class Centre:
@@ -261,11 +262,20 @@ class Centre:
                 canary = Canary(*info.canary)
             route = Route(default, canary)
         return Component(
-            self.registry.card(name), route, active, info.deprecated, time.monotonic(), info.serving
+            self.registry.card(name),
+            route,
+            active,
+            info.deprecated,
+            time.monotonic(),
+            info.serving,
+            {v.version: v for v in info.versions if v.version in active},
         )
 
     def _load(self, name: str, version: int) -> Runtime:
-        loaded = self.registry.load(name, version)
+        # The route already read the version's record (sha256, source): no need to ask MLflow again.
+        component = self._components.get(name)
+        known = component.versions.get(version) if component is not None else None
+        loaded = self.registry.fetch(known) if known is not None else self.registry.load(name, version)
         return open_runtime(loaded, self.registry.settings.formula_packages)
 
     def _loaded(self, event: LoadEvent) -> None:

@@ -49,6 +49,13 @@ def render_serve_config(
     out: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
     values: ValuesOption = None,
     release: ReleaseOption = "brain",
+    dedicated: Annotated[
+        bool,
+        typer.Option(
+            "--dedicated",
+            help="add an application per component that the registry marks dedicated (reads MLflow)",
+        ),
+    ] = False,
 ) -> None:
     """The Serve config (serveConfigV2) a KubeRay RayService runs for the capability centre."""
     if replicas is not None and replicas < 1:
@@ -60,7 +67,16 @@ def render_serve_config(
             spec = spec.model_copy(update={"capability_centre": centre})
     except K8sSpecError as exc:
         raise _fail(exc.message) from None
-    text = serve_config_yaml(spec)
+    policies = None
+    if dedicated:
+        from model_hub import HubSettings, Registry
+
+        registry = Registry(HubSettings())
+        try:
+            policies = registry.dedicated()
+        finally:
+            registry.close()
+    text = serve_config_yaml(spec, policies)
     if out is None:
         typer.echo(text, nl=False)
         return

@@ -294,6 +294,9 @@ def serving(
     target_ongoing_requests: Annotated[
         float | None, typer.Option(help="Requests in flight per replica the autoscaler aims for.")
     ] = None,
+    downscale_delay_s: Annotated[
+        float | None, typer.Option(help="Quiet seconds before a replica is removed (and zero is reached).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show or set how a component is served: dynamic batching, and a deployment of its own.
@@ -312,6 +315,7 @@ def serving(
             "min_replicas": min_replicas,
             "max_replicas": max_replicas,
             "target_ongoing_requests": target_ongoing_requests,
+            "downscale_delay_s": downscale_delay_s,
         }.items()
         if v is not None
     }

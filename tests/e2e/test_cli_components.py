@@ -131,6 +131,20 @@ def test_version_lifecycle_from_the_cli(brain: Brain, tmp_path: Path) -> None:
     )
     assert (Path(exported["path"]) / "model.onnx").is_file()
 
+    # serving policy: options not given keep their values; a bad one is one clear line
+    brain("components", "serving", "reactor-quality", "--max-batch-size", "16")
+    policy = json.loads(
+        brain(
+            "components", "serving", "reactor-quality", "--dedicated", "--min-replicas", "0", "--json"
+        ).stdout
+    )
+    assert (policy["max_batch_size"], policy["dedicated"], policy["min_replicas"]) == (16, True, 0)
+    bad = brain("components", "serving", "reactor-quality", "--min-replicas", "5", check=False)
+    assert bad.returncode != 0 and "min_replicas (5) is above max_replicas (1)" in bad.stderr + bad.stdout
+    assert "Traceback" not in bad.stderr
+    shown = brain("components", "serving", "reactor-quality").stdout
+    assert "up to 16 rows" in shown and "its own deployment, 0-1 replicas" in shown
+
 
 def test_bad_input_gets_one_clear_line_and_no_traceback(brain: Brain, tmp_path: Path) -> None:
     onnx.save(onnx_models.linear(), str(tmp_path / "m.onnx"))

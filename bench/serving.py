@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from deploy.proctree import descendants, still_running, terminate  # noqa: E402
-from model_hub import Card, HubSettings, Registry  # noqa: E402
+from model_hub import Card, HubSettings, Registry, ServingPolicy  # noqa: E402
 from model_hub.convert import torch_to_onnx  # noqa: E402
 
 ROW = [round(float(v), 4) for v in np.random.default_rng(0).standard_normal(32)]
@@ -298,9 +298,29 @@ def run_centre(
     print("(a) capability centre …", flush=True)
     with centre(work, home, args.replicas, "centre") as port:
         script = lua(work / "a.lua", oip_body(), auth)
-        results["peers"]["a_capability_centre"] = load(
-            f"http://127.0.0.1:{port}/v2/models/mlp/infer", script, args.duration, conc
-        )
+        url = f"http://127.0.0.1:{port}/v2/models/mlp/infer"
+        ours = results["peers"]["a_capability_centre"] = load(url, script, args.duration, conc)
+        # c64 again with dynamic batching on: the policy reaches the replicas with their next
+        # route refresh (every 2 s); wait for the batch histogram to move before measuring.
+        registry = Registry(HubSettings(home=home))
+        registry.set_serving("mlp", ServingPolicy(max_batch_size=32, batch_wait_ms=1.0))
+        registry.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _batching(port, auth):
+            wrk(url, script, 16, 1)
+        ours["c64_batched"] = wrk(url, script, 64, args.duration)
+        print("    c64 with batching:", json.dumps(ours["c64_batched"]), flush=True)
+
+
+def _batching(port: int, auth: dict[str, str]) -> bool:
+    """Whether the replica that answers has merged calls of the MLP (its batch histogram moved)."""
+    import urllib.request
+
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=auth)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read().decode()
+    match = re.search(r'brain_batch_requests_count\{component="mlp"\} (\S+)', text)
+    return match is not None and float(match.group(1)) > 0
 
 
 def run_mlflow(
@@ -480,6 +500,18 @@ def report(results: dict[str, Any]) -> None:
         ),
         "our_c1_p50_ms": ours["c1"]["p50_ms"],
     }
+    standalone = {k: v for k, v in others.items() if k[0] in "bc"}
+    if standalone:
+        best_alone = max(standalone, key=lambda k: standalone[k]["c16"]["rps"])
+        ratios["best_standalone_server_c16"] = best_alone
+        ratios["ratio_c16_rps_to_best_standalone_server"] = round(
+            ours["c16"]["rps"] / standalone[best_alone]["c16"]["rps"], 3
+        )
+    if "c64_batched" in ours:
+        ratios["c64_batched_rps"] = ours["c64_batched"]["rps"]
+        ratios["ratio_c64_batched_rps_to_best_peer_c64"] = round(
+            ours["c64_batched"]["rps"] / max(v["c64"]["rps"] for v in others.values()), 3
+        )
     results["ratios"] = ratios
     print(json.dumps(ratios, indent=1))
     if "multiplexing" in results:

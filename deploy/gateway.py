@@ -420,8 +420,8 @@ class InferFastPath:
                 if centre.is_warm(name, version):
                     encoded = await infer_async(centre, key, name, version, body, header_length)
                 else:
-                    encoded = await asyncio.to_thread(
-                        infer_body, centre, key, name, version, body, header_length
+                    encoded = await asyncio.get_running_loop().run_in_executor(
+                        centre.cold_pool, infer_body, centre, key, name, version, body, header_length
                     )
             finally:
                 centre.metrics.in_flight.dec()

@@ -8,6 +8,7 @@ deployment hop costs 4-8x on a small host). Behind Ray Serve's HAProxy ingress
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from ray import serve
@@ -24,8 +25,27 @@ log = logging.getLogger("brain.serve")
 app = build_app()
 
 
+def _log_to_stderr() -> None:
+    """The platform's own log lines (incidents, loads, refresh failures) on the process's stderr.
+
+    Ray keeps a worker's stderr in its session logs (``logs/worker-*.err``, the dashboard's log
+    view). The original stream is used: in its throughput mode Serve replaces ``sys.stderr`` with a
+    logger whose lines wait in a 1,000-record buffer, where an incident could sit unseen or be lost
+    when the replica stops.
+    """
+    logger = logging.getLogger("brain")
+    stream = sys.__stderr__
+    if not logger.handlers and stream is not None:
+        handler = logging.StreamHandler(stream)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 class CapabilityCentreReplica:
     def __init__(self, home: str, max_models: int = 512) -> None:
+        _log_to_stderr()
         hub = HubSettings(home=home)
         settings = ServeSettings(home=home)
         self.centre = Centre.open(hub, settings)

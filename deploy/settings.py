@@ -34,6 +34,10 @@ class ServeSettings(BaseSettings):
     """Ray Serve's access log line per request. Off by default: every call is already counted (usage
     metering) and timed (Prometheus), and the log line costs about 7% of a replica's CPU."""
 
+    preload: bool = True
+    """Whether a replica loads every servable component's default version in the background when it
+    starts (up to its resident bound), so that first calls do not wait for a load."""
+
     usage_flush_seconds: float = Field(default=2.0, gt=0)
     """How often in-memory usage counters are merged into the database: a crash loses at most this much."""
 

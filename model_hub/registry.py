@@ -642,7 +642,14 @@ class Registry:
                     )
                 )
             safety.verify_manifest(fetched, version.manifest_sha256)
-            fetched.rename(cache)
+            try:
+                fetched.rename(cache)
+            except OSError:
+                # Another process (a second replica on this node) put the same version there first;
+                # use theirs if it verifies, ours stays in the temporary folder and goes with it.
+                if not cache.is_dir():
+                    raise
+                safety.verify_manifest(cache, version.manifest_sha256)
         return Loaded(version, self._card_at(cache), cache)
 
     @staticmethod

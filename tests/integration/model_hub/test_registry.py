@@ -245,3 +245,38 @@ def test_serving_policies_are_kept_with_the_component(registry: Registry) -> Non
     # A tag edited by hand into nonsense serves with the defaults instead of failing the component.
     registry.client.set_registered_model_tag("reactor-quality", "brain.serving", "{not json")
     assert registry.info("reactor-quality").serving == ServingPolicy()
+
+
+def test_replicas_fetching_the_same_version_at_once_all_get_it(
+    registry: Registry, settings: HubSettings
+) -> None:
+    """Two replicas on one node share the cache folder: the second to finish uses the first's copy."""
+    import threading
+
+    registry.register_onnx(make_card(), onnx_models.linear())
+    version = registry.version("reactor-quality", 1)
+    others = [Registry(settings) for _ in range(5)]
+    try:
+        for _ in range(5):
+            shutil.rmtree(settings.home_dir / "cache" / "reactor-quality", ignore_errors=True)
+            start = threading.Barrier(len(others))
+            failures: list[BaseException] = []
+
+            def fetch(
+                hub: Registry, start: threading.Barrier = start, failures: list[BaseException] = failures
+            ) -> None:
+                start.wait()
+                try:
+                    assert hub.fetch(version).onnx_path.is_file()
+                except BaseException as exc:
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=fetch, args=(hub,)) for hub in others]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert failures == []
+    finally:
+        for hub in others:
+            hub.close()

@@ -18,8 +18,8 @@ import pandas as pd
 
 from model_hub import Registry
 from model_hub.sessions import onnx_session
-from scheduler.jobs.kinds import BatchInferenceParams, parse_params
-from scheduler.jobs.runtime import JobResources, program_args, read_table, write_json
+from scheduler.jobs.kinds import BatchInferenceParams
+from scheduler.jobs.runtime import JobResources, read_table, run_program, write_json
 
 
 class Predictor:
@@ -94,17 +94,7 @@ def run(params: BatchInferenceParams, job_id: str | None, resources: JobResource
 
 
 def main() -> int:
-    args = program_args("deploy.jobs.batch_inference")
-    params = parse_params(BatchInferenceParams, args.params)
-    assert isinstance(params, BatchInferenceParams)
-    import ray
-
-    ray.init(log_to_driver=False)
-    try:
-        run(params, args.job_id, JobResources.from_env())
-    finally:
-        ray.shutdown()
-    return 0
+    return run_program("deploy.jobs.batch_inference", BatchInferenceParams, run)
 
 
 if __name__ == "__main__":

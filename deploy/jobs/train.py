@@ -28,8 +28,8 @@ import torch
 from components.base import Metrics, TrainableComponent
 from components.catalog import trainable
 from components.training import Optimiser
-from scheduler.jobs.kinds import TrainingParams, parse_params
-from scheduler.jobs.runtime import JobResources, program_args, read_table, write_json
+from scheduler.jobs.kinds import TrainingParams
+from scheduler.jobs.runtime import JobResources, read_table, run_program, write_json
 
 HOLD_OUT = 0.2
 _MODEL_FILE = "model.pt"
@@ -229,20 +229,10 @@ def run(params: TrainingParams, job_id: str | None, resources: JobResources) -> 
 
 
 def main() -> int:
-    args = program_args("deploy.jobs.train")
-    params = parse_params(TrainingParams, args.params)
-    assert isinstance(params, TrainingParams)
     # Ray Train V2 (the default of Ray 2.60), whatever the node's environment says: the configs above
     # are V2's; the controller passes the flag on to the workers.
     os.environ["RAY_TRAIN_V2_ENABLED"] = "1"
-    import ray
-
-    ray.init(log_to_driver=False)
-    try:
-        run(params, args.job_id, JobResources.from_env())
-    finally:
-        ray.shutdown()
-    return 0
+    return run_program("deploy.jobs.train", TrainingParams, run)
 
 
 if __name__ == "__main__":

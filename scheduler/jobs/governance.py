@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scheduler.jobs.kinds import GovernanceParams, parse_params
-from scheduler.jobs.runtime import JobResources, program_args, read_table, write_json
+from scheduler.jobs.kinds import GovernanceParams
+from scheduler.jobs.runtime import JobResources, read_table, run_program, write_json
 from scheduler.jobs.units import factors
 
 RULE = "_brain_rule"
@@ -140,17 +140,7 @@ def run(params: GovernanceParams, job_id: str | None, resources: JobResources) -
 
 
 def main() -> int:
-    args = program_args("scheduler.jobs.governance")
-    params = parse_params(GovernanceParams, args.params)
-    assert isinstance(params, GovernanceParams)
-    import ray
-
-    ray.init(log_to_driver=False)
-    try:
-        run(params, args.job_id, JobResources.from_env())
-    finally:
-        ray.shutdown()
-    return 0
+    return run_program("scheduler.jobs.governance", GovernanceParams, run)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import shlex
 from pathlib import PurePath
-from typing import Literal, Self
+from typing import Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -39,6 +39,9 @@ PROGRAMS: dict[str, str] = {
 """Module run with ``python -m`` for each built-in kind."""
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Params(BaseModel):
@@ -238,6 +241,6 @@ def program_command(kind: str, params: KindParams, job_id: str, python: str) -> 
     return shlex.join(argv)
 
 
-def parse_params(model: type[_Params], text: str) -> _Params:
+def parse_params(model: type[M], text: str) -> M:
     """A program's parameters from its --params argument (validated again: it may be run by hand)."""
     return model.model_validate(json.loads(text))

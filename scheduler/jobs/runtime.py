@@ -11,10 +11,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from scheduler.backends.ray_jobs import NODE_LABELS_ENV, NODE_RESOURCE_ENV
+from scheduler.jobs.kinds import parse_params
+
+P = TypeVar("P", bound=BaseModel)
 
 _SLIVER = 0.001
 
@@ -88,6 +94,20 @@ def program_args(prog: str) -> argparse.Namespace:
     parser.add_argument("--params", required=True, help="the kind's parameters as JSON")
     parser.add_argument("--job-id", default=None, help="the scheduler's job id (lineage, summaries)")
     return parser.parse_args()
+
+
+def run_program(prog: str, model: type[P], run: Callable[[P, str | None, JobResources], object]) -> int:
+    """The ``main`` of every built-in program: its arguments, its parameters, and ``run`` on Ray."""
+    args = program_args(prog)
+    params = parse_params(model, args.params)
+    import ray
+
+    ray.init(log_to_driver=False)
+    try:
+        run(params, args.job_id, JobResources.from_env())
+    finally:
+        ray.shutdown()
+    return 0
 
 
 def read_table(path: str, fmt: str, resources: JobResources) -> Any:

@@ -40,7 +40,7 @@ SERVER = {
     "extensions": ["binary_tensor_data", "model_repository"],
 }
 
-PLATFORMS = {"onnx": "onnxruntime_onnx", "formula": "industry_brain_formula"}
+PLATFORMS = {"onnx": "onnxruntime_onnx", "torch": "pytorch_safetensors", "formula": "industry_brain_formula"}
 
 
 def _key(request: Request) -> str | None:
@@ -229,7 +229,9 @@ def _metadata(request: Request, name: str, version: int | None) -> dict[str, Any
     component = centre.component(name, principal)
     chosen = centre.pick_version(component, version) if version is not None else None
     card = centre.runtime(name, chosen).card if chosen is not None else component.card
-    fmt = "formula" if card.kind.value == "mechanism" and chosen is None else "onnx"
+    described = chosen if chosen is not None else component.route.default if component.route else None
+    record = component.versions.get(described) if described is not None else None
+    fmt = record.format if record is not None else "onnx"
     return {
         "name": name,
         "versions": [str(v) for v in sorted(component.active)],

@@ -65,9 +65,12 @@ def run_onnx(model: onnx.ModelProto | bytes, inputs: Mapping[str, np.ndarray]) -
     return [np.asarray(o) for o in session.run(None, dict(inputs))]
 
 
-def _compare(expected: Sequence[np.ndarray], actual: Sequence[np.ndarray], atol: float, rtol: float) -> None:
+def compare_outputs(
+    expected: Sequence[np.ndarray], actual: Sequence[np.ndarray], atol: float, rtol: float
+) -> None:
+    """The stored model (converted, or rebuilt from its files) must give the original's outputs."""
     if len(expected) != len(actual):
-        raise ConversionFailed(f"the original gives {len(expected)} outputs, the ONNX model {len(actual)}")
+        raise ConversionFailed(f"the original gives {len(expected)} outputs, the stored model {len(actual)}")
     for i, (e, a) in enumerate(zip(expected, actual, strict=True)):
         e, a = np.asarray(e), np.asarray(a)
         if e.shape != a.shape:
@@ -79,8 +82,8 @@ def _compare(expected: Sequence[np.ndarray], actual: Sequence[np.ndarray], atol:
             if not np.allclose(e, a, atol=atol, rtol=rtol):
                 raise ConversionFailed(
                     f"output {i} differs from the original by up to {diff:.3g} (atol={atol}, rtol={rtol}); "
-                    f"the export changed the model's numbers — check for training-only layers "
-                    f"(call .eval()) or unsupported operators"
+                    f"storing changed the model's numbers — check for training-only layers "
+                    f"(call .eval()), unsupported operators or state kept outside the state_dict"
                 )
         elif not np.array_equal(e, a):
             raise ConversionFailed(f"output {i} differs from the original after conversion")
@@ -116,7 +119,7 @@ def torch_to_onnx(
     with torch.no_grad():
         result = module(*args)
     expected = [result] if isinstance(result, torch.Tensor) else list(result)
-    _compare([t.detach().numpy() for t in expected], run_onnx(model, inputs), atol, rtol)
+    compare_outputs([t.detach().numpy() for t in expected], run_onnx(model, inputs), atol, rtol)
     return model
 
 
@@ -187,7 +190,7 @@ def sklearn_to_onnx(
             f"make the card's input shape match what the model was trained on"
         ) from None
     actual = run_onnx(model, inputs)[: len(expected)]
-    _compare(expected, actual, atol, rtol)
+    compare_outputs(expected, actual, atol, rtol)
     return model
 
 

@@ -85,6 +85,10 @@ class FormulaRejected(SafetyError):
     """A formula component names code outside the allowed packages or cannot be imported."""
 
 
+class TorchRejected(SafetyError):
+    """A torch component names code outside the allowed packages, or its weights do not fit it."""
+
+
 class ConversionFailed(HubError):
     """Converting to ONNX failed or the converted model disagrees with the original."""
 

@@ -12,7 +12,6 @@ Layout in MLflow (what the MLflow UI shows):
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import shutil
@@ -29,14 +28,16 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.exceptions import MlflowException
 
-from model_hub import convert, safety
+from model_hub import convert, safety, torch_module
 from model_hub.card import Card
 from model_hub.catalog import Catalog, Page, Query, Viewer
+from model_hub.code import resolve_entrypoint
 from model_hub.errors import (
     ComponentExists,
     ComponentNotFound,
     FormulaRejected,
     HubError,
+    TorchRejected,
 )
 from model_hub.serving import ServingPolicy
 from model_hub.settings import HubSettings
@@ -46,7 +47,7 @@ log = logging.getLogger(__name__)
 EXPERIMENT = "brain-components"
 ARTIFACT_DIR = "component"
 ALIASES = ("staging", "production")
-FORMATS = ("onnx", "formula", "pickle")
+FORMATS = ("onnx", "torch", "formula", "pickle")
 
 
 class NotOwner(HubError):
@@ -133,6 +134,10 @@ class Loaded:
     def onnx_path(self) -> Path:
         return self.path / "model.onnx"
 
+    def torch_module(self, allowed: list[str]) -> Any:
+        """The ``nn.Module`` of a torch version, rebuilt from its code path and safetensors weights."""
+        return torch_module.build(self.path, allowed)
+
     def formula(self) -> tuple[str, dict[str, Any]]:
         spec = json.loads((self.path / "formula.json").read_text(encoding="utf-8"))
         return spec["entrypoint"], spec["parameters"]
@@ -158,23 +163,8 @@ def signature_from_card(card: Card) -> Any:
 
 
 def resolve_formula(entrypoint: str, allowed: list[str]) -> Callable[..., Any]:
-    """Import ``package.module:function`` if it lives in an allowed package."""
-    module_name, _, func_name = entrypoint.partition(":")
-    if not module_name or not func_name:
-        raise FormulaRejected(f"formula entrypoint {entrypoint!r} must look like 'package.module:function'")
-    if module_name.split(".")[0] not in allowed:
-        raise FormulaRejected(
-            f"formula entrypoint {entrypoint!r} is outside the allowed packages {allowed}; "
-            f"put the code in one of them or add its package to BRAIN_FORMULA_PACKAGES"
-        )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise FormulaRejected(f"cannot import {module_name!r} for formula {entrypoint!r}: {exc}") from None
-    func = getattr(module, func_name, None)
-    if not callable(func):
-        raise FormulaRejected(f"{module_name!r} has no function {func_name!r}")
-    return func
+    """Import a formula's ``package.module:function`` if it lives in an allowed package."""
+    return resolve_entrypoint(entrypoint, allowed, "formula", FormulaRejected)
 
 
 class Registry:
@@ -236,6 +226,39 @@ class Registry:
             module, card, samples, self.settings.verify_atol, self.settings.verify_rtol
         )
         return self.register_onnx(card, model, lineage=lineage, new_version=new_version)
+
+    def register_torch_module(
+        self,
+        card: Card,
+        module: Any,
+        config: Mapping[str, Any] | None = None,
+        inputs: Mapping[str, np.ndarray] | None = None,
+        *,
+        entrypoint: str | None = None,
+        lineage: Lineage | None = None,
+        new_version: bool = False,
+    ) -> Version:
+        """Keep a component in torch (for models ONNX cannot express): the module's class (or the
+        factory ``entrypoint``) must be in an allowed package and build it from the JSON ``config``;
+        the weights are stored as safetensors. The rebuilt module is checked against ``module``."""
+        target = entrypoint or torch_module.entrypoint_of(module)
+        allowed = self.settings.formula_packages
+        resolve_entrypoint(target, allowed, "torch module", TorchRejected)
+        samples = dict(inputs) if inputs is not None else convert.sample_inputs(card.inputs)
+        expected = torch_module.run(module.eval(), card, samples)
+
+        def write(folder: Path) -> None:
+            torch_module.save(folder, module, target, config or {})
+            rebuilt = torch_module.build(folder, allowed)
+            got = torch_module.run(rebuilt, card, samples)
+            convert.compare_outputs(
+                list(expected.values()),
+                list(got.values()),
+                self.settings.verify_atol,
+                self.settings.verify_rtol,
+            )
+
+        return self._register(card, "torch", write, lineage, new_version)
 
     def register_sklearn(
         self,

@@ -50,6 +50,16 @@ def _import(path: str) -> Any:
         fail(f"cannot import {path!r}: {exc}")
 
 
+def _json_object(text: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{option} is not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        fail(f"{option} must be a JSON object of keyword arguments, got {type(value).__name__}")
+    return value
+
+
 @app.command()
 def register(
     card: Annotated[Path, typer.Option(help="The component card, YAML or JSON.")],
@@ -59,6 +69,17 @@ def register(
     ] = None,
     weights: Annotated[
         Path | None, typer.Option(help="A state_dict for --torch, loaded with weights_only=True.")
+    ] = None,
+    keep_torch: Annotated[
+        bool,
+        typer.Option(
+            "--keep-torch",
+            help="Serve --torch in torch instead of converting to ONNX (for models ONNX cannot express); "
+            "the factory must be in an allowed package; weights are stored as safetensors.",
+        ),
+    ] = False,
+    config: Annotated[
+        str | None, typer.Option(help="JSON keyword arguments for the --torch factory (with --keep-torch).")
     ] = None,
     sklearn_file: Annotated[
         Path | None,
@@ -86,6 +107,8 @@ def register(
     sources = [x for x in (onnx_file, torch_factory, sklearn_file, formula, pickle_file) if x is not None]
     if len(sources) != 1:
         fail("give exactly one of --onnx, --torch, --sklearn, --formula or --file")
+    if (keep_torch or config) and torch_factory is None:
+        fail("--keep-torch and --config go with --torch")
     parsed = Card.load(card)
     lineage = Lineage(training_job=training_job, data_snapshot=data_snapshot, git_commit=git_commit)
     registry = _registry()
@@ -95,10 +118,16 @@ def register(
         elif torch_factory is not None:
             import torch
 
-            module = _import(torch_factory)()
+            kwargs = _json_object(config, "--config") if config else {}
+            module = _import(torch_factory)(**kwargs)
             if weights is not None:
                 module.load_state_dict(torch.load(weights, weights_only=True))
-            version = registry.register_torch(parsed, module, lineage=lineage, new_version=new_version)
+            if keep_torch:
+                version = registry.register_torch_module(
+                    parsed, module, kwargs, entrypoint=torch_factory, lineage=lineage, new_version=new_version
+                )
+            else:
+                version = registry.register_torch(parsed, module, lineage=lineage, new_version=new_version)
         elif sklearn_file is not None:
             import joblib
 

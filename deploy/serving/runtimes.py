@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from model_hub import Card, Loaded, resolve_formula
+from model_hub import Card, Loaded, resolve_formula, torch_module
 from model_hub.errors import HubError
 from model_hub.sessions import onnx_session
 
@@ -68,6 +68,27 @@ class OnnxRuntime(Runtime):
         return 2 * self._size
 
 
+class TorchRuntime(Runtime):
+    """A component kept in torch: its module rebuilt from allowed code and safetensors weights."""
+
+    def __init__(self, loaded: Loaded, allowed: list[str]) -> None:
+        super().__init__(loaded)
+        import torch
+
+        # Same reasoning as onnx_threads: parallelism comes from requests, not from intra-op threads.
+        # The setting is per process, so every torch component in a replica shares it.
+        torch.set_num_threads(onnx_threads())
+        self.module = loaded.torch_module(allowed)
+        self._nbytes = torch_module.nbytes(self.module)
+
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return torch_module.run(self.module, self.card, inputs)
+
+    @property
+    def nbytes(self) -> int:
+        return self._nbytes
+
+
 class FormulaRuntime(Runtime):
     def __init__(self, loaded: Loaded, allowed: list[str]) -> None:
         super().__init__(loaded)
@@ -97,7 +118,10 @@ def open_runtime(loaded: Loaded, formula_packages: list[str]) -> Runtime:
         return OnnxRuntime(loaded)
     if fmt == "formula":
         return FormulaRuntime(loaded, formula_packages)
+    if fmt == "torch":
+        return TorchRuntime(loaded, formula_packages)
     raise NotServable(
         f"{loaded.version.name} version {loaded.version.version} is stored as {fmt!r}, which the "
-        f"capability centre does not serve; register an ONNX or formula version to share it"
+        f"capability centre does not serve; register an ONNX, torch (safetensors) or formula "
+        f"version to share it"
     )

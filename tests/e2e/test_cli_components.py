@@ -175,3 +175,58 @@ def test_bad_input_gets_one_clear_line_and_no_traceback(brain: Brain, tmp_path: 
     proc = brain("components", "register", "--card", str(good), check=False)
     assert proc.returncode == 2 and "exactly one of" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_keep_torch_from_the_cli(brain: Brain, tmp_path: Path) -> None:
+    card = write_card(tmp_path / "card.yaml", name="refiner")
+    out = brain(
+        "components",
+        "register",
+        "--card",
+        str(card),
+        "--torch",
+        "tests.torch_modules:refiner",
+        "--config",
+        '{"features": 4}',
+        "--keep-torch",
+        "--json",
+    )
+    assert json.loads(out.stdout)["format"] == "torch"
+    exported = json.loads(
+        brain("components", "export", "refiner", "--dest", str(tmp_path / "out"), "--json").stdout
+    )
+    assert sorted(p.name for p in Path(exported["path"]).iterdir()) == [
+        "card.json",
+        "manifest.json",
+        "torch.json",
+        "weights.safetensors",
+    ]
+    # a factory outside the allowed packages, and a config that is not an object: one clear line each
+    bad = brain(
+        "components",
+        "register",
+        "--card",
+        str(card),
+        "--torch",
+        "torch.nn:Identity",
+        "--keep-torch",
+        check=False,
+    )
+    assert bad.returncode != 0 and "outside the allowed packages" in bad.stderr
+    bad = brain(
+        "components",
+        "register",
+        "--card",
+        str(card),
+        "--torch",
+        "tests.torch_modules:refiner",
+        "--config",
+        "[4]",
+        "--keep-torch",
+        check=False,
+    )
+    assert bad.returncode == 2 and "must be a JSON object" in bad.stderr
+    bad = brain(
+        "components", "register", "--card", str(card), "--onnx", "x.onnx", "--keep-torch", check=False
+    )
+    assert bad.returncode == 2 and "go with --torch" in bad.stderr

@@ -26,6 +26,7 @@ from model_hub import HubSettings, Registry
 from tests import onnx_models
 from tests.cards import make_card
 from tests.conftest import ROOT, free_port
+from tests.torch_modules import Refiner
 
 
 @dataclass
@@ -39,6 +40,14 @@ class Centre:
 
     def headers(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
+
+
+def torch_refiner() -> Refiner:
+    """The torch component's module; the same weights every time it is built."""
+    import torch
+
+    torch.manual_seed(7)
+    return Refiner()
 
 
 def _prepare(home: Path) -> tuple[Registry, TenantStore, dict[str, str]]:
@@ -70,6 +79,8 @@ def _prepare(home: Path) -> tuple[Registry, TenantStore, dict[str, str]]:
         make_card(name="retired-model", visibility="public", owner="province"), onnx_models.linear()
     )
     registry.deprecate("retired-model", 1)
+    # A component kept in torch (data-dependent loop), private to lubei-chem.
+    registry.register_torch_module(make_card(name="reactor-refiner", visibility="private"), torch_refiner())
     store = TenantStore.open(ServeSettings(home=home))
     tenants = [
         ("lubei-chem", "鲁北化工", "enterprise", ["high-end-chemicals"], "binzhou", {}),

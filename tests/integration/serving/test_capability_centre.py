@@ -86,6 +86,23 @@ def test_formula_components_are_served(centre: Centre) -> None:
     assert r.json()["outputs"][0]["data"] == [12.0, 30.0]
 
 
+def test_components_kept_in_torch_are_served(centre: Centre) -> None:
+    import torch
+
+    from tests.integration.serving.conftest import torch_refiner
+
+    x = np.random.default_rng(5).standard_normal((3, 4)).astype(np.float32)
+    payload = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [3, 4], "data": x.ravel().tolist()}]}
+    r = post(centre, "/v2/models/reactor-refiner/infer", json=payload)
+    assert r.status_code == 200, r.text
+    with torch.no_grad():
+        expected = torch_refiner()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(np.asarray(r.json()["outputs"][0]["data"]).reshape(3, 1), expected, rtol=1e-6)
+    meta = httpx.get(f"{centre.url}/v2/models/reactor-refiner", headers=centre.headers("lubei-chem")).json()
+    assert meta["platform"] == "pytorch_safetensors"
+    assert post(centre, "/v2/models/reactor-refiner/infer", who="shantui", json=payload).status_code == 404
+
+
 def test_rows_api_for_people_who_do_not_speak_oip(centre: Centre) -> None:
     r = post(centre, "/api/v1/components/reactor-quality:predict", json={"rows": X})
     assert r.status_code == 200, r.text

@@ -38,9 +38,11 @@ def test_sample_inputs_must_match_the_card() -> None:
 
 def test_numeric_disagreement_is_refused() -> None:
     with pytest.raises(ConversionFailed, match="differs from the original by up to 0.5"):
-        convert._compare([np.zeros((2, 1), np.float32)], [np.full((2, 1), 0.5, np.float32)], 1e-4, 1e-3)
+        convert.compare_outputs(
+            [np.zeros((2, 1), np.float32)], [np.full((2, 1), 0.5, np.float32)], 1e-4, 1e-3
+        )
     with pytest.raises(ConversionFailed, match="2 outputs"):
-        convert._compare([np.zeros(1), np.zeros(1)], [np.zeros(1)], 1e-4, 1e-3)
+        convert.compare_outputs([np.zeros(1), np.zeros(1)], [np.zeros(1)], 1e-4, 1e-3)
 
 
 def test_sklearn_regressor_and_classifier_convert_with_card_names() -> None:

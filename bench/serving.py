@@ -6,7 +6,10 @@ in turn at concurrency 1, 16 and 64:
       metering and Prometheus counters → ONNX Runtime in-process (deploy.runner)
   (b) `mlflow models serve` (uvicorn, 2 workers) on the very same registered artifact
   (c) MLServer 1.7 with its MLflow runtime (from a separate venv given by --mlserver-venv)
-  (d) a minimal plain Ray Serve deployment (same HAProxy ingress and replica count, nothing else)
+  (d) a minimal plain Ray Serve deployment on Serve's defaults (same replica count, nothing else),
+      and (d') the same deployment given the centre's Ray Serve switches (deploy.runner.SERVE_ENV:
+      HAProxy ingress, throughput-optimised mode): a control that isolates what the centre does
+      per request. (d') is reported beside the peers, with its own ratio.
   (e) ONNX Runtime in-process, no HTTP: the ceiling
 then a multiplexing run: 500 registered components behind one centre, a Zipf stream touching all
 of them (LRU of 64 per replica), and the cold-load time of a small ONNX component.
@@ -279,7 +282,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "c" in args.peers:
         run_mlserver(work, model_dir, args, conc, results)
     if "d" in args.peers:
-        run_plain(work, onnx_path, args, conc, results)
+        run_plain(work, onnx_path, args, conc, results, same_settings=False)
+        run_plain(work, onnx_path, args, conc, results, same_settings=True)
     if args.components:
         print(f"multiplexing: {args.components} components …", flush=True)
         results["multiplexing"] = multiplexing(work, args)
@@ -310,6 +314,8 @@ def run_centre(
             wrk(url, script, 16, 1)
         ours["c64_batched"] = wrk(url, script, 64, args.duration)
         print("    c64 with batching:", json.dumps(ours["c64_batched"]), flush=True)
+        ours["c16_batched"] = wrk(url, script, 16, args.duration)
+        print("    c16 with batching:", json.dumps(ours["c16_batched"]), flush=True)
 
 
 def _batching(port: int, auth: dict[str, str]) -> bool:
@@ -395,11 +401,22 @@ def run_mlserver(
 
 
 def run_plain(
-    work: Path, onnx_path: Path, args: argparse.Namespace, conc: tuple[int, ...], results: dict[str, Any]
+    work: Path,
+    onnx_path: Path,
+    args: argparse.Namespace,
+    conc: tuple[int, ...],
+    results: dict[str, Any],
+    *,
+    same_settings: bool,
 ) -> None:
-    print("(d) plain Ray Serve …", flush=True)
+    from deploy.runner import SERVE_ENV
+
+    tag = "d2" if same_settings else "d"
+    print(
+        f"({tag}) plain Ray Serve{' with the centre’s Serve settings' if same_settings else ''} …", flush=True
+    )
     port = free_port()
-    ready_d = work / "plain-ready"
+    ready_d = work / f"{tag}-ready"
     cmd = [
         sys.executable,
         str(ROOT / "bench" / "peers" / "plain_serve.py"),
@@ -408,18 +425,14 @@ def run_plain(
         str(args.replicas),
         str(ready_d),
     ]
-    from deploy.runner import SERVE_ENV
-
-    # The same Ray Serve settings as the centre: the difference is what the centre does per request.
-    with process(
-        cmd,
-        ready_d.exists,  # serve.run returned: the app is deployed (HAProxy reloads just after)
-        work / "plain.log",
-        {**os.environ, **SERVE_ENV},
-    ):
-        time.sleep(2)  # the HAProxy reload after the app comes up
-        script = lua(work / "d.lua", oip_body(), {"Content-Type": "application/json"})
-        results["peers"]["d_plain_ray_serve"] = load(f"http://127.0.0.1:{port}/", script, args.duration, conc)
+    env = {k: v for k, v in os.environ.items() if k not in SERVE_ENV}
+    if same_settings:
+        env.update(SERVE_ENV)
+    with process(cmd, ready_d.exists, work / f"{tag}.log", env):
+        time.sleep(2)  # HAProxy (or the proxy) picks the app up just after serve.run returns
+        script = lua(work / f"{tag}.lua", oip_body(), {"Content-Type": "application/json"})
+        key = "d2_plain_ray_serve_same_settings" if same_settings else "d_plain_ray_serve"
+        results["peers"][key] = load(f"http://127.0.0.1:{port}/", script, args.duration, conc)
 
 
 def multiplexing(work: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -488,7 +501,8 @@ def report(results: dict[str, Any]) -> None:
             f"{r['c16']['p50_ms']:8.2f} {r['c16']['p99_ms']:8.2f} {r['c64']['rps']:8.0f}"
         )
     ours = peers.get("a_capability_centre")
-    others = {k: v for k, v in peers.items() if k[0] in "bcd" and "c16" in v}
+    # The peers as the issue defines them; (d2) is the control with the centre's Serve settings.
+    others = {k: v for k, v in peers.items() if k[0] in "bcd" and not k.startswith("d2") and "c16" in v}
     if ours is None or not others:
         return
     best = max(others, key=lambda k: others[k]["c16"]["rps"])
@@ -512,6 +526,23 @@ def report(results: dict[str, Any]) -> None:
         ratios["ratio_c64_batched_rps_to_best_peer_c64"] = round(
             ours["c64_batched"]["rps"] / max(v["c64"]["rps"] for v in others.values()), 3
         )
+    control = peers.get("d2_plain_ray_serve_same_settings")
+    if control is not None and "c16" in control:
+        ratios["ratio_c16_rps_to_plain_serve_same_settings"] = round(
+            ours["c16"]["rps"] / control["c16"]["rps"], 3
+        )
+        ratios["ratio_c1_rps_to_plain_serve_same_settings"] = round(
+            ours["c1"]["rps"] / control["c1"]["rps"], 3
+        )
+    if "c16_batched" in ours:
+        ratios["c16_batched_rps"] = ours["c16_batched"]["rps"]
+        ratios["ratio_c16_batched_rps_to_best_peer"] = round(
+            ours["c16_batched"]["rps"] / others[best]["c16"]["rps"], 3
+        )
+        if control is not None and "c16" in control:
+            ratios["ratio_c16_batched_rps_to_plain_serve_same_settings"] = round(
+                ours["c16_batched"]["rps"] / control["c16"]["rps"], 3
+            )
     results["ratios"] = ratios
     print(json.dumps(ratios, indent=1))
     if "multiplexing" in results:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic.alias_generators import to_camel
 
 from deploy.serving.dedicated import dedicated_app_name, dedicated_route_prefix
+from deploy.serving.ingress import INGRESS_ENV
 from model_hub import ServingPolicy
 from model_hub.taxonomy import industry
 from scheduler.model import SHANDONG_CITIES, PoolKind, city_id
@@ -478,6 +479,8 @@ def _env(spec: K8sSpec, *, serve: bool) -> list[dict[str, Any]]:
     # User code on the replica's own event loop, buffered access logs, a frozen start-up heap:
     # read by every replica as it starts, so it belongs in the pod's environment too.
     env.append({"name": "RAY_SERVE_THROUGHPUT_OPTIMIZED", "value": "1"})
+    # Inference calls are not watched for client disconnects (deploy/serving/ingress.py).
+    env += [{"name": k, "value": v} for k, v in INGRESS_ENV.items()]
     return env
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from deploy.proctree import read_recorded, record_descendants, still_running, terminate
 from deploy.serving.dedicated import dedicated_app_name, dedicated_route_prefix, plan
+from deploy.serving.ingress import INGRESS_ENV
 from model_hub.serving import ServingPolicy
 
 log = logging.getLogger("brain.runner")
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     # Serve's fast ingress; must be in the environment before Ray starts its processes.
-    for name, value in SERVE_ENV.items():
+    for name, value in {**SERVE_ENV, **INGRESS_ENV}.items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     import ray

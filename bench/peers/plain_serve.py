@@ -1,21 +1,19 @@
 """Peer (d) of bench/serving.py: a minimal plain Ray Serve deployment of one ONNX model.
 
-No auth, no metering, no validation: bench/serving.py starts it with the centre's Ray Serve
-settings (deploy.runner.SERVE_ENV: HAProxy ingress, the throughput-optimised mode) and replica
-count, so the difference is what the centre does per request.
+No auth, no metering, no validation. bench/serving.py starts it twice: on Ray Serve's defaults
+(peer d, the deployment a user would write), and with the centre's Ray Serve settings
+(deploy.runner.SERVE_ENV: HAProxy ingress, the throughput-optimised mode; the control d2), so the
+difference to the centre is what the centre does per request.
 Run: python bench/peers/plain_serve.py MODEL.onnx PORT REPLICAS READY_FILE
 """
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sys
 import threading
 from pathlib import Path
-
-os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
 
 import numpy as np
 import ray

@@ -105,6 +105,9 @@ spec:
         # User code on the replica's own event loop, buffered access logs, a frozen start-up heap.
         - name: RAY_SERVE_THROUGHPUT_OPTIMIZED
           value: "1"
+        # Inference calls are not watched for client disconnects (deploy/serving/ingress.py).
+        - name: RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH
+          value: deploy.serving.ingress:middlewares
         {{- end }}
       ports:
         {{- if .head }}

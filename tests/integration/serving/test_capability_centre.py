@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -63,6 +64,20 @@ def test_json_inference_uses_production_and_explicit_versions(centre: Centre) ->
     np.testing.assert_allclose(
         np.asarray(r2.json()["outputs"][0]["data"]).reshape(2, 1), expected(2), rtol=1e-5
     )
+
+
+def test_the_replicas_ingress_middleware_is_installed(centre: Centre) -> None:
+    # deploy/serving/ingress.py names inference calls itself (prefix-counter, not a UUID) and turns off
+    # Serve's disconnect watch for them; the id in the answer proves Serve runs it in the replicas.
+    r = post(centre, "/v2/models/reactor-quality/infer", json=body())
+    assert r.status_code == 200, r.text
+    assert re.fullmatch(r"[0-9a-f]{12}-\d+", r.headers["x-request-id"]), r.headers["x-request-id"]
+    mine = httpx.post(
+        f"{centre.url}/v2/models/reactor-quality/infer",
+        json=body(),
+        headers={**centre.headers("lubei-chem"), "X-Request-ID": "trace-42"},
+    )
+    assert mine.headers["x-request-id"] == "trace-42"
 
 
 def test_content_type_is_not_needed_and_nested_data_works(centre: Centre) -> None:

@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import numpy as np
@@ -273,7 +273,8 @@ def infer_body(
     centre: Centre, key: str | None, name: str, version: int | None, body: bytes, header_length: str | None
 ) -> oip.EncodedBody:
     """One OIP inference from raw bytes to raw bytes, the model called inline (no batching)."""
-    call = InferCall(centre, key, name, version, body, header_length)
+    call = InferCall(centre, key, name, version)
+    call.decode(body, header_length)
     return call.finish(call.step(lambda: centre.predict(call.runtime, call.inputs)))
 
 
@@ -281,7 +282,8 @@ async def infer_async(
     centre: Centre, key: str | None, name: str, version: int | None, body: bytes, header_length: str | None
 ) -> oip.EncodedBody:
     """The same, on the event loop: the call joins its component's batch when its policy batches."""
-    call = InferCall(centre, key, name, version, body, header_length)
+    call = InferCall(centre, key, name, version)
+    call.decode(body, header_length)
     batcher = centre.batcher(call.component, call.runtime)
     if batcher is None:
         return call.finish(call.step(lambda: centre.predict(call.runtime, call.inputs)))
@@ -294,22 +296,19 @@ async def infer_async(
 
 
 class InferCall:
-    """One inference call through the whole hot path, shared by the inline and the batched door.
+    """One inference call through the whole hot path, shared by the inline and the batched OIP door
+    and the rows API.
 
-    Constructing it authenticates, admits (rate, quota), resolves the component and version, loads
-    the model if needed and decodes the inputs; ``finish`` encodes the answer. Every step that fails
-    is metered as an error with the status it gets.
+    Constructing it authenticates, admits (rate, quota), resolves the component and version and
+    loads the model if needed; ``decode`` reads the OIP inputs (the rows API sets ``inputs`` itself
+    through ``step``); ``finish`` encodes the OIP answer and ``succeeded`` meters any other. Every
+    step that fails is metered as an error with the status it gets.
     """
 
-    def __init__(
-        self,
-        centre: Centre,
-        key: str | None,
-        name: str,
-        version: int | None,
-        body: bytes,
-        header_length: str | None,
-    ) -> None:
+    decoded: oip.InferenceRequest
+    inputs: dict[str, np.ndarray]
+
+    def __init__(self, centre: Centre, key: str | None, name: str, version: int | None) -> None:
         self.started = time.perf_counter()
         self.centre, self.name = centre, name
         self.principal = centre.authenticate(key)
@@ -320,6 +319,12 @@ class InferCall:
             self.component = centre.component(name, self.principal)
             self.chosen = centre.pick_version(self.component, version)
             self.runtime = centre.runtime(name, self.chosen)
+        except Exception as exc:
+            self.failed(exc)
+            raise
+
+    def decode(self, body: bytes, header_length: str | None) -> None:
+        try:
             self.decoded = oip.decode_request(body, header_length, self.runtime.card.inputs)
             self.inputs = self.decoded.arrays()
             self.rows = _rows(self.inputs)
@@ -334,6 +339,13 @@ class InferCall:
             self.failed(exc)
             raise
 
+    async def step_async(self, pending: Awaitable[T]) -> T:
+        try:
+            return await pending
+        except Exception as exc:
+            self.failed(exc)
+            raise
+
     def finish(self, outputs: dict[str, np.ndarray]) -> oip.EncodedBody:
         encoded = self.step(
             lambda: oip.encode_response(
@@ -344,8 +356,11 @@ class InferCall:
                 output_specs=self.runtime.card.outputs,
             )
         )
-        _record(self.centre, self.principal, self.name, self.chosen, self.started, self.rows, 200)
+        self.succeeded()
         return encoded
+
+    def succeeded(self) -> None:
+        _record(self.centre, self.principal, self.name, self.chosen, self.started, self.rows, 200)
 
     def failed(self, exc: BaseException) -> None:
         _record(
@@ -453,34 +468,29 @@ def _absolute(scope: dict[str, Any]) -> dict[str, Any]:
 
 async def _predict_rows(request: Request, name: str) -> Response:
     """``{"rows": [...]}`` for people who do not speak OIP: one row per item, in the card's input order."""
+    centre = _centre(request)
+    call = InferCall(centre, _key(request), name, None)
+    body = await call.step_async(_body(request, centre.settings.max_body_bytes))
+    rows = call.step(lambda: _rows_of(body))
+    call.inputs = call.step(lambda: _rows_to_inputs(rows, call.runtime.card))
+    call.rows = len(rows)
+    outputs = call.step(lambda: centre.predict(call.runtime, call.inputs))
+    result = {k: np.asarray(v).tolist() for k, v in outputs.items()}
+    call.succeeded()
+    return JSONResponse({"component": name, "version": call.chosen, "outputs": _by_row(result, len(rows))})
+
+
+def _rows_of(body: bytes) -> list[Any]:
     import json
 
-    started = time.perf_counter()
-    centre = _centre(request)
-    principal = centre.authenticate(_key(request))
-    centre.admit(principal)
-    chosen: int | str = "-"
-    rows = 0
     try:
-        component = centre.component(name, principal)
-        chosen = centre.pick_version(component, None)
-        runtime = centre.runtime(name, chosen)
-        body = await _body(request, centre.settings.max_body_bytes)
-        try:
-            doc = json.loads(body or b"null")
-        except json.JSONDecodeError as exc:
-            raise BadRequest(f"the body is not valid JSON: {exc.msg} at position {exc.pos}") from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list) or not doc["rows"]:
-            raise BadRequest('send {"rows": [row, ...]} with at least one row')
-        inputs = _rows_to_inputs(doc["rows"], runtime.card)
-        rows = len(doc["rows"])
-        outputs = centre.predict(runtime, inputs)
-        result = {k: np.asarray(v).tolist() for k, v in outputs.items()}
-    except Exception as exc:
-        _record(centre, principal, name, chosen, started, rows, error_status(exc))
-        raise
-    _record(centre, principal, name, chosen, started, rows, 200)
-    return JSONResponse({"component": name, "version": chosen, "outputs": _by_row(result, rows)})
+        doc = json.loads(body or b"null")
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list) or not doc["rows"]:
+        raise BadRequest('send {"rows": [row, ...]} with at least one row')
+    rows: list[Any] = doc["rows"]
+    return rows
 
 
 def _rows_to_inputs(rows: list[Any], card: Any) -> dict[str, np.ndarray]:

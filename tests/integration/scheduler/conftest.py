@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from scheduler.backends import make_backend
+from scheduler.client import SchedulerClient
+from scheduler.service import Scheduler
 from scheduler.settings import SchedulerSettings
-from scheduler.store import SchedulerStore
-from tests.ray_clusters import RayCluster, port_block, start_cluster
+from scheduler.store import JobState, SchedulerStore
+from tests.ray_clusters import RayCluster, poll, port_block, start_cluster
 
 
 @pytest.fixture
@@ -48,3 +52,32 @@ def clusters() -> Iterator[dict[str, RayCluster]]:
 @pytest.fixture
 def settings(tmp_path: Path) -> SchedulerSettings:
     return SchedulerSettings(home=tmp_path / "home", cycle_interval_s=0.2, max_jobs_per_pool=4)
+
+
+@pytest.fixture
+def loop(client: SchedulerClient, settings: SchedulerSettings) -> Iterator[Scheduler]:
+    """The scheduler cycling in a thread of the test process, over the test module's ``client``."""
+    scheduler = Scheduler(client.store, settings)
+    stop = threading.Event()
+    thread = threading.Thread(target=scheduler.run, args=(stop,), daemon=True)
+    thread.start()
+    yield scheduler
+    stop.set()
+    thread.join(timeout=30)
+
+
+def stop_leftovers(client: SchedulerClient) -> None:
+    """Leave the clusters empty for the next test: stop whatever jobs a test left on them."""
+    for job in client.store.jobs(states=[JobState.ADMITTED, JobState.RUNNING, JobState.STOPPING]):
+        if job.pool and job.submission_id:
+            make_backend(client.store.pool(job.pool).pool_spec).stop(job.submission_id)
+
+
+def wait_final(client: SchedulerClient, job_id: str, timeout_s: float, *, expect: str = "succeeded") -> None:
+    """Poll until the job has ended; fail with its logs unless it ended as ``expect``."""
+    poll(
+        lambda: client.job(job_id).state in ("succeeded", "failed", "cancelled"),
+        timeout_s,
+        what=f"job {job_id} to end",
+    )
+    assert client.job(job_id).state == expect, client.logs(job_id)

@@ -7,7 +7,6 @@ user's job finds a shared hub (`brain up` starts Ray with it already set).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,15 +17,15 @@ import pytest
 
 from model_hub import HubSettings, Lineage, Registry
 from model_hub.sessions import onnx_session
-from scheduler.backends import make_backend
 from scheduler.client import SchedulerClient
 from scheduler.service import Scheduler
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, QueueSpec, TopologySpec
-from scheduler.store import JobState, SchedulerStore
+from scheduler.store import SchedulerStore
 from tests import onnx_models
 from tests.cards import make_card
-from tests.ray_clusters import RayCluster, poll
+from tests.integration.scheduler.conftest import stop_leftovers, wait_final
+from tests.ray_clusters import RayCluster
 
 pytestmark = pytest.mark.slow
 
@@ -51,28 +50,14 @@ def client(clusters: dict[str, RayCluster], settings: SchedulerSettings) -> Iter
         )
     )
     yield client
-    for job in client.store.jobs(states=[JobState.ADMITTED, JobState.RUNNING, JobState.STOPPING]):
-        if job.pool and job.submission_id:
-            make_backend(client.store.pool(job.pool).pool_spec).stop(job.submission_id)
+    stop_leftovers(client)
     client.close()
-
-
-@pytest.fixture
-def loop(client: SchedulerClient, settings: SchedulerSettings) -> Iterator[Scheduler]:
-    scheduler = Scheduler(client.store, settings)
-    stop = threading.Event()
-    thread = threading.Thread(target=scheduler.run, args=(stop,), daemon=True)
-    thread.start()
-    yield scheduler
-    stop.set()
-    thread.join(timeout=30)
 
 
 def run_job(client: SchedulerClient, hub: HubSettings, spec: dict[str, Any], timeout_s: float) -> str:
     body = {"tenant": "lab", "runtime_env": {"env_vars": {"BRAIN_HOME": str(hub.home)}}, **spec}
     job_id = client.submit(body).id
-    poll(lambda: client.job(job_id).state in ("succeeded", "failed"), timeout_s, what=f"job {job_id}")
-    assert client.job(job_id).state == "succeeded", client.logs(job_id)
+    wait_final(client, job_id, timeout_s)
     return job_id
 
 

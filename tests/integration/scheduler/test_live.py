@@ -8,7 +8,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, QueueSpec, TopologySpec
 from scheduler.store import JobState, SchedulerStore, submission_id
 from tests.conftest import ROOT, free_port
+from tests.integration.scheduler.conftest import stop_leftovers
 from tests.ray_clusters import RayCluster, poll
 
 pytestmark = pytest.mark.slow
@@ -58,23 +58,8 @@ def client(clusters: dict[str, RayCluster], settings: SchedulerSettings) -> Iter
     client = SchedulerClient(SchedulerStore.open(settings), settings)
     client.apply(topology(clusters))
     yield client
-    # Leave the clusters empty for the next test: stop whatever this test left on them.
-    for job in client.store.jobs(states=[JobState.ADMITTED, JobState.RUNNING, JobState.STOPPING]):
-        if job.pool and job.submission_id:
-            make_backend(client.store.pool(job.pool).pool_spec).stop(job.submission_id)
+    stop_leftovers(client)
     client.close()
-
-
-@pytest.fixture
-def loop(client: SchedulerClient, settings: SchedulerSettings) -> Iterator[Scheduler]:
-    """The scheduler cycling in a thread of the test process."""
-    scheduler = Scheduler(client.store, settings)
-    stop = threading.Event()
-    thread = threading.Thread(target=scheduler.run, args=(stop,), daemon=True)
-    thread.start()
-    yield scheduler
-    stop.set()
-    thread.join(timeout=30)
 
 
 def state_of(client: SchedulerClient, job_id: str) -> str:

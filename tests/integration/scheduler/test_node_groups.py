@@ -10,7 +10,6 @@ import shlex
 import shutil
 import sys
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from scheduler.service import Scheduler
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, QueueSpec, TopologySpec
 from scheduler.store import SchedulerStore
-from tests.ray_clusters import RayCluster, add_node, poll, port_block, start_cluster
+from tests.integration.scheduler.conftest import wait_final
+from tests.ray_clusters import RayCluster, add_node, port_block, start_cluster
 
 pytestmark = pytest.mark.slow
 
@@ -71,17 +71,6 @@ def client(cluster: RayCluster, settings: SchedulerSettings) -> Iterator[Schedul
     client.close()
 
 
-@pytest.fixture
-def loop(client: SchedulerClient, settings: SchedulerSettings) -> Iterator[Scheduler]:
-    scheduler = Scheduler(client.store, settings)
-    stop = threading.Event()
-    thread = threading.Thread(target=scheduler.run, args=(stop,), daemon=True)
-    thread.start()
-    yield scheduler
-    stop.set()
-    thread.join(timeout=30)
-
-
 def group_node(cluster: RayCluster, name: str) -> str:
     health = make_backend(pool_spec(cluster, name)).health()
     assert health.healthy, health.message
@@ -109,7 +98,7 @@ def test_each_pool_sees_only_its_group_and_its_jobs_stay_there(
         for name in GROUPS
     }
     for job_id in jobs.values():
-        poll(lambda j=job_id: client.job(j).state == "succeeded", 120, what=f"{job_id} to succeed")
+        wait_final(client, job_id, 120)
     for name, job_id in jobs.items():
         assert client.job(job_id).pool == name
         assert driver_node(client, job_id) == nodes[name]
@@ -153,10 +142,8 @@ def test_a_governance_job_cleans_data_on_its_node_group(
             },
         }
     ).id
-    poll(lambda: client.job(job_id).state in ("succeeded", "failed"), 180, what="the governance job")
-    job = client.job(job_id)
-    assert job.state == "succeeded", client.logs(job_id)
-    assert job.pool == "qd-b"
+    wait_final(client, job_id, 180)
+    assert client.job(job_id).pool == "qd-b"
     import json
 
     report = json.loads((output / "_report.json").read_text())

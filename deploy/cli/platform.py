@@ -18,20 +18,24 @@ from deploy.cli._common import console, emit_json, fail
 from deploy.platform import Platform, PlatformError, alive, port_free
 
 MLFLOW_PORT = Annotated[int, typer.Option(envvar="BRAIN_MLFLOW_PORT", help="Port of the MLflow UI.")]
+CENTRE_PORT = Annotated[int, typer.Option(envvar="BRAIN_PORT", help="Port of the capability centre.")]
+DASHBOARD_PORT = Annotated[
+    int, typer.Option(envvar="BRAIN_DASHBOARD_PORT", help="Port of the Ray dashboard.")
+]
+SCHEDULER_METRICS_PORT = Annotated[
+    int, typer.Option(envvar="BRAIN_SCHEDULER_METRICS_PORT", help="Port of the scheduler's metrics.")
+]
+SCHEDULER_API_PORT = Annotated[
+    int, typer.Option(envvar="BRAIN_SCHEDULER_API_PORT", help="Port of the scheduler's REST API.")
+]
 
 
 def up(
     mlflow_port: MLFLOW_PORT = 5000,
-    port: Annotated[int, typer.Option(envvar="BRAIN_PORT", help="Port of the capability centre.")] = 8000,
-    dashboard_port: Annotated[
-        int, typer.Option(envvar="BRAIN_DASHBOARD_PORT", help="Port of the Ray dashboard.")
-    ] = 8265,
-    scheduler_metrics_port: Annotated[
-        int, typer.Option(envvar="BRAIN_SCHEDULER_METRICS_PORT", help="Port of the scheduler's metrics.")
-    ] = 9108,
-    scheduler_api_port: Annotated[
-        int, typer.Option(envvar="BRAIN_SCHEDULER_API_PORT", help="Port of the scheduler's REST API.")
-    ] = 8300,
+    port: CENTRE_PORT = 8000,
+    dashboard_port: DASHBOARD_PORT = 8265,
+    scheduler_metrics_port: SCHEDULER_METRICS_PORT = 9108,
+    scheduler_api_port: SCHEDULER_API_PORT = 8300,
     serve: Annotated[bool, typer.Option(help="Start the capability centre on Ray Serve.")] = True,
     builtins: Annotated[
         bool, typer.Option(help="Train and register the built-in components on first run.")
@@ -153,6 +157,10 @@ PACKAGES = (
 
 def doctor(
     mlflow_port: MLFLOW_PORT = 5000,
+    port: CENTRE_PORT = 8000,
+    dashboard_port: DASHBOARD_PORT = 8265,
+    scheduler_metrics_port: SCHEDULER_METRICS_PORT = 9108,
+    scheduler_api_port: SCHEDULER_API_PORT = 8300,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check Python, packages, free ports and stores; exit 1 if something is wrong."""
@@ -175,17 +183,24 @@ def doctor(
             ok, detail = False, "not installed: run `make install`"
         check(f"package {package}", ok, detail)
     running = {s.port for s in Platform().services() if alive(s.pid)}
-    for port, what in ((mlflow_port, "MLflow UI"), (8000, "capability centre"), (8265, "Ray dashboard")):
-        free = port_free(port)
+    ports = (
+        (mlflow_port, "MLflow UI"),
+        (port, "capability centre"),
+        (dashboard_port, "Ray dashboard"),
+        (scheduler_api_port, "scheduler REST API"),
+        (scheduler_metrics_port, "scheduler metrics"),
+    )
+    for number, what in ports:
+        free = port_free(number)
         check(
-            f"port {port}",
-            free or port in running,
+            f"port {number}",
+            free or number in running,
             f"{what}: "
             + (
                 "free"
                 if free
                 else "used by this platform"
-                if port in running
+                if number in running
                 else "in use by another process"
             ),
         )

@@ -34,3 +34,29 @@ def test_doctor_reports_json(brain: Brain) -> None:
     assert report["ok"] == (proc.returncode == 0)
     registry = next(c for c in report["checks"] if c["check"] == "registry")
     assert registry["ok"] and "0 registered, 0 indexed" in registry["detail"]
+
+
+def test_doctor_checks_every_port_of_the_platform(brain: Brain) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        ports = {
+            "--mlflow-port": free_port(),
+            "--port": free_port(),
+            "--dashboard-port": free_port(),
+            "--scheduler-api-port": busy,
+            "--scheduler-metrics-port": free_port(),
+        }
+        args = [str(a) for pair in ports.items() for a in pair]
+        proc = brain("doctor", "--json", *args, check=False)
+    report = json.loads(proc.stdout)
+    checks = {c["check"]: c for c in report["checks"]}
+    for option, number in ports.items():
+        assert f"port {number}" in checks, option
+    assert not checks[f"port {busy}"]["ok"]
+    assert checks[f"port {busy}"]["detail"] == "scheduler REST API: in use by another process"
+    assert checks[f"port {ports['--scheduler-metrics-port']}"]["detail"] == "scheduler metrics: free"
+    assert proc.returncode == 1 and not report["ok"]

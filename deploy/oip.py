@@ -269,17 +269,12 @@ def encode_response(
     for name in names:
         spec = specs.get(name)
         datatype = spec.datatype if spec is not None else datatype_of(np.asarray(outputs[name]).dtype)
-        array = _as_datatype(outputs[name], datatype)
-        entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
-        if request is not None and request.wants_binary(name):
-            raw = _to_binary(array, datatype)
-            entry["parameters"] = {"binary_data_size": len(raw)}
-            chunks.append(raw)
-        else:
-            entry["data"] = _to_json_data(array, datatype, name)
-            if datatype in _FLOATS and finite:
-                finite = bool(np.isfinite(array).all())
+        binary = request is not None and request.wants_binary(name)
+        entry, entry_finite = _tensor_entry(
+            name, _as_datatype(outputs[name], datatype), datatype, binary, chunks
+        )
         entries.append(entry)
+        finite = finite and entry_finite
 
     doc: dict[str, Any] = {"model_name": model_name}
     if model_version is not None:
@@ -288,6 +283,23 @@ def encode_response(
         doc["id"] = request.id
     doc["outputs"] = entries
     return _assemble(doc, chunks, finite)
+
+
+def _tensor_entry(
+    name: str, array: np.ndarray, datatype: str, binary: bool, chunks: list[bytes]
+) -> tuple[dict[str, Any], bool]:
+    """One tensor of a request or response: JSON data, or a binary chunk appended to ``chunks``.
+
+    Also says whether its JSON data is finite (orjson cannot write NaN or infinity; see _assemble).
+    """
+    entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
+    if binary:
+        raw = _to_binary(array, datatype)
+        entry["parameters"] = {"binary_data_size": len(raw)}
+        chunks.append(raw)
+        return entry, True
+    entry["data"] = _to_json_data(array, datatype, name)
+    return entry, datatype not in _FLOATS or bool(np.isfinite(array).all())
 
 
 def datatype_of(dtype: np.dtype[Any]) -> str:
@@ -318,17 +330,9 @@ def encode_request(
     for name, value in inputs.items():
         array = np.asarray(value)
         datatype = datatype_of(array.dtype)
-        array = _as_datatype(array, datatype)
-        entry: dict[str, Any] = {"name": name, "shape": list(array.shape), "datatype": datatype}
-        if binary:
-            raw = _to_binary(array, datatype)
-            entry["parameters"] = {"binary_data_size": len(raw)}
-            chunks.append(raw)
-        else:
-            entry["data"] = _to_json_data(array, datatype, name)
-            if datatype in _FLOATS and finite:
-                finite = bool(np.isfinite(array).all())
+        entry, entry_finite = _tensor_entry(name, _as_datatype(array, datatype), datatype, binary, chunks)
         entries.append(entry)
+        finite = finite and entry_finite
     doc: dict[str, Any] = {}
     if request_id is not None:
         doc["id"] = request_id

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -179,17 +180,12 @@ def test_bad_input_gets_one_clear_line_and_no_traceback(brain: Brain, tmp_path: 
 
 def test_keep_torch_from_the_cli(brain: Brain, tmp_path: Path) -> None:
     card = write_card(tmp_path / "card.yaml", name="refiner")
-    out = brain(
-        "components",
-        "register",
-        "--card",
-        str(card),
-        "--torch",
-        "tests.torch_modules:refiner",
-        "--config",
-        '{"features": 4}',
-        "--keep-torch",
-        "--json",
+
+    def register(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return brain("components", "register", "--card", str(card), *args, check=check)
+
+    out = register(
+        "--torch", "tests.torch_modules:refiner", "--config", '{"features": 4}', "--keep-torch", "--json"
     )
     assert json.loads(out.stdout)["format"] == "torch"
     exported = json.loads(
@@ -201,32 +197,11 @@ def test_keep_torch_from_the_cli(brain: Brain, tmp_path: Path) -> None:
         "torch.json",
         "weights.safetensors",
     ]
-    # a factory outside the allowed packages, and a config that is not an object: one clear line each
-    bad = brain(
-        "components",
-        "register",
-        "--card",
-        str(card),
-        "--torch",
-        "torch.nn:Identity",
-        "--keep-torch",
-        check=False,
-    )
+    # a factory outside the allowed packages, a config that is not an object, --keep-torch without
+    # --torch: one clear line each
+    bad = register("--torch", "torch.nn:Identity", "--keep-torch", check=False)
     assert bad.returncode != 0 and "outside the allowed packages" in bad.stderr
-    bad = brain(
-        "components",
-        "register",
-        "--card",
-        str(card),
-        "--torch",
-        "tests.torch_modules:refiner",
-        "--config",
-        "[4]",
-        "--keep-torch",
-        check=False,
-    )
+    bad = register("--torch", "tests.torch_modules:refiner", "--config", "[4]", "--keep-torch", check=False)
     assert bad.returncode == 2 and "must be a JSON object" in bad.stderr
-    bad = brain(
-        "components", "register", "--card", str(card), "--onnx", "x.onnx", "--keep-torch", check=False
-    )
+    bad = register("--onnx", "x.onnx", "--keep-torch", check=False)
     assert bad.returncode == 2 and "go with --torch" in bad.stderr

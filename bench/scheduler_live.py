@@ -36,11 +36,12 @@ from ray.dashboard.modules.job.sdk import JobSubmissionClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scheduler.client import SchedulerClient
-from scheduler.service import Scheduler
+from scheduler.control import SchedulerControl
+from scheduler.loop import Scheduler
+from scheduler.model import JobState
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, QueueSpec, TopologySpec
-from scheduler.store import JobState, SchedulerStore, submission_id
+from scheduler.store import SchedulerStore, submission_id
 from tests.ray_clusters import poll, port_block, start_cluster
 
 RESULTS = Path(__file__).parent / "results" / "scheduler_live.json"
@@ -125,7 +126,7 @@ def main() -> None:
             max_jobs_per_pool=args.max_jobs,
             placement_scorer="best-fit",
         )
-        client = SchedulerClient(SchedulerStore.open(settings), settings)
+        client = SchedulerControl(SchedulerStore.open(settings), settings)
         client.apply(
             TopologySpec(
                 pools=[

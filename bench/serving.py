@@ -3,11 +3,11 @@
 Serves the same ONNX MLP (32→64→64→1; one request = one row, OIP v2 JSON) five ways and loads each
 in turn at concurrency 1, 16 and 64:
   (a) the capability centre: HAProxy ingress → replica with key check, visibility, quota,
-      metering and Prometheus counters → ONNX Runtime in-process (deploy.runner)
+      metering and Prometheus counters → ONNX Runtime in-process (deploy.embedded.runner)
   (b) `mlflow models serve` (uvicorn, 2 workers) on the very same registered artifact
   (c) MLServer 1.7 with its MLflow runtime (from a separate venv given by --mlserver-venv)
   (d) a minimal plain Ray Serve deployment on Serve's defaults (same replica count, nothing else),
-      and (d') the same deployment given the centre's Ray Serve switches (deploy.runner.SERVE_ENV:
+      and (d') the same deployment given the centre's Ray Serve switches (deploy.embedded.runner.SERVE_ENV:
       HAProxy ingress, throughput-optimised mode): a control that isolates what the centre does
       per request. (d') is reported beside the peers, with its own ratio.
   (e) ONNX Runtime in-process, no HTTP: the ceiling
@@ -43,7 +43,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deploy.proctree import descendants, still_running, terminate  # noqa: E402
+from deploy.embedded.proctree import descendants, still_running, terminate  # noqa: E402
 from model_hub import Card, HubSettings, Registry, ServingPolicy  # noqa: E402
 from model_hub.convert import torch_to_onnx  # noqa: E402
 
@@ -189,7 +189,7 @@ def centre(work: Path, home: Path, replicas: int, tag: str) -> Iterator[int]:
     ready = work / f"{tag}-ready.json"
     env = {**os.environ, "BRAIN_HOME": str(home), "PYTHONPATH": str(ROOT)}
     cmd = [
-        sys.executable, "-m", "deploy.runner", "--home", str(home), "--port", str(port),
+        sys.executable, "-m", "deploy.embedded.runner", "--home", str(home), "--port", str(port),
         "--dashboard-port", str(free_port()), "--replicas", str(replicas), "--ready-file", str(ready),
     ]  # fmt: skip
     healthy = http_ok(f"http://127.0.0.1:{port}/v2/health/ready")
@@ -202,7 +202,7 @@ def centre(work: Path, home: Path, replicas: int, tag: str) -> Iterator[int]:
 
 def prepare_centre(home: Path, components: int = 0) -> tuple[str, Path]:
     """Register the MLP (and ``components`` small ones); a tenant with no practical limits; its key."""
-    from deploy.settings import ServeSettings
+    from deploy.settings import PlatformSettings
     from deploy.tenancy import Role, TenantSpec, TenantStore
     from tests import onnx_models
 
@@ -215,7 +215,7 @@ def prepare_centre(home: Path, components: int = 0) -> tuple[str, Path]:
         registry.register_onnx(card, onnx_models.linear(seed=i))
     path = registry.load("mlp").path
     registry.close()
-    store = TenantStore.open(ServeSettings(home=home))
+    store = TenantStore.open(PlatformSettings(home=home))
     store.create_tenant(
         TenantSpec(
             name="bench",
@@ -409,7 +409,7 @@ def run_plain(
     *,
     same_settings: bool,
 ) -> None:
-    from deploy.runner import SERVE_ENV
+    from deploy.embedded.runner import SERVE_ENV
 
     tag = "d2" if same_settings else "d"
     print(
@@ -436,7 +436,7 @@ def run_plain(
 
 
 def multiplexing(work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    from deploy.serving.runtimes import OnnxRuntime
+    from deploy.centre.runtimes import OnnxRuntime
 
     home = work / "mux-home"
     t0 = time.perf_counter()

@@ -1,14 +1,19 @@
-"""Settings of the capability centre (env prefix ``BRAIN_``)."""
+"""Settings of the platform (env prefix ``BRAIN_``), and the scheduler's settings as the platform sets it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from deploy.jobs import PROGRAMS
+from scheduler.settings import SchedulerSettings
 
-class ServeSettings(BaseSettings):
+
+class PlatformSettings(BaseSettings):
     """Where the platform keeps its state, where it listens, and the default limits of a tenant."""
 
     # Other packages read BRAIN_* variables too, so unknown ones are not an error here.
@@ -64,3 +69,26 @@ class ServeSettings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.home_dir / 'platform.db'}"
+
+
+API_AUTH = "deploy.tenancy.scheduler_auth:authenticator"
+"""The scheduler REST API's key check: the platform's tenant API keys."""
+
+
+def scheduler_settings(**overrides: Any) -> SchedulerSettings:
+    """The scheduler's settings as the platform composes it: the env's settings (and ``overrides``) plus
+    the platform's job programs and its tenant-key check for the REST API, where the env names none."""
+    settings = SchedulerSettings(**overrides)
+    return settings.model_copy(
+        update={
+            "job_programs": {**PROGRAMS, **settings.job_programs},
+            "api_auth": settings.api_auth or API_AUTH,
+        }
+    )
+
+
+def scheduler_env() -> dict[str, str]:
+    """Env vars that give a scheduler process (``python -m scheduler.service``) the platform's job programs
+    and key check."""
+    settings = scheduler_settings()
+    return {"BRAIN_JOB_PROGRAMS": json.dumps(settings.job_programs), "BRAIN_API_AUTH": str(settings.api_auth)}

@@ -5,7 +5,7 @@ decisions out. The live loop and the trace simulator (`scheduler.sim`) both driv
 
 The live half: `scheduler.store` (SQLAlchemy state and its migrations), `scheduler.backends` (the Ray Jobs
 API backend), `scheduler.service` (the loop, `python -m scheduler.service`), `scheduler.api` (its REST
-API), `scheduler.sdk` (the Python SDK over that API) and `scheduler.client` (the same on the database
+API), `scheduler.sdk` (the Python SDK over that API) and `scheduler.control` (the same on the database
 directly). They are not imported here, so that `import scheduler` stays light.
 """
 

@@ -30,11 +30,13 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from scheduler.client import SchedulerClient, event_json, job_json, one_line, parse_job, pool_json
+from scheduler.control import SchedulerControl, one_line, parse_job
 from scheduler.errors import Forbidden, JobNotFound, SchedulerError, SpecInvalid, UnknownPool
+from scheduler.model import ON_POOL, JobState
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import TopologySpec
-from scheduler.store import ON_POOL, JobRow, JobState, SchedulerStore
+from scheduler.store import JobRow, SchedulerStore
+from scheduler.views import event_json, job_json, pool_json
 
 log = logging.getLogger("scheduler.api")
 
@@ -96,7 +98,7 @@ def build_app(
     store: SchedulerStore, authenticate: Authenticate, settings: SchedulerSettings | None = None
 ) -> FastAPI:
     """The API over `store`; `authenticate` checks every request's key."""
-    client = SchedulerClient(store, settings)
+    client = SchedulerControl(store, settings)
     app = FastAPI(title="Industry Brain scheduler", version="0.1.0")
     app.state.authenticate = authenticate
 

@@ -292,3 +292,21 @@ class QueueTree:
         queues = [Queue("shandong")]
         queues += [Queue(t, parent="shandong", tenant=t, guaranteed=guaranteed) for t in tenants]
         return cls(queues)
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    """Waiting for the policy to admit it."""
+    ADMITTED = "admitted"
+    """Admitted and sent (or about to be sent) to its pool; Ray may still be starting it."""
+    RUNNING = "running"
+    STOPPING = "stopping"
+    """Asked to stop (cancel, preemption, drain, max run time); goes back to QUEUED when `requeue` is set."""
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ON_POOL = (JobState.ADMITTED, JobState.RUNNING, JobState.STOPPING)
+"""States in which a job holds capacity of a pool (and counts against its in-flight limit)."""
+FINAL = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)

@@ -9,7 +9,7 @@
 
 Jobs, pools and events come back as the API's JSON objects (dicts). A refusal raises an `APIError`
 subclass by status, carrying the server's message; a scheduler that does not answer raises
-`Unavailable`. (`scheduler.client.SchedulerClient` works on the database directly, without the API.)
+`Unavailable`. (`scheduler.control.SchedulerControl` works on the database directly, without the API.)
 """
 
 from __future__ import annotations

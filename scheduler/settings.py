@@ -72,10 +72,16 @@ class SchedulerSettings(BaseSettings):
     api_host: str = "127.0.0.1"
     """Interface the REST API listens on (`python -m scheduler.service --api-port`); loopback by default."""
 
-    api_auth: str = "deploy.tenancy.scheduler_auth:authenticator"
-    """Import path ``module:factory`` of the REST API's key check: ``factory(settings)`` returns a callable
-    from a request's key to its `scheduler.api.Caller`. The default checks the platform's tenant API keys
-    in the platform database of the same BRAIN_HOME; named by path so the scheduler never imports it."""
+    api_auth: str | None = None
+    """Import path ``module:factory`` of the REST API's key check (BRAIN_API_AUTH): ``factory(settings)``
+    returns a callable from a request's key to its `scheduler.api.Caller`. No default: the scheduler
+    knows no keys of its own, so its API does not start without one. The platform sets its tenant-key
+    check here when it starts the scheduler."""
+
+    job_programs: dict[str, str] = Field(default_factory=dict)
+    """The program (a module run with ``python -m``) of each built-in job kind this scheduler offers
+    (BRAIN_JOB_PROGRAMS, JSON): ``{"training": "pkg.train", …}``. A kind without a program is refused at
+    submission with a message naming it; ``entrypoint`` needs none. The platform registers its own."""
 
     @property
     def database_url(self) -> str:

@@ -6,10 +6,12 @@ topology (is this region known, does any node fit) happen in `ClusterState.valid
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from scheduler.errors import SpecInvalid
 from scheduler.jobs.kinds import (
     SECTIONS,
     BatchInferenceParams,
@@ -279,13 +281,25 @@ class JobRequest(JobSpec):
         params: KindParams | None = getattr(self, SECTIONS[self.kind])
         return params
 
-    def command(self, python: str) -> str:
-        """The command Ray runs: the user's entrypoint, or the kind's program run by `python`."""
+    def command(self, python: str, programs: Mapping[str, str]) -> str:
+        """The command Ray runs: the user's entrypoint, or the kind's program (from ``programs``, kind →
+        module) run by `python`."""
         params = self.params
         if params is None:
             assert self.entrypoint is not None
             return self.entrypoint
-        return program_command(self.kind, params, self.id, python)
+        if self.kind not in programs:
+            raise SpecInvalid("the job spec", unoffered_kind(self.kind, programs))
+        return program_command(programs[self.kind], params, self.id, python)
+
+
+def unoffered_kind(kind: str, programs: Mapping[str, str]) -> str:
+    """Why a job of ``kind`` cannot run here: no program is registered for it."""
+    offered = ", ".join(["entrypoint", *sorted(programs)])
+    return (
+        f"kind {kind} is not offered by this scheduler: no program is registered for it "
+        f"(BRAIN_JOB_PROGRAMS); kinds offered: {offered}"
+    )
 
 
 class NodeSelector(_Spec):

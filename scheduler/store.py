@@ -18,15 +18,11 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     Boolean,
-    Connection,
     Engine,
     Float,
     ForeignKey,
@@ -36,41 +32,20 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    create_engine,
-    event,
     func,
-    make_url,
     select,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from scheduler.db import Migrations, open_engine
 from scheduler.errors import IdempotencyConflict, JobNotFound, SpecInvalid, UnknownPool
-from scheduler.model import QueueTree
+from scheduler.model import FINAL, JobState, QueueTree
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, JobRequest, QueueSpec
 
-MIGRATIONS = Path(__file__).with_name("migrations")
 VERSION_TABLE = "alembic_version_scheduler"
-
-
-class JobState(StrEnum):
-    QUEUED = "queued"
-    """Waiting for the policy to admit it."""
-    ADMITTED = "admitted"
-    """Admitted and sent (or about to be sent) to its pool; Ray may still be starting it."""
-    RUNNING = "running"
-    STOPPING = "stopping"
-    """Asked to stop (cancel, preemption, drain, max run time); goes back to QUEUED when `requeue` is set."""
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-ON_POOL = (JobState.ADMITTED, JobState.RUNNING, JobState.STOPPING)
-"""States in which a job holds capacity of a pool (and counts against its in-flight limit)."""
-FINAL = (JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED)
 
 
 class Base(DeclarativeBase):
@@ -204,49 +179,19 @@ def new_job_id() -> str:
     return f"job-{uuid.uuid4().hex[:20]}"
 
 
-# --- engine and migrations ------------------------------------------------------------------------
+# --- migrations -----------------------------------------------------------------------------------
 
-
-def open_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL mode, foreign keys and a busy timeout."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-    event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL: the CLI reads and writes while the service runs its cycle. NORMAL sync survives a killed
-    # process (only an OS crash can lose the last commits), which is the crash the scheduler must survive.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-def _alembic_config(connection: Connection) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["connection"] = connection
-    return config
+MIGRATIONS = Migrations(Path(__file__).with_name("migrations"), VERSION_TABLE)
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Upgrade the scheduler's tables to ``revision`` (idempotent; run at every start)."""
-    with engine.begin() as connection:
-        command.upgrade(_alembic_config(connection), revision)
+    MIGRATIONS.upgrade(engine, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Downgrade to ``revision`` ("base": no scheduler tables at all)."""
-    with engine.begin() as connection:
-        command.downgrade(_alembic_config(connection), revision)
+    MIGRATIONS.downgrade(engine, revision)
 
 
 # --- the store ------------------------------------------------------------------------------------

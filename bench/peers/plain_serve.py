@@ -2,7 +2,7 @@
 
 No auth, no metering, no validation. bench/serving.py starts it twice: on Ray Serve's defaults
 (peer d, the deployment a user would write), and with the centre's Ray Serve settings
-(deploy.runner.SERVE_ENV: HAProxy ingress, the throughput-optimised mode; the control d2), so the
+(deploy.embedded.runner.SERVE_ENV: HAProxy ingress, the throughput-optimised mode; the control d2), so the
 difference to the centre is what the centre does per request.
 Run: python bench/peers/plain_serve.py MODEL.onnx PORT REPLICAS READY_FILE
 """

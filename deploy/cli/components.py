@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from deploy.cli._common import console, emit_json, fail
+from deploy.settings import scheduler_settings
 from model_hub import (
     INDUSTRIES,
     Card,
@@ -25,7 +26,7 @@ from model_hub import (
     Visibility,
     convert,
 )
-from scheduler.client import one_line
+from scheduler.control import one_line
 
 app = typer.Typer(help="Register, find, version and export algorithm components (知识/工艺/机理).")
 
@@ -449,7 +450,7 @@ def train(
 
 
 def _scheduler_running() -> bool:
-    from deploy.platform import Platform, alive
+    from deploy.embedded.platform import Platform, alive
 
     return any(s.name == "scheduler" and alive(s.pid) for s in Platform().services())
 
@@ -460,16 +461,17 @@ def _train_on_scheduler(names: list[str], retrain: bool, seed: int, as_json: boo
     import sys
     import time
 
-    from deploy.bootstrap import OPERATOR
+    from deploy.tenancy.bootstrap import OPERATOR
     from model_hub import HubSettings
-    from scheduler.client import SchedulerClient, parse_job
-    from scheduler.store import JobState, new_job_id
+    from scheduler.control import SchedulerControl, parse_job
+    from scheduler.model import JobState
+    from scheduler.store import new_job_id
 
     job_id = new_job_id()
     command = [sys.executable, "-m", "components.train_job", *names, "--seed", str(seed), "--job-id", job_id]
     if retrain:
         command.append("--retrain")
-    client = SchedulerClient.open()
+    client = SchedulerControl.open(scheduler_settings())
     try:
         request = parse_job(
             {

@@ -42,8 +42,8 @@ def demo(
     """Call each built-in component over the Open Inference Protocol and show its answer."""
     from components.base import oip_request
     from components.catalog import BUILTINS
-    from deploy.bootstrap import OPERATOR
     from deploy.tenancy import Role, TenantStore
+    from deploy.tenancy.bootstrap import OPERATOR
     from model_hub import Registry
 
     store = TenantStore.open() if key is None else None

@@ -9,8 +9,8 @@ import typer
 
 from deploy.cli import components, demo, platform, tenancy
 from deploy.cli._common import err_console
-from deploy.cli_jobs import jobs_app, pools_app
-from deploy.cli_k8s import deploy_app
+from deploy.cli.jobs import jobs_app, pools_app
+from deploy.cli.k8s import deploy_app
 
 app = typer.Typer(
     help="Industry Brain (产业大脑): compute scheduling, algorithm+model centre, capability centre.",
@@ -32,7 +32,7 @@ app.add_typer(pools_app, name="pools")
 app.add_typer(jobs_app, name="jobs")
 
 try:  # the simulator's commands, where the scheduler provides them
-    from deploy.cli_sim import sim_app
+    from deploy.cli.sim import sim_app
 
     app.add_typer(sim_app, name="sim")
 except ImportError:  # pragma: no cover - only while the scheduler is absent

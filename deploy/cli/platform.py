@@ -15,7 +15,8 @@ import typer
 from rich.table import Table
 
 from deploy.cli._common import console, emit_json, fail
-from deploy.platform import Platform, PlatformError, alive, port_free
+from deploy.embedded.platform import Platform, PlatformError, alive, port_free
+from deploy.settings import scheduler_settings
 
 MLFLOW_PORT = Annotated[int, typer.Option(envvar="BRAIN_MLFLOW_PORT", help="Port of the MLflow UI.")]
 CENTRE_PORT = Annotated[int, typer.Option(envvar="BRAIN_PORT", help="Port of the capability centre.")]
@@ -43,8 +44,8 @@ def up(
     detach: Annotated[bool, typer.Option(help="Start and return; `brain down` stops it.")] = False,
 ) -> None:
     """Start the platform on its embedded defaults (local Ray, MLflow on SQLite, state on SQLite)."""
-    from deploy.bootstrap import ensure_operator
     from deploy.tenancy import TenantStore
+    from deploy.tenancy.bootstrap import ensure_operator
     from model_hub import Registry
 
     platform = Platform(mlflow_port=mlflow_port)
@@ -116,10 +117,10 @@ def up(
 
 def ensure_starter_queues() -> None:
     """On first start, a queue tree so that jobs can be submitted at once: province → platform."""
-    from scheduler.client import SchedulerClient
+    from scheduler.control import SchedulerControl
     from scheduler.spec import QueueSpec
 
-    client = SchedulerClient.open()
+    client = SchedulerControl.open(scheduler_settings())
     try:
         if not client.store.queue_specs():
             client.put_queues(

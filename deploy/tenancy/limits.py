@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from deploy.errors import QuotaExceeded, RateLimited
+from deploy.centre.errors import QuotaExceeded, RateLimited
 from deploy.metering import month_of, next_month_start
 from deploy.tenancy.model import Tenant
 

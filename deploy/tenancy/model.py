@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from deploy.errors import Forbidden
+from deploy.centre.errors import Forbidden
 from deploy.tenancy.regions import CITY_BY_CODE
 from model_hub.taxonomy import INDUSTRY_BY_CODE
 

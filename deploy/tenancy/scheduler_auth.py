@@ -7,8 +7,8 @@ operator of the scheduler.
 
 from __future__ import annotations
 
-from deploy.errors import ServeError
-from deploy.settings import ServeSettings
+from deploy.centre.errors import ServeError
+from deploy.settings import PlatformSettings
 from deploy.tenancy.model import Principal
 from deploy.tenancy.store import TenantStore
 from scheduler.api import Authenticate, Caller
@@ -36,4 +36,4 @@ def store_authenticator(store: TenantStore) -> Authenticate:
 
 def authenticator(settings: SchedulerSettings) -> Authenticate:
     """The key check of the platform database under the scheduler's BRAIN_HOME (or BRAIN_DATABASE_URL)."""
-    return store_authenticator(TenantStore.open(ServeSettings(home=settings.home)))
+    return store_authenticator(TenantStore.open(PlatformSettings(home=settings.home)))

@@ -1,4 +1,4 @@
-"""Tables of the tenancy store (typed SQLAlchemy ORM). The migrations in ``deploy/migrations`` create them."""
+"""Tables of the tenancy store (typed SQLAlchemy ORM), created by the migrations in deploy/db/migrations."""
 
 from __future__ import annotations
 

@@ -16,9 +16,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from deploy.centre.errors import Conflict, NotFound, Unauthorized
 from deploy.db import migrate, open_engine, utc, utcnow
-from deploy.errors import Conflict, NotFound, Unauthorized
-from deploy.settings import ServeSettings
+from deploy.settings import PlatformSettings
 from deploy.tenancy.keys import hash_key, key_id_of, new_key
 from deploy.tenancy.model import (
     KEY_SCHEME,
@@ -38,20 +38,20 @@ class TenantStore:
     def __init__(
         self,
         engine: Engine,
-        settings: ServeSettings | None = None,
+        settings: PlatformSettings | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
-        self.settings = settings or ServeSettings()
+        self.settings = settings or PlatformSettings()
         self._clock = clock
         self._lock = threading.Lock()
         # key hash → (principal, key expiry, trusted until)
         self._verified: dict[str, tuple[Principal, datetime, datetime]] = {}
 
     @classmethod
-    def open(cls, settings: ServeSettings | None = None) -> TenantStore:
+    def open(cls, settings: PlatformSettings | None = None) -> TenantStore:
         """Connect to the configured database and bring its schema up to date."""
-        settings = settings or ServeSettings()
+        settings = settings or PlatformSettings()
         engine = open_engine(settings.db_url)
         migrate(engine)
         return cls(engine, settings)

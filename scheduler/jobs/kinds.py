@@ -10,7 +10,7 @@ platform with the job's parameters as one JSON argument:
 - ``batch-inference``: Ray Data reads CSV/Parquet, runs a registered ONNX component version in
   `map_batches` and writes Parquet plus a summary (`deploy.jobs.batch_inference`);
 - ``governance``: a Ray Data pipeline for industrial data — schema, units, ranges, nulls,
-  de-duplication — that writes the clean rows and a quality report (`scheduler.jobs.governance`).
+  de-duplication — that writes the clean rows and a quality report (`deploy.jobs.governance`).
 
 The programs that need the model hub or the components live in `deploy` (the scheduler imports
 neither); the scheduler names them by module only.
@@ -30,13 +30,6 @@ from typing import Literal, Self, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Kind = Literal["entrypoint", "training", "batch-inference", "governance"]
-
-PROGRAMS: dict[str, str] = {
-    "training": "deploy.jobs.train",
-    "batch-inference": "deploy.jobs.batch_inference",
-    "governance": "scheduler.jobs.governance",
-}
-"""Module run with ``python -m`` for each built-in kind."""
 
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 
@@ -234,10 +227,10 @@ SECTIONS: dict[str, str] = {
 """The field of the job spec that holds each kind's parameters."""
 
 
-def program_command(kind: str, params: KindParams, job_id: str, python: str) -> str:
-    """The shell command that runs a built-in kind: ``python -m MODULE --job-id ID --params JSON``."""
+def program_command(program: str, params: KindParams, job_id: str, python: str) -> str:
+    """The shell command that runs a built-in kind: ``python -m PROGRAM --job-id ID --params JSON``."""
     body = params.model_dump_json(by_alias=True, exclude_none=True)
-    argv = [python, "-m", PROGRAMS[kind], "--job-id", job_id, "--params", body]
+    argv = [python, "-m", program, "--job-id", job_id, "--params", body]
     return shlex.join(argv)
 
 

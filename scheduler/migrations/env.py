@@ -10,8 +10,9 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from scheduler.db import open_engine
 from scheduler.settings import SchedulerSettings
-from scheduler.store import VERSION_TABLE, Base, open_engine
+from scheduler.store import VERSION_TABLE, Base
 
 target_metadata = Base.metadata
 

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from deploy.db import utcnow
-from deploy.proctree import read_recorded, still_running
+from deploy.embedded.proctree import read_recorded, still_running
 from tests import onnx_models
 from tests.cards import card_data
 from tests.conftest import ROOT, free_port

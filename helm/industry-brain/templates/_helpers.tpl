@@ -1,6 +1,6 @@
 {{/*
 Helpers of the industry-brain chart. Object names are "<release>-<part>" so that they match what
-`brain deploy render-manifests --release <release>` prints (deploy/k8s.py).
+`brain deploy render-manifests --release <release>` prints (deploy/k8s/).
 */}}
 
 {{- define "brain.labels" -}}
@@ -43,7 +43,7 @@ deploy.k8s.serve_config, so `brain deploy render-serve-config` shows what runs.
 {{- $_ := set $env $name (toString $value) -}}
 {{- end -}}
 {{- $args := dict "home" $c.home "replicas" (int $c.replicas) "max_models" (int $c.maxModels) -}}
-{{- $app := dict "name" "capability-centre" "route_prefix" "/" "import_path" "deploy.serve_app:application" "args" $args "runtime_env" (dict "env_vars" $env) -}}
+{{- $app := dict "name" "capability-centre" "route_prefix" "/" "import_path" "deploy.centre.app:application" "args" $args "runtime_env" (dict "env_vars" $env) -}}
 {{- $config := dict "proxy_location" "EveryNode" "http_options" (dict "host" "0.0.0.0" "port" 8000) "applications" (list $app) -}}
 {{- toYaml $config -}}
 {{- end }}
@@ -105,9 +105,9 @@ spec:
         # User code on the replica's own event loop, buffered access logs, a frozen start-up heap.
         - name: RAY_SERVE_THROUGHPUT_OPTIMIZED
           value: "1"
-        # Inference calls are not watched for client disconnects (deploy/serving/ingress.py).
+        # Inference calls are not watched for client disconnects (deploy/centre/ingress.py).
         - name: RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH
-          value: deploy.serving.ingress:middlewares
+          value: deploy.centre.ingress:middlewares
         {{- end }}
       ports:
         {{- if .head }}

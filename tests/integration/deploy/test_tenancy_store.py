@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import UnboundExecutionError
 
-from deploy.errors import Conflict, NotFound, Unauthorized
-from deploy.settings import ServeSettings
+from deploy.centre.errors import Conflict, NotFound, Unauthorized
+from deploy.settings import PlatformSettings
 from deploy.tenancy import Role, TenantKind, TenantSpec, TenantStore, hash_key
 
 pytestmark = pytest.mark.integration
@@ -45,7 +45,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def store(engine: Engine, clock: Clock) -> TenantStore:
-    return TenantStore(engine, ServeSettings(key_cache_seconds=30, key_ttl_days=90), clock=clock)
+    return TenantStore(engine, PlatformSettings(key_cache_seconds=30, key_ttl_days=90), clock=clock)
 
 
 def test_tenants_round_trip(store: TenantStore) -> None:
@@ -131,7 +131,7 @@ def test_revocation_is_immediate_here_and_within_the_cache_time_elsewhere(
 ) -> None:
     store.create_tenant(_spec(), actor="root")
     issued = store.issue_key("zibo-chem", Role.consumer, actor="root")
-    other = TenantStore(engine, ServeSettings(key_cache_seconds=30), clock=clock)  # another replica
+    other = TenantStore(engine, PlatformSettings(key_cache_seconds=30), clock=clock)  # another replica
     other.authenticate(issued.secret)
 
     revoked = store.revoke_key(issued.key.prefix, actor="admin@zibo-chem")
@@ -203,7 +203,7 @@ def test_failed_action_leaves_no_audit_entry(store: TenantStore) -> None:
 
 
 def test_open_migrates_the_configured_database(db_url: str) -> None:
-    store = TenantStore.open(ServeSettings(database_url=db_url))
+    store = TenantStore.open(PlatformSettings(database_url=db_url))
     try:
         store.create_tenant(_spec(), actor="root")
         assert store.get_tenant("zibo-chem").city == "zibo"

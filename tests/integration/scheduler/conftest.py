@@ -18,11 +18,13 @@ from pathlib import Path
 
 import pytest
 
+from deploy.settings import scheduler_settings
 from scheduler.backends import make_backend
-from scheduler.client import SchedulerClient
-from scheduler.service import Scheduler
+from scheduler.control import SchedulerControl
+from scheduler.loop import Scheduler
+from scheduler.model import JobState
 from scheduler.settings import SchedulerSettings
-from scheduler.store import JobState, SchedulerStore
+from scheduler.store import SchedulerStore
 from tests.ray_clusters import RayCluster, poll, port_block, start_cluster
 
 
@@ -51,11 +53,12 @@ def clusters() -> Iterator[dict[str, RayCluster]]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> SchedulerSettings:
-    return SchedulerSettings(home=tmp_path / "home", cycle_interval_s=0.2, max_jobs_per_pool=4)
+    # The scheduler as the platform composes it: the platform's job programs registered.
+    return scheduler_settings(home=tmp_path / "home", cycle_interval_s=0.2, max_jobs_per_pool=4)
 
 
 @pytest.fixture
-def loop(client: SchedulerClient, settings: SchedulerSettings) -> Iterator[Scheduler]:
+def loop(client: SchedulerControl, settings: SchedulerSettings) -> Iterator[Scheduler]:
     """The scheduler cycling in a thread of the test process, over the test module's ``client``."""
     scheduler = Scheduler(client.store, settings)
     stop = threading.Event()
@@ -66,14 +69,14 @@ def loop(client: SchedulerClient, settings: SchedulerSettings) -> Iterator[Sched
     thread.join(timeout=30)
 
 
-def stop_leftovers(client: SchedulerClient) -> None:
+def stop_leftovers(client: SchedulerControl) -> None:
     """Leave the clusters empty for the next test: stop whatever jobs a test left on them."""
     for job in client.store.jobs(states=[JobState.ADMITTED, JobState.RUNNING, JobState.STOPPING]):
         if job.pool and job.submission_id:
             make_backend(client.store.pool(job.pool).pool_spec).stop(job.submission_id)
 
 
-def wait_final(client: SchedulerClient, job_id: str, timeout_s: float, *, expect: str = "succeeded") -> None:
+def wait_final(client: SchedulerControl, job_id: str, timeout_s: float, *, expect: str = "succeeded") -> None:
     """Poll until the job has ended; fail with its logs unless it ended as ``expect``."""
     poll(
         lambda: client.job(job_id).state in ("succeeded", "failed", "cancelled"),

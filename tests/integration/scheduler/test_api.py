@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.settings import ServeSettings
+from deploy.settings import PlatformSettings
 from deploy.tenancy import Role, TenantKind, TenantSpec, TenantStore
 from deploy.tenancy.scheduler_auth import store_authenticator
 from scheduler.api import APIServer, build_app
+from scheduler.model import JobState
 from scheduler.sdk import (
     Conflict,
     Invalid,
@@ -30,7 +31,7 @@ from scheduler.sdk import (
 from scheduler.service import _start_api
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, QueueSpec
-from scheduler.store import JobState, SchedulerStore
+from scheduler.store import SchedulerStore
 from tests.conftest import free_port
 
 DEAD = f"http://127.0.0.1:{free_port()}"  # nothing listens there
@@ -93,7 +94,7 @@ def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
             name="jinan", city="jinan", address=DEAD, nodes=[{"count": 2, "cpu": 8, "memory_mib": 32768}]
         )
     )
-    tenants = TenantStore.open(ServeSettings(home=home))
+    tenants = TenantStore.open(PlatformSettings(home=home))
     keys = issue_keys(tenants)
     settings = SchedulerSettings(home=home, ray_timeout_s=2)
     server = APIServer(build_app(store, store_authenticator(tenants), settings), port=free_port()).start()
@@ -331,7 +332,7 @@ def test_topology_applies_pools_and_queues(api: Api) -> None:
 
 def test_the_service_serves_the_api_with_the_platforms_keys(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    tenants = TenantStore.open(ServeSettings(home=home))  # the capability centre's database
+    tenants = TenantStore.open(PlatformSettings(home=home))  # the capability centre's database
     keys = issue_keys(tenants)
     settings = SchedulerSettings(home=home)
     store = SchedulerStore.open(settings)

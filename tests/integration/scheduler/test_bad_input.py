@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from deploy.cli_jobs import jobs_app, pools_app
+from deploy.cli.jobs import jobs_app, pools_app
 from scheduler.errors import (
     ResourcesImpossible,
     SchedulerError,

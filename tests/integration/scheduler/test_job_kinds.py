@@ -17,8 +17,8 @@ import pytest
 
 from model_hub import HubSettings, Lineage, Registry
 from model_hub.sessions import onnx_session
-from scheduler.client import SchedulerClient
-from scheduler.service import Scheduler
+from scheduler.control import SchedulerControl
+from scheduler.loop import Scheduler
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, QueueSpec, TopologySpec
 from scheduler.store import SchedulerStore
@@ -36,9 +36,9 @@ def hub(tmp_path: Path) -> HubSettings:
 
 
 @pytest.fixture
-def client(clusters: dict[str, RayCluster], settings: SchedulerSettings) -> Iterator[SchedulerClient]:
+def client(clusters: dict[str, RayCluster], settings: SchedulerSettings) -> Iterator[SchedulerControl]:
     jinan = clusters["jinan"]
-    client = SchedulerClient(SchedulerStore.open(settings), settings)
+    client = SchedulerControl(SchedulerStore.open(settings), settings)
     client.apply(
         TopologySpec(
             pools=[
@@ -54,7 +54,7 @@ def client(clusters: dict[str, RayCluster], settings: SchedulerSettings) -> Iter
     client.close()
 
 
-def run_job(client: SchedulerClient, hub: HubSettings, spec: dict[str, Any], timeout_s: float) -> str:
+def run_job(client: SchedulerControl, hub: HubSettings, spec: dict[str, Any], timeout_s: float) -> str:
     body = {"tenant": "lab", "runtime_env": {"env_vars": {"BRAIN_HOME": str(hub.home)}}, **spec}
     job_id = client.submit(body).id
     wait_final(client, job_id, timeout_s)
@@ -62,7 +62,7 @@ def run_job(client: SchedulerClient, hub: HubSettings, spec: dict[str, Any], tim
 
 
 def test_a_batch_inference_job_scores_a_table_with_a_registered_onnx_version(
-    client: SchedulerClient, loop: Scheduler, hub: HubSettings, tmp_path: Path
+    client: SchedulerControl, loop: Scheduler, hub: HubSettings, tmp_path: Path
 ) -> None:
     model = onnx_models.linear(n_in=4, n_out=2, seed=3)
     card = make_card(name="meter-score", outputs=[{"name": "y", "datatype": "FP32", "shape": [-1, 2]}])
@@ -106,7 +106,7 @@ def test_a_batch_inference_job_scores_a_table_with_a_registered_onnx_version(
 
 
 def test_a_training_job_fits_on_ray_train_and_registers_a_new_version(
-    client: SchedulerClient, loop: Scheduler, hub: HubSettings, tmp_path: Path
+    client: SchedulerControl, loop: Scheduler, hub: HubSettings, tmp_path: Path
 ) -> None:
     from components.process_quality.component import ProcessQuality
     from components.publish import register_trained

@@ -16,11 +16,12 @@ import pytest
 import requests
 
 from scheduler.backends import RunStatus, make_backend
-from scheduler.client import SchedulerClient
-from scheduler.service import Scheduler
+from scheduler.control import SchedulerControl
+from scheduler.loop import Scheduler
+from scheduler.model import JobState
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, QueueSpec, TopologySpec
-from scheduler.store import JobState, SchedulerStore, submission_id
+from scheduler.store import SchedulerStore, submission_id
 from tests.conftest import ROOT, free_port
 from tests.integration.scheduler.conftest import stop_leftovers
 from tests.ray_clusters import RayCluster, poll
@@ -54,27 +55,27 @@ def topology(clusters: dict[str, RayCluster]) -> TopologySpec:
 
 
 @pytest.fixture
-def client(clusters: dict[str, RayCluster], settings: SchedulerSettings) -> Iterator[SchedulerClient]:
-    client = SchedulerClient(SchedulerStore.open(settings), settings)
+def client(clusters: dict[str, RayCluster], settings: SchedulerSettings) -> Iterator[SchedulerControl]:
+    client = SchedulerControl(SchedulerStore.open(settings), settings)
     client.apply(topology(clusters))
     yield client
     stop_leftovers(client)
     client.close()
 
 
-def state_of(client: SchedulerClient, job_id: str) -> str:
+def state_of(client: SchedulerControl, job_id: str) -> str:
     return client.job(job_id).state
 
 
-def wait_state(client: SchedulerClient, job_id: str, state: str, timeout_s: float) -> None:
+def wait_state(client: SchedulerControl, job_id: str, state: str, timeout_s: float) -> None:
     poll(lambda: state_of(client, job_id) == state, timeout_s, what=f"{job_id} {state}")
 
 
-def ray_status(client: SchedulerClient, pool: str, sid: str) -> RunStatus:
+def ray_status(client: SchedulerControl, pool: str, sid: str) -> RunStatus:
     return make_backend(client.store.pool(pool).pool_spec).status(sid).status
 
 
-def test_pools_report_live_capacity_from_ray(client: SchedulerClient, loop: Scheduler) -> None:
+def test_pools_report_live_capacity_from_ray(client: SchedulerControl, loop: Scheduler) -> None:
     poll(lambda: all(p.health == "healthy" for p in client.store.pools()), 30, what="both pools healthy")
     for pool in client.store.pools():
         nodes = pool.node_list
@@ -82,7 +83,7 @@ def test_pools_report_live_capacity_from_ray(client: SchedulerClient, loop: Sche
 
 
 def test_a_job_restricted_to_one_region_never_lands_on_the_other(
-    client: SchedulerClient, loop: Scheduler
+    client: SchedulerControl, loop: Scheduler
 ) -> None:
     jinan = [
         client.submit({"tenant": "jinan-steel", "entrypoint": sleeper(3), "bundles": [{"cpu": 1}],
@@ -118,7 +119,7 @@ def test_a_job_restricted_to_one_region_never_lands_on_the_other(
 
 
 def test_a_job_too_big_for_either_pool_waits_and_a_cancelled_job_stops(
-    client: SchedulerClient, loop: Scheduler
+    client: SchedulerControl, loop: Scheduler
 ) -> None:
     blockers = [
         client.submit(
@@ -152,7 +153,7 @@ def test_a_job_too_big_for_either_pool_waits_and_a_cancelled_job_stops(
     assert kinds[:3] == ["submitted", "admitted", "running"] and kinds[-1] == "cancelled"
 
 
-def test_a_drained_pool_requeues_its_work_elsewhere(client: SchedulerClient, loop: Scheduler) -> None:
+def test_a_drained_pool_requeues_its_work_elsewhere(client: SchedulerControl, loop: Scheduler) -> None:
     job_id = client.submit({"tenant": "jinan-steel", "entrypoint": sleeper(120), "bundles": [{"cpu": 1}]}).id
     poll(lambda: state_of(client, job_id) == "running", 60, what="the job running")
     first = client.job(job_id)
@@ -182,7 +183,7 @@ def _service(
 
 
 def test_killing_the_service_loses_no_job_and_submits_none_twice(
-    client: SchedulerClient, settings: SchedulerSettings, tmp_path: Path
+    client: SchedulerControl, settings: SchedulerSettings, tmp_path: Path
 ) -> None:
     jobs = [
         client.submit({"tenant": TENANTS[i % 2], "entrypoint": sleeper(1), "bundles": [{"cpu": 0.5}],

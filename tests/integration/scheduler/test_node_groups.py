@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from scheduler.backends import make_backend
-from scheduler.client import SchedulerClient
-from scheduler.service import Scheduler
+from scheduler.control import SchedulerControl
+from scheduler.loop import Scheduler
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, QueueSpec, TopologySpec
 from scheduler.store import SchedulerStore
@@ -59,8 +59,8 @@ def pool_spec(cluster: RayCluster, name: str) -> ClusterPoolSpec:
 
 
 @pytest.fixture
-def client(cluster: RayCluster, settings: SchedulerSettings) -> Iterator[SchedulerClient]:
-    client = SchedulerClient(SchedulerStore.open(settings), settings)
+def client(cluster: RayCluster, settings: SchedulerSettings) -> Iterator[SchedulerControl]:
+    client = SchedulerControl(SchedulerStore.open(settings), settings)
     client.apply(
         TopologySpec(
             pools=[pool_spec(cluster, name) for name in GROUPS],
@@ -79,7 +79,7 @@ def group_node(cluster: RayCluster, name: str) -> str:
 
 
 def test_each_pool_sees_only_its_group_and_its_jobs_stay_there(
-    cluster: RayCluster, client: SchedulerClient, loop: Scheduler
+    cluster: RayCluster, client: SchedulerControl, loop: Scheduler
 ) -> None:
     nodes = {name: group_node(cluster, name) for name in GROUPS}
     assert nodes["qd-a"] != nodes["qd-b"]
@@ -104,7 +104,7 @@ def test_each_pool_sees_only_its_group_and_its_jobs_stay_there(
         assert driver_node(client, job_id) == nodes[name]
 
 
-def driver_node(client: SchedulerClient, job_id: str) -> str:
+def driver_node(client: SchedulerControl, job_id: str) -> str:
     """The node Ray ran the job's driver on (all nodes share one IP here, so only Ray can tell)."""
     job = client.job(job_id)
     assert job.pool is not None and job.submission_id is not None
@@ -114,7 +114,7 @@ def driver_node(client: SchedulerClient, job_id: str) -> str:
 
 
 def test_a_governance_job_cleans_data_on_its_node_group(
-    cluster: RayCluster, client: SchedulerClient, loop: Scheduler, tmp_path: Path
+    cluster: RayCluster, client: SchedulerControl, loop: Scheduler, tmp_path: Path
 ) -> None:
     source = tmp_path / "meters.csv"
     pd.DataFrame(

@@ -6,9 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import inspect, text
 
+from scheduler.db import open_engine
 from scheduler.errors import IdempotencyConflict, JobNotFound, QueueTreeInvalid, SpecInvalid, UnknownPool
+from scheduler.model import JobState
 from scheduler.spec import ClusterPoolSpec, JobRequest, QueueSpec
-from scheduler.store import VERSION_TABLE, JobState, SchedulerStore, downgrade, migrate, open_engine
+from scheduler.store import VERSION_TABLE, SchedulerStore, downgrade, migrate
 
 
 def request(job_id: str = "job-1", **fields: object) -> JobRequest:

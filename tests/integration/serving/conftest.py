@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from deploy.proctree import read_recorded, still_running, terminate
-from deploy.settings import ServeSettings
+from deploy.embedded.proctree import read_recorded, still_running, terminate
+from deploy.settings import PlatformSettings
 from deploy.tenancy import Role, TenantSpec, TenantStore
 from model_hub import HubSettings, Registry
 from tests import onnx_models
@@ -81,7 +81,7 @@ def _prepare(home: Path) -> tuple[Registry, TenantStore, dict[str, str]]:
     registry.deprecate("retired-model", 1)
     # A component kept in torch (data-dependent loop), private to lubei-chem.
     registry.register_torch_module(make_card(name="reactor-refiner", visibility="private"), torch_refiner())
-    store = TenantStore.open(ServeSettings(home=home))
+    store = TenantStore.open(PlatformSettings(home=home))
     tenants = [
         ("lubei-chem", "鲁北化工", "enterprise", ["high-end-chemicals"], "binzhou", {}),
         ("shantui", "山推股份", "enterprise", ["high-end-equipment", "construction-machinery"], "jining", {}),
@@ -128,7 +128,7 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
         [
             sys.executable,
             "-m",
-            "deploy.runner",
+            "deploy.embedded.runner",
             "--home",
             str(home),
             "--port",

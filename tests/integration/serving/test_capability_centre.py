@@ -67,7 +67,7 @@ def test_json_inference_uses_production_and_explicit_versions(centre: Centre) ->
 
 
 def test_the_replicas_ingress_middleware_is_installed(centre: Centre) -> None:
-    # deploy/serving/ingress.py names inference calls itself (prefix-counter, not a UUID) and turns off
+    # deploy/centre/ingress.py names inference calls itself (prefix-counter, not a UUID) and turns off
     # Serve's disconnect watch for them; the id in the answer proves Serve runs it in the replicas.
     r = post(centre, "/v2/models/reactor-quality/infer", json=body())
     assert r.status_code == 200, r.text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy import errors
+from deploy.centre import errors
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
-from deploy.errors import Forbidden
+from deploy.centre.errors import Forbidden
 from deploy.tenancy import (
     CITIES,
     ApiKey,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from deploy.errors import QuotaExceeded, RateLimited
+from deploy.centre.errors import QuotaExceeded, RateLimited
 from deploy.tenancy import RateLimits, Tenant, TenantKind, TokenBucket, check_quota
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from deploy.errors import BadRequest
+from deploy.centre.errors import BadRequest
 from deploy.metering import (
     USAGE_COLUMNS,
     Meter,

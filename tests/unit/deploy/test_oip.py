@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from deploy import errors
-from deploy.oip import (
+from deploy.centre import errors
+from deploy.centre.oip import (
     DATATYPES,
     RequestedOutput,
     datatype_of,

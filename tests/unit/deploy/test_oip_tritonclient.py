@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deploy.oip import decode_request, encode_response
+from deploy.centre.oip import decode_request, encode_response
 from model_hub.card import TensorSpec
 from tests.unit.deploy.test_oip import SAMPLES
 

@@ -8,7 +8,7 @@ import yaml
 from ray.serve.schema import ServeDeploySchema
 from typer.testing import CliRunner
 
-from deploy.cli_k8s import deploy_app
+from deploy.cli.k8s import deploy_app
 from scheduler.spec import PoolSpec
 from tests.unit.deploy_k8s.conftest import CHART
 from tests.unit.deploy_k8s.crd import assert_valid
@@ -26,7 +26,7 @@ def test_render_serve_config_to_stdout_and_file(tmp_path: Path) -> None:
     written = runner.invoke(deploy_app, ["render-serve-config", "--out", str(out)])
     assert written.exit_code == 0, written.output
     text = out.read_text(encoding="utf-8")
-    assert "import_path: deploy.serve_app:application" in text
+    assert "import_path: deploy.centre.app:application" in text
 
 
 def test_render_serve_config_refuses_zero_replicas() -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ray.serve.schema import ServeDeploySchema
 
+from deploy.centre.dedicated import plan
 from deploy.k8s import K8sSpec, serve_config
-from deploy.serving.dedicated import plan
 from model_hub import ServingPolicy
 
 HOT = ServingPolicy(dedicated=True, min_replicas=1, max_replicas=4)
@@ -27,7 +27,7 @@ def test_each_dedicated_component_is_an_application_at_its_model_prefix(spec: K8
     assert set(apps) == {"capability-centre", "component-carbon_accounting", "component-energy_forecast"}
     rare = apps["component-carbon_accounting"]
     assert rare.route_prefix == "/v2/models/carbon_accounting"
-    assert rare.import_path == "deploy.serve_app:dedicated"
+    assert rare.import_path == "deploy.centre.app:dedicated"
     assert ServingPolicy.model_validate(rare.args["policy"]) == RARE
     assert apps["capability-centre"].route_prefix == "/"
     # without dedicated components the config is the shared application alone
@@ -35,7 +35,7 @@ def test_each_dedicated_component_is_an_application_at_its_model_prefix(spec: K8
 
 
 def test_the_dedicated_builder_autoscales_as_the_policy_says() -> None:
-    from deploy.serve_app import dedicated
+    from deploy.centre.app import dedicated
 
     app = dedicated({"home": "/tmp/brain", "component": "carbon_accounting", "policy": RARE.model_dump()})
     deployment = app._bound_deployment  # what `serve run` would deploy

@@ -143,7 +143,7 @@ def test_chart_and_python_render_the_same_ray_objects(chart_values: dict[str, An
     serve_yaml = service["spec"]["serveConfigV2"]
     assert yaml.safe_load(serve_yaml) == serve_config(spec)
     assert ServeDeploySchema.model_validate(yaml.safe_load(serve_yaml)).applications[0].import_path == (
-        "deploy.serve_app:application"
+        "deploy.centre.app:application"
     )
     assert _without_helm_labels(service) == _without_helm_labels(ray_service(spec))
     clusters = {c["metadata"]["name"]: c for c in _by_kind(documents, "RayCluster")}

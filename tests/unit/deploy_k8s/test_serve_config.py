@@ -20,7 +20,7 @@ def test_ray_serve_accepts_the_config() -> None:
     schema = _parse(serve_config_yaml(K8sSpec()))
     assert [app.name for app in schema.applications] == ["capability-centre"]
     app = schema.applications[0]
-    assert app.import_path == "deploy.serve_app:application"
+    assert app.import_path == "deploy.centre.app:application"
     assert app.route_prefix == "/"
     assert app.args == {"home": "/var/lib/industry-brain", "replicas": 2, "max_models": 512}
     assert schema.http_options.host == "0.0.0.0"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from scheduler.jobs.governance import RULE, MissingColumns, mark
+from deploy.jobs.governance import RULE, MissingColumns, mark
 from scheduler.jobs.kinds import GovernanceParams
 
 PARAMS = GovernanceParams.model_validate(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from scheduler.errors import SpecInvalid
 from scheduler.spec import ClusterPoolSpec, JobRequest
 
 GOVERNANCE: dict[str, Any] = {
@@ -33,21 +34,37 @@ def refused(fields: dict[str, Any], *fragments: str) -> None:
         assert fragment in text, text
 
 
+# Whoever composes the platform registers the programs; the scheduler knows none of its own.
+PROGRAMS = {
+    "training": "jobs.train",
+    "batch-inference": "jobs.batch_inference",
+    "governance": "jobs.governance",
+}
+
+
+def test_a_kind_without_a_registered_program_is_refused_with_the_kinds_offered() -> None:
+    request = job(kind="governance", governance=GOVERNANCE)
+    with pytest.raises(SpecInvalid) as info:
+        request.command("/py", {"training": "jobs.train"})
+    text = str(info.value)
+    assert "kind governance is not offered" in text and "entrypoint, training" in text, text
+
+
 def test_an_entrypoint_job_is_the_default_and_runs_its_own_command() -> None:
     request = job(entrypoint="/venv/bin/python x.py")
-    assert request.kind == "entrypoint" and request.command("/py") == "/venv/bin/python x.py"
+    assert request.kind == "entrypoint" and request.command("/py", PROGRAMS) == "/venv/bin/python x.py"
 
 
 def test_a_governance_job_runs_the_platform_program_with_its_parameters() -> None:
     request = job(kind="governance", governance=GOVERNANCE)
-    argv = shlex.split(request.command("/opt/venv/bin/python"))
-    assert argv[:3] == ["/opt/venv/bin/python", "-m", "scheduler.jobs.governance"]
+    argv = shlex.split(request.command("/opt/venv/bin/python", PROGRAMS))
+    assert argv[:3] == ["/opt/venv/bin/python", "-m", "jobs.governance"]
     assert argv[argv.index("--job-id") + 1] == "j1"
     params = json.loads(argv[argv.index("--params") + 1])
     assert params["schema"]["temperature"] == "float" and params["input"]["path"] == "/data/meters.csv"
     # Stored and read back (the store keeps the request as JSON).
     again = JobRequest.model_validate_json(request.model_dump_json())
-    assert again.command("/py") == request.command("/py")
+    assert again.command("/py", PROGRAMS) == request.command("/py", PROGRAMS)
 
 
 def test_batch_inference_and_training_specs() -> None:
@@ -62,14 +79,14 @@ def test_batch_inference_and_training_specs() -> None:
             }
         },
     )
-    assert "deploy.jobs.batch_inference" in inference.command("/py")
+    assert "jobs.batch_inference" in inference.command("/py", PROGRAMS)
     training = job(
         kind="training",
         bundles=[{"cpu": 1}, {"cpu": 1}],
         training={"component": "process_quality", "data": {"synthetic": {"rows": 500}}, "epochs": 3},
     )
-    argv = shlex.split(training.command("/py"))
-    assert argv[:3] == ["/py", "-m", "deploy.jobs.train"]
+    argv = shlex.split(training.command("/py", PROGRAMS))
+    assert argv[:3] == ["/py", "-m", "jobs.train"]
     params = json.loads(argv[argv.index("--params") + 1])
     assert params["data"] == {"synthetic": {"rows": 500, "seed": 0}} and params["register"] is True
     assert JobRequest.model_validate_json(inference.model_dump_json()).params == inference.params

@@ -119,7 +119,7 @@ def test_replay_on_a_slice(small_trace: Trace) -> None:
 
 @needs_trace
 def test_cli_runs_both_modes(tmp_path: Path) -> None:
-    from deploy.cli_sim import sim_app
+    from deploy.cli.sim import sim_app
 
     runner = CliRunner(env={"COLUMNS": "200"})
     plot = tmp_path / "fill.png"

@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from deploy.serving.batching import Arrays, Batcher
+from deploy.centre.batching import Arrays, Batcher
 from tests import onnx_models
 
 

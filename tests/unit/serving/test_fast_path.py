@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from deploy import gateway
+from deploy.centre import gateway
 
 
 def call(

@@ -7,7 +7,7 @@ from typing import Any
 
 from starlette.middleware import Middleware
 
-from deploy.serving.ingress import INGRESS_ENV, ShortCalls, middlewares
+from deploy.centre.ingress import INGRESS_ENV, ShortCalls, middlewares
 
 
 def _call(path: str, headers: list[tuple[bytes, bytes]], method: str = "POST") -> list[tuple[bytes, bytes]]:

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from deploy.serving.resident import LoadEvent, ResidentModels
-from deploy.serving.routing import Canary, Route
+from deploy.centre.resident import LoadEvent, ResidentModels
+from deploy.centre.routing import Canary, Route
 
 
 class FakeRuntime:

@@ -2,7 +2,7 @@
 
 Pure: no HTTP framework, no I/O. The gateway hands over the raw body and the value of the
 ``Inference-Header-Content-Length`` header; it gets back an :class:`InferenceRequest` of numpy arrays,
-or a :class:`~deploy.errors.BadRequest` subclass whose message says what was wrong.
+or a :class:`~deploy.centre.errors.BadRequest` subclass whose message says what was wrong.
 
 Both tensor encodings are understood:
 
@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from deploy.errors import (
+from deploy.centre.errors import (
     BadRequest,
     DataLengthMismatch,
     DatatypeMismatch,

@@ -2,7 +2,7 @@
 
 It owns its Ray session (``ray.init`` starts the head as its children), runs the Serve
 application, and on SIGTERM shuts Serve down (which stops Serve's HAProxy) and then Ray, so that
-nothing outlives it. Run as ``python -m deploy.runner --home DIR --port 8000``.
+nothing outlives it. Run as ``python -m deploy.embedded.runner --home DIR --port 8000``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import sys
 import threading
 from pathlib import Path
 
-from deploy.proctree import read_recorded, record_descendants, still_running, terminate
-from deploy.serving.dedicated import dedicated_app_name, dedicated_route_prefix, plan
-from deploy.serving.ingress import INGRESS_ENV
+from deploy.centre.dedicated import dedicated_app_name, dedicated_route_prefix, plan
+from deploy.centre.ingress import INGRESS_ENV
+from deploy.embedded.proctree import read_recorded, record_descendants, still_running, terminate
 from model_hub.serving import ServingPolicy
 
 log = logging.getLogger("brain.runner")
@@ -43,7 +43,7 @@ class DedicatedApps:
     def reconcile(self) -> None:
         from ray import serve
 
-        from deploy.serve_app import dedicated
+        from deploy.centre.app import dedicated
 
         try:
             change = plan(self.registry.dedicated(), self.running)
@@ -73,7 +73,7 @@ class DedicatedApps:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.runner")
+    parser = argparse.ArgumentParser(prog="python -m deploy.embedded.runner")
     parser.add_argument("--home", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     from ray import serve
     from ray.serve.config import HTTPOptions
 
-    from deploy.serve_app import application
+    from deploy.centre.app import application
 
     stop = threading.Event()
     children_file = Path(args.home).expanduser() / "run" / "serve-children.json"

@@ -32,8 +32,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
+from deploy.centre.errors import BadRequest
 from deploy.db import Base, utcnow
-from deploy.errors import BadRequest
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,11 @@
-"""The Python SDK of the live scheduler: register pools and queues, submit, watch and cancel jobs.
+"""In-process control of the live scheduler: register pools and queues, submit, watch and cancel jobs.
 
-It works on the scheduler's database (the service picks changes up in its next cycle), so it needs no
-running service to queue work:
+It works on the scheduler's database directly (the service picks changes up in its next cycle), so it
+needs no running service to queue work; the REST API and the operator's CLI are built on it. Remote
+callers use the SDK over the REST API instead (`scheduler.sdk`).
 
-    from scheduler.client import SchedulerClient
-    client = SchedulerClient.open()
+    from scheduler.control import SchedulerControl
+    client = SchedulerControl.open()
     job = client.submit({"tenant": "jinan-steel", "entrypoint": "/opt/venv/bin/python train.py",
                          "bundles": [{"cpu": 2}], "allowed_regions": ["济南"], "idempotency_key": "run-42"})
     client.wait(job.id)
@@ -12,7 +13,6 @@ running service to queue work:
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,11 +30,12 @@ from scheduler.errors import (
     UnknownRegion,
     UnknownTenant,
 )
-from scheduler.model import Node, Pool, city_id
+from scheduler.model import FINAL, city_id
 from scheduler.settings import SchedulerSettings
-from scheduler.spec import ClusterPoolSpec, JobRequest, QueueSpec, TopologySpec
+from scheduler.spec import ClusterPoolSpec, JobRequest, QueueSpec, TopologySpec, unoffered_kind
 from scheduler.state import ClusterState
-from scheduler.store import FINAL, JobEventRow, JobRow, PoolRow, SchedulerStore, job_id_for_key, new_job_id
+from scheduler.store import JobRow, PoolRow, SchedulerStore, job_id_for_key, new_job_id
+from scheduler.views import pool_model
 
 
 def one_line(error: ValidationError) -> str:
@@ -79,90 +80,15 @@ def load_topology(path: Path) -> TopologySpec:
         raise SpecInvalid(f"topology file {path}", one_line(exc)) from None
 
 
-def pool_model(row: PoolRow) -> tuple[Pool, list[Node]]:
-    """The policy's view of a registered pool from its stored spec and last-seen capacity."""
-    spec = row.pool_spec
-    pool = Pool(
-        name=spec.name,
-        city=spec.city,
-        kind=spec.kind,
-        zone=spec.zone,
-        price_per_gpu_hour=spec.price_per_gpu_hour,
-        carbon_g_per_kwh=spec.carbon_g_per_kwh,
-        cordoned=row.cordoned or row.draining,
-    )
-    if spec.nodes:  # declared at its largest size (an autoscaling cluster): plan against that
-        return pool, spec.to_model()[1]
-    nodes = [
-        Node(
-            id=f"{spec.name}/{n['id']}",
-            pool=spec.name,
-            cpu_milli=int(n["cpu_milli"]),
-            memory_mib=int(n["memory_mib"]),
-            gpu_count=int(n.get("gpu_count") or 0),
-            gpu_type=n.get("gpu_type"),
-        )
-        for n in row.node_list
-    ]
-    return pool, nodes
+class SchedulerControl:
+    """The scheduler's operations on its store, each checked the way the REST API checks it."""
 
-
-def pool_json(row: PoolRow, in_flight: int | None = None) -> dict[str, Any]:
-    """A pool as the CLI and the REST API show it: the token masked, live health and capacity."""
-    spec = row.pool_spec.model_dump(exclude={"auth_token", "nodes"})
-    spec["auth_token"] = "***" if row.pool_spec.auth_token else None
-    data = {
-        **spec,
-        "cordoned": row.cordoned,
-        "drain": row.drain or None,
-        "health": row.health,
-        "health_message": row.health_message,
-        "nodes": row.node_list,
-        "usage": json.loads(row.usage or "{}"),
-        "seen_at": row.seen_at,
-    }
-    if in_flight is not None:
-        data["jobs_in_flight"] = in_flight
-    return data
-
-
-def job_json(job: JobRow) -> dict[str, Any]:
-    """A job as the CLI and the REST API show it; its kind's parameters are in the spec."""
-    spec = json.loads(job.spec)
-    return {
-        "id": job.id,
-        "kind": spec.get("kind", "entrypoint"),
-        "tenant": job.tenant,
-        "queue": job.queue,
-        "state": job.state,
-        "pool": job.pool,
-        "priority": job.priority,
-        "attempt": job.attempt,
-        "failures": job.failures,
-        "submission_id": job.submission_id,
-        "idempotency_key": job.idempotency_key,
-        "cancel_requested": job.cancel_requested,
-        "exit_code": job.exit_code,
-        "message": job.message,
-        "submit_time": job.submit_time,
-        "admitted_at": job.admitted_at,
-        "started_at": job.started_at,
-        "finished_at": job.finished_at,
-        "spec": spec,
-    }
-
-
-def event_json(event: JobEventRow) -> dict[str, Any]:
-    return {"at": event.at, "kind": event.kind, "state": event.state, "detail": event.detail}
-
-
-class SchedulerClient:
     def __init__(self, store: SchedulerStore, settings: SchedulerSettings | None = None) -> None:
         self.store = store
         self.settings = settings or SchedulerSettings()
 
     @classmethod
-    def open(cls, settings: SchedulerSettings | None = None) -> SchedulerClient:
+    def open(cls, settings: SchedulerSettings | None = None) -> SchedulerControl:
         settings = settings or SchedulerSettings()
         return cls(SchedulerStore.open(settings), settings)
 
@@ -200,6 +126,8 @@ class SchedulerClient:
 
     def validate(self, request: JobRequest) -> str:
         """Raise a clear error for a job naming unknown things or asking the impossible; its leaf queue."""
+        if request.kind != "entrypoint" and request.kind not in self.settings.job_programs:
+            raise SpecInvalid("the job spec", unoffered_kind(request.kind, self.settings.job_programs))
         tree = self.store.queue_tree()
         if tree is None or request.tenant not in tree.tenant_queue:
             raise UnknownTenant(request.tenant)

@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from deploy.db import Base, open_engine
 from deploy.metering import UsageRow
-from deploy.settings import ServeSettings
+from deploy.settings import PlatformSettings
 from deploy.tenancy.schema import ApiKeyRow, AuditRow, TenantRow
 
 # Importing the row classes is what puts their tables on Base.metadata.
@@ -36,7 +36,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    url = context.config.get_main_option("sqlalchemy.url") or ServeSettings().db_url
+    url = context.config.get_main_option("sqlalchemy.url") or PlatformSettings().db_url
     engine = open_engine(url)
     try:
         with engine.begin() as own:

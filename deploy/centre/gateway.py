@@ -22,9 +22,9 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from deploy import oip
-from deploy.centre import Centre, error_status
-from deploy.errors import BadRequest, NotFound, NotReady, PayloadTooLarge, ServeError
+from deploy.centre import oip
+from deploy.centre.errors import BadRequest, NotFound, NotReady, PayloadTooLarge, ServeError
+from deploy.centre.inference import Centre, error_status
 from deploy.metering import render_usage, usage_report
 from deploy.tenancy import Principal
 from model_hub import Query, Viewer

@@ -2,7 +2,7 @@
 
 This is the request path without HTTP: key → tenant → rate and quota → component (visible or
 404) → version (production, explicit, or canary) → resident runtime → validated inputs → outputs →
-usage counters. The gateway (``deploy/gateway.py``) puts HTTP around it and Ray Serve runs it;
+usage counters. The gateway (``deploy/centre/gateway.py``) puts HTTP around it and Ray Serve runs it;
 nothing on this path writes to a database (usage is flushed in the background).
 """
 
@@ -19,15 +19,15 @@ from datetime import datetime
 
 import numpy as np
 
+from deploy.centre.batching import Batcher
+from deploy.centre.errors import BadRequest, NotFound, NotReady, ServeError
+from deploy.centre.metrics import Metrics
+from deploy.centre.resident import LoadEvent, ResidentModels
+from deploy.centre.routing import Canary, Route
+from deploy.centre.runtimes import Runtime, open_runtime
 from deploy.db import migrate, open_engine, utcnow
-from deploy.errors import BadRequest, NotFound, NotReady, ServeError
 from deploy.metering import Meter, UsageFlusher
-from deploy.serving.batching import Batcher
-from deploy.serving.metrics import Metrics
-from deploy.serving.resident import LoadEvent, ResidentModels
-from deploy.serving.routing import Canary, Route
-from deploy.serving.runtimes import Runtime, open_runtime
-from deploy.settings import ServeSettings
+from deploy.settings import PlatformSettings
 from deploy.tenancy import Principal, RateLimits, TenantStore, can_see, check_quota
 from model_hub import Card, ComponentInfo, HubSettings, Registry, ServingPolicy, Version
 from model_hub.errors import ComponentNotFound, HubError
@@ -58,7 +58,7 @@ class Centre:
         self,
         registry: Registry,
         tenants: TenantStore,
-        settings: ServeSettings,
+        settings: PlatformSettings,
         *,
         # Small components cost kilobytes: the memory bound of ResidentModels is the one that bites.
         max_models: int = 512,
@@ -88,8 +88,8 @@ class Centre:
         self.ready = False
 
     @classmethod
-    def open(cls, hub: HubSettings | None = None, settings: ServeSettings | None = None) -> Centre:
-        settings = settings or ServeSettings()
+    def open(cls, hub: HubSettings | None = None, settings: PlatformSettings | None = None) -> Centre:
+        settings = settings or PlatformSettings()
         engine = open_engine(settings.db_url)
         migrate(engine)
         centre = cls(Registry(hub or HubSettings()), TenantStore(engine, settings), settings)

@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from deploy.serving.runtimes import Runtime
+from deploy.centre.runtimes import Runtime
 
 Key = tuple[str, int]
 

@@ -4,7 +4,7 @@ What KubeRay runs in production, from one small spec whose keys are those of the
 ``values.yaml`` (``helm/industry-brain``), so the same file drives both:
 
 - :func:`serve_config` — the Ray Serve config (``serveConfigV2``) of the capability centre: one application
-  built by ``deploy.serve_app:application`` behind Ray Serve's HAProxy ingress.
+  built by ``deploy.centre.app:application`` behind Ray Serve's HAProxy ingress.
 - :func:`ray_service` — the capability centre as a KubeRay ``RayService`` (head + worker groups).
 - :func:`ray_cluster` — one ``RayCluster`` per regional (区域中心) or industry (行业中心) centre, labelled
   with its city, kind and data-residency zone so the scheduler can federate them.
@@ -24,15 +24,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from deploy.serving.dedicated import dedicated_app_name, dedicated_route_prefix
-from deploy.serving.ingress import INGRESS_ENV
+from deploy.centre.dedicated import dedicated_app_name, dedicated_route_prefix
+from deploy.centre.ingress import INGRESS_ENV
 from model_hub import ServingPolicy
 from model_hub.taxonomy import industry
 from scheduler.model import SHANDONG_CITIES, PoolKind, city_id
 from scheduler.spec import NodeGroupSpec, PoolSpec
 
-SERVE_IMPORT_PATH = "deploy.serve_app:application"
-DEDICATED_IMPORT_PATH = "deploy.serve_app:dedicated"
+SERVE_IMPORT_PATH = "deploy.centre.app:application"
+DEDICATED_IMPORT_PATH = "deploy.centre.app:dedicated"
 """The builder of the capability centre's Serve application (args: home, replicas, max_models)."""
 
 SERVE_PORT = 8000
@@ -479,7 +479,7 @@ def _env(spec: K8sSpec, *, serve: bool) -> list[dict[str, Any]]:
     # User code on the replica's own event loop, buffered access logs, a frozen start-up heap:
     # read by every replica as it starts, so it belongs in the pod's environment too.
     env.append({"name": "RAY_SERVE_THROUGHPUT_OPTIMIZED", "value": "1"})
-    # Inference calls are not watched for client disconnects (deploy/serving/ingress.py).
+    # Inference calls are not watched for client disconnects (deploy/centre/ingress.py).
     env += [{"name": k, "value": v} for k, v in INGRESS_ENV.items()]
     return env
 

@@ -26,7 +26,7 @@ DISCONNECT_DISABLED = (b"x-request-disconnect-disabled", b"?1")
 REQUEST_ID = b"x-request-id"
 
 #: The env that installs :func:`middlewares` in Serve (the runner, the chart and the k8s manifests).
-INGRESS_ENV = {"RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": "deploy.serving.ingress:middlewares"}
+INGRESS_ENV = {"RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": "deploy.centre.ingress:middlewares"}
 
 
 class ShortCalls:

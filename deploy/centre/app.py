@@ -14,10 +14,10 @@ from typing import Any
 from ray import serve
 from ray.serve import Application
 
-from deploy.centre import Centre
-from deploy.gateway import build_app, install
-from deploy.serving.dedicated import dedicated_app_name
-from deploy.settings import ServeSettings
+from deploy.centre.dedicated import dedicated_app_name
+from deploy.centre.gateway import build_app, install
+from deploy.centre.inference import Centre
+from deploy.settings import PlatformSettings
 from model_hub import HubSettings, ServingPolicy
 
 log = logging.getLogger("brain.serve")
@@ -47,7 +47,7 @@ class CapabilityCentreReplica:
     def __init__(self, home: str, max_models: int = 512) -> None:
         _log_to_stderr()
         hub = HubSettings(home=home)
-        settings = ServeSettings(home=home)
+        settings = PlatformSettings(home=home)
         self.centre = Centre.open(hub, settings)
         self.centre.models.max_models = max_models
         install(self.centre)
@@ -77,12 +77,12 @@ def serve_logging(home: str) -> dict[str, Any]:
     only warnings. Serve logs an access line per request at INFO even when the access log is off
     (a filter drops it after the record was built): 6% of a replica's CPU at c16. The platform's own
     lines go to their own logger (``brain``), which keeps INFO."""
-    access_log = ServeSettings(home=home).access_log
+    access_log = PlatformSettings(home=home).access_log
     return {"enable_access_log": access_log, "log_level": "INFO" if access_log else "WARNING"}
 
 
 def application(args: dict[str, Any]) -> Application:
-    """Builder for `serve run deploy.serve_app:application home=...` and Serve config files."""
+    """Builder for `serve run deploy.centre.app:application home=...` and Serve config files."""
     replicas = int(args.get("replicas", 1))
     home = str(args.get("home", "~/.industry-brain"))
     return CapabilityCentre.options(num_replicas=replicas, logging_config=serve_logging(home)).bind(
@@ -95,7 +95,7 @@ DEDICATED_MAX_MODELS = 8
 
 
 def dedicated(args: dict[str, Any]) -> Application:
-    """Builder of a component's own application (see deploy/serving/dedicated.py).
+    """Builder of a component's own application (see deploy/centre/dedicated.py).
 
     The same replica code as the shared centre, so every check, the metering and the batching are
     the same; only the replicas are its own, autoscaled by the component's serving policy.

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import httpx
 
-from deploy.proctree import read_recorded, still_running, terminate
+from deploy.embedded.proctree import read_recorded, still_running, terminate
+from deploy.settings import scheduler_env
 from model_hub.settings import HubSettings
 
 
@@ -141,6 +142,7 @@ class Platform:
         timeout: float,
         ready_file: Path | None = None,
         children_file: str = "",
+        env: dict[str, str] | None = None,
     ) -> Service:
         """Start one service in its own session, record it, and wait until ``health_url`` answers 200.
 
@@ -156,7 +158,7 @@ class Platform:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
-                env={**os.environ, "BRAIN_HOME": str(self.home)},
+                env={**os.environ, **(env or {}), "BRAIN_HOME": str(self.home)},
             )
         service = Service(name, proc.pid, port, url, command, str(log), children_file=children_file)
         self._record(service)
@@ -204,7 +206,7 @@ class Platform:
         ready = self.run_dir / "centre-ready.json"
         ready.unlink(missing_ok=True)
         command = [
-            sys.executable, "-m", "deploy.runner", "--home", str(self.home), "--host", self.host,
+            sys.executable, "-m", "deploy.embedded.runner", "--home", str(self.home), "--host", self.host,
             "--port", str(port), "--dashboard-port", str(dashboard_port), "--ready-file", str(ready),
         ]  # fmt: skip
         url = f"http://{self.host}:{port}"
@@ -228,7 +230,9 @@ class Platform:
             "--api-port", str(api_port),
         ]  # fmt: skip
         url = f"http://{self.host}:{api_port}"
-        return self._launch("scheduler", command, api_port, url, f"{url}/healthz", timeout)
+        return self._launch(
+            "scheduler", command, api_port, url, f"{url}/healthz", timeout, env=scheduler_env()
+        )
 
     # --- stop --------------------------------------------------------------------------------
 

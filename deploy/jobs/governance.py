@@ -1,4 +1,4 @@
-"""Data governance on Ray Data: ``python -m scheduler.jobs.governance --params JSON [--job-id ID]``.
+"""Data governance on Ray Data: ``python -m deploy.jobs.governance --params JSON [--job-id ID]``.
 
 Reads a CSV/Parquet table, checks every row against the rules of `GovernanceParams` (schema, fill,
 nulls, units, ranges, then de-duplication on key columns), writes the clean rows as Parquet to
@@ -140,7 +140,7 @@ def run(params: GovernanceParams, job_id: str | None, resources: JobResources) -
 
 
 def main() -> int:
-    return run_program("scheduler.jobs.governance", GovernanceParams, run)
+    return run_program("deploy.jobs.governance", GovernanceParams, run)
 
 
 if __name__ == "__main__":

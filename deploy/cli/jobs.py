@@ -16,12 +16,13 @@ import typer
 from rich.table import Table
 
 from deploy.cli._common import console, emit_json
-from scheduler.client import SchedulerClient, event_json, load_topology, parse_job, read_yaml
-from scheduler.client import job_json as _job_json
-from scheduler.client import pool_json as _pool_json
+from deploy.settings import scheduler_settings
+from scheduler.control import SchedulerControl, load_topology, parse_job, read_yaml
 from scheduler.errors import SpecInvalid
-from scheduler.model import PoolKind
-from scheduler.store import ON_POOL, JobState
+from scheduler.model import ON_POOL, JobState, PoolKind
+from scheduler.views import event_json
+from scheduler.views import job_json as _job_json
+from scheduler.views import pool_json as _pool_json
 
 pools_app = typer.Typer(
     help="Compute pools (算力池): Ray clusters of regional and industry centres.", no_args_is_help=True
@@ -31,8 +32,8 @@ jobs_app = typer.Typer(help="Jobs on the compute pools: submit, watch, cancel.",
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def _client() -> SchedulerClient:
-    return SchedulerClient.open()
+def _client() -> SchedulerControl:
+    return SchedulerControl.open(scheduler_settings())
 
 
 def _when(moment: float | None) -> str:

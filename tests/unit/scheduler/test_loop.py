@@ -12,8 +12,8 @@ import pytest
 from prometheus_client import generate_latest
 
 from scheduler.backends import Backend, BackendError, Launch, NodeCapacity, PoolHealth, RunInfo, RunStatus
-from scheduler.client import SchedulerClient
-from scheduler.service import Scheduler
+from scheduler.control import SchedulerControl
+from scheduler.loop import Scheduler
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import AmountSpec, ClusterPoolSpec, QueueSpec, TopologySpec
 from scheduler.store import SchedulerStore
@@ -68,9 +68,14 @@ def fake() -> FakeBackend:
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[SchedulerClient]:
-    settings = SchedulerSettings(home=tmp_path, max_jobs_per_pool=2, placement_scorer="best-fit")
-    client = SchedulerClient(SchedulerStore.open(settings), settings)
+def client(tmp_path: Path) -> Iterator[SchedulerControl]:
+    settings = SchedulerSettings(
+        home=tmp_path,
+        max_jobs_per_pool=2,
+        placement_scorer="best-fit",
+        job_programs={"batch-inference": "jobs.batch_inference"},
+    )
+    client = SchedulerControl(SchedulerStore.open(settings), settings)
     two_cpu = AmountSpec(cpu=2, memory_mib=32 * 1024)
     client.apply(
         TopologySpec(
@@ -87,17 +92,17 @@ def client(tmp_path: Path) -> Iterator[SchedulerClient]:
 
 
 @pytest.fixture
-def scheduler(client: SchedulerClient, fake: FakeBackend) -> Scheduler:
+def scheduler(client: SchedulerControl, fake: FakeBackend) -> Scheduler:
     return Scheduler(client.store, client.settings, backends={"jinan": fake})
 
 
-def submit(client: SchedulerClient, tenant: str = "a", cpu: float = 1.0, **extra: object) -> str:
+def submit(client: SchedulerControl, tenant: str = "a", cpu: float = 1.0, **extra: object) -> str:
     spec: dict[str, object] = {"tenant": tenant, "entrypoint": "/usr/bin/true", "bundles": [{"cpu": cpu}]}
     return client.submit(spec | extra).id
 
 
 def test_admission_control_keeps_a_cluster_under_its_job_limit(
-    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+    client: SchedulerControl, scheduler: Scheduler, fake: FakeBackend
 ) -> None:
     jobs = [submit(client, cpu=0.5) for _ in range(5)]
     report = scheduler.cycle()
@@ -113,7 +118,7 @@ def test_admission_control_keeps_a_cluster_under_its_job_limit(
     assert done.exit_code == 0 and done.logs_tail.startswith("log of")
 
 
-def test_node_group_pools_of_one_cluster_share_its_job_limit(client: SchedulerClient) -> None:
+def test_node_group_pools_of_one_cluster_share_its_job_limit(client: SchedulerControl) -> None:
     """Two pools on node groups of the jinan cluster (same address): 2 jobs in flight across all three."""
     groups = {"jinan-a": "group_a", "jinan-b": "group_b"}
     for name, resource in groups.items():
@@ -138,7 +143,7 @@ def test_node_group_pools_of_one_cluster_share_its_job_limit(client: SchedulerCl
 
 
 def test_a_submission_lost_in_flight_is_sent_again_once(
-    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+    client: SchedulerControl, scheduler: Scheduler, fake: FakeBackend
 ) -> None:
     job = submit(client)
     fake.fail_next_submit = True
@@ -153,7 +158,7 @@ def test_a_submission_lost_in_flight_is_sent_again_once(
 
 
 def test_failed_attempts_are_retried_then_fail_with_the_reason(
-    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+    client: SchedulerControl, scheduler: Scheduler, fake: FakeBackend
 ) -> None:
     job = submit(client, retries=1)
     scheduler.cycle()
@@ -172,7 +177,7 @@ def test_failed_attempts_are_retried_then_fail_with_the_reason(
 
 
 def test_preemption_reclaims_borrowed_capacity_and_requeues_the_victim(
-    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+    client: SchedulerControl, scheduler: Scheduler, fake: FakeBackend
 ) -> None:
     scheduler.settings.max_jobs_per_pool = 10
     borrowers = [submit(client, "a", cpu=2.0) for _ in range(2)]  # a takes all 4 CPUs, 2 borrowed
@@ -195,7 +200,7 @@ def test_preemption_reclaims_borrowed_capacity_and_requeues_the_victim(
 
 
 def test_cancel_stops_the_job_on_its_pool(
-    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+    client: SchedulerControl, scheduler: Scheduler, fake: FakeBackend
 ) -> None:
     job = submit(client)
     scheduler.cycle()
@@ -211,7 +216,7 @@ def test_cancel_stops_the_job_on_its_pool(
 
 
 def test_cordoned_pools_take_no_new_work_and_metrics_show_the_queue(
-    client: SchedulerClient, scheduler: Scheduler
+    client: SchedulerControl, scheduler: Scheduler
 ) -> None:
     client.store.set_cordon("jinan", cordoned=True)
     job = submit(client)
@@ -243,9 +248,9 @@ def test_the_service_command_line_registers_its_pools(tmp_path: Path) -> None:
 
 
 def test_job_views_show_the_kind_and_its_parameters_as_written(
-    client: SchedulerClient, scheduler: Scheduler, fake: FakeBackend
+    client: SchedulerControl, scheduler: Scheduler, fake: FakeBackend
 ) -> None:
-    from scheduler.client import job_json
+    from scheduler.views import job_json
 
     section = {
         "component": "process_quality",
@@ -259,4 +264,4 @@ def test_job_views_show_the_kind_and_its_parameters_as_written(
     assert view["spec"]["batch-inference"]["columns"] == section["columns"]
     assert job_json(client.job(submit(client)))["kind"] == "entrypoint"
     scheduler.cycle()
-    assert "deploy.jobs.batch_inference" in fake.launches[view["id"]].entrypoint
+    assert "-m jobs.batch_inference" in fake.launches[view["id"]].entrypoint

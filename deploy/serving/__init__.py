@@ -1,1 +1,0 @@
-"""The capability centre's serving core: runtimes, resident models, version routing."""

@@ -1,0 +1,569 @@
+"""The live scheduler: the pure policy driven against real Ray clusters, with the database as the truth.
+
+Each cycle:
+1. asks every pool's backend for its health and capacity (Ray's own numbers);
+2. reconciles the jobs on pools with what Ray says (started, ended, lost), retrying failed attempts;
+3. acts on cancel requests, drains and run-time limits;
+4. rebuilds the `ClusterState` from the database and runs `schedule()`;
+5. applies the decisions: preempted jobs are stopped and requeued, admitted jobs submitted.
+
+Crash safety: a job is marked ADMITTED (with its pool and the deterministic Ray submission id of the
+attempt) *before* it is submitted. A scheduler that dies in between finds the job ADMITTED at restart,
+asks Ray for that submission id, and submits it only if Ray does not have it; Ray refuses a second
+submission with the same id anyway. So no job is lost and none runs twice.
+
+The process around it (command line, signals, metrics and API servers) is `scheduler.service`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from scheduler.backends import (
+    TERMINAL,
+    Backend,
+    BackendError,
+    Launch,
+    PoolHealth,
+    RunInfo,
+    RunStatus,
+    make_backend,
+)
+from scheduler.errors import SchedulerError
+from scheduler.metrics import SchedulerMetrics
+from scheduler.model import (
+    ON_POOL,
+    Admit,
+    BundlePlacement,
+    Decision,
+    JobState,
+    Node,
+    Pool,
+    Preempt,
+    Resources,
+)
+from scheduler.policy import PolicyConfig, policy_from_settings, schedule
+from scheduler.settings import SchedulerSettings
+from scheduler.state import ClusterState
+from scheduler.store import JobRow, PoolRow, SchedulerStore, submission_id
+from scheduler.views import pool_model
+
+log = logging.getLogger("scheduler.loop")
+_LATE = "deadline passed before it could start"
+
+
+@dataclass(slots=True)
+class CycleReport:
+    """What one cycle did (for tests, the benchmark and the log)."""
+
+    admitted: list[str] = field(default_factory=list)
+    preempted: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+    requeued: list[str] = field(default_factory=list)
+    decisions: int = 0
+    policy_seconds: float = 0.0
+
+
+class Scheduler:
+    """The live loop over the pools registered in the store."""
+
+    def __init__(
+        self,
+        store: SchedulerStore,
+        settings: SchedulerSettings | None = None,
+        policy: PolicyConfig | None = None,
+        metrics: SchedulerMetrics | None = None,
+        backends: Mapping[str, Backend] | None = None,
+    ) -> None:
+        """`backends` fixes the backend of some pools by name (embedding, tests); the others are built
+        from each pool's spec."""
+        self.store = store
+        self.settings = settings or SchedulerSettings()
+        self._fixed_policy = policy
+        self.metrics = metrics or SchedulerMetrics()
+        self._given = dict(backends or {})
+        self._backends: dict[str, tuple[str, Backend]] = {}
+        self._health: dict[str, PoolHealth] = {}
+
+    # --- backends ---------------------------------------------------------------------------------
+
+    def backend(self, row: PoolRow) -> Backend:
+        """The pool's backend, rebuilt when its spec (address, token) changed."""
+        if row.name in self._given:
+            return self._given[row.name]
+        cached = self._backends.get(row.name)
+        if cached is not None and cached[0] == row.spec:
+            return cached[1]
+        try:
+            backend: Backend = make_backend(row.pool_spec, self.settings.ray_timeout_s)
+        except BackendError as exc:  # e.g. its token file is unreadable: the pool is down, not the loop
+            backend = _Unusable(str(exc))
+        self._backends[row.name] = (row.spec, backend)
+        return backend
+
+    def limit(self, row: PoolRow) -> int:
+        return row.pool_spec.max_jobs or self.settings.max_jobs_per_pool
+
+    def cluster_limits(self, pools: Mapping[str, PoolRow]) -> dict[str, int]:
+        """Jobs in flight at most per Ray cluster (by address). Pools on node groups of one cluster share
+        its Jobs API, which grows unstable past ~30 jobs (ray #37894) whatever pool they came from: the
+        cluster takes the largest limit of its pools, and each pool still its own."""
+        limits: dict[str, int] = {}
+        for row in pools.values():
+            key = _cluster(row)
+            limits[key] = max(limits.get(key, 0), self.limit(row))
+        return limits
+
+    # --- one cycle --------------------------------------------------------------------------------
+
+    def cycle(self) -> CycleReport:
+        started = time.perf_counter()
+        report = CycleReport()
+        pools = {row.name: row for row in self.store.pools()}
+        self._observe(pools)
+        self._reconcile(pools, report)
+        self._expire_deadlines()
+        self._schedule(pools, report)
+        self._export_depths()
+        self.metrics.cycle_seconds.observe(time.perf_counter() - started)
+        return report
+
+    def _observe(self, pools: dict[str, PoolRow]) -> None:
+        for name, row in pools.items():
+            health = self.backend(row).health()
+            self._health[name] = health
+            nodes = [n.as_dict() for n in health.nodes] if health.healthy else None
+            usage = {k: list(v) for k, v in health.usage.items()} if health.usage else None
+            self.store.record_pool_health(
+                name, "healthy" if health.healthy else "unhealthy", health.message, nodes, usage
+            )
+            if nodes is not None:
+                row.nodes = json.dumps(nodes, sort_keys=True)
+            self.metrics.pool_healthy.labels(name).set(1 if health.healthy else 0)
+            for resource, (used, total) in health.usage.items():
+                self.metrics.pool_capacity.labels(name, resource).set(total)
+                self.metrics.pool_usage.labels(name, resource).set(used)
+
+    # --- reconcile --------------------------------------------------------------------------------
+
+    def _reconcile(self, pools: dict[str, PoolRow], report: CycleReport) -> None:
+        for job in self.store.jobs(states=ON_POOL):
+            row = pools.get(job.pool or "")
+            if row is None:
+                # Its pool was removed from the topology: nothing can stop or watch it; run it again.
+                self._requeue(job, "its pool is no longer registered", report)
+                continue
+            backend = self.backend(row)
+            try:
+                self._reconcile_job(job, row, backend, report)
+            except BackendError as exc:
+                self.metrics.backend_errors.labels(row.name).inc()
+                log.warning("pool %s: %s", row.name, exc)
+
+    def _reconcile_job(self, job: JobRow, row: PoolRow, backend: Backend, report: CycleReport) -> None:
+        assert job.submission_id is not None
+        info = backend.status(job.submission_id)
+        state = JobState(job.state)
+        if job.cancel_requested and state is not JobState.STOPPING:
+            if info.status is RunStatus.MISSING or info.status in TERMINAL:
+                self._stop(job, backend, requeue=False, reason="cancelled by request", kind="cancelling")
+                self._stopped(self.store.job(job.id), info, backend, report)
+            else:
+                self._stop(job, backend, requeue=False, reason="cancelled by request", kind="cancelling")
+            return
+        if state is JobState.ADMITTED and info.status is RunStatus.MISSING:
+            # Marked admitted but Ray never got it (a crash or a failed call in between): submit now.
+            backend.submit(self._launch(job))
+            self.store.note(job.id, "submitted", f"submitted to {row.name} as {job.submission_id} (resumed)")
+            return
+        if row.drain == "requeue" and state is not JobState.STOPPING and info.status not in TERMINAL:
+            self._stop(job, backend, requeue=True, reason=f"pool {row.name} is drained", kind="drained")
+            return
+        if state is JobState.STOPPING:
+            if info.status in TERMINAL or info.status is RunStatus.MISSING:
+                self._stopped(job, info, backend, report)
+            else:
+                backend.stop(job.submission_id)  # again: the first request may have been lost
+            return
+        if info.status is RunStatus.MISSING:
+            # The cluster forgot a job it ran (it was restarted): run it again from its queue.
+            self._requeue(job, f"pool {row.name} no longer knows {job.submission_id}", report)
+            return
+        if info.status is RunStatus.RUNNING and state is JobState.ADMITTED:
+            if self.store.transition(
+                job.id, [JobState.ADMITTED], JobState.RUNNING, "running", f"running on {row.name}",
+                started_at=info.start_time or time.time(), ray_status=info.status.value,
+            ):  # fmt: skip
+                report.started.append(job.id)
+            return
+        if info.status in TERMINAL:
+            self._ended(job, info, backend, report)
+            return
+        limit = job.request.max_runtime_s
+        if limit is not None and job.started_at is not None and time.time() - job.started_at > limit:
+            self._stop(
+                job, backend, requeue=False, reason=f"ran longer than max_runtime_s={limit:g}", kind="timeout"
+            )
+
+    def _launch(self, job: JobRow) -> Launch:
+        request = job.request
+        model = request.to_model(job.queue)
+        assert job.submission_id is not None
+        return Launch(
+            submission_id=job.submission_id,
+            entrypoint=request.command(
+                self.settings.job_python or sys.executable, self.settings.job_programs
+            ),
+            bundles=model.bundles,
+            strategy=model.strategy,
+            runtime_env=request.runtime_env,
+            metadata={
+                "brain_job": job.id,
+                "brain_tenant": job.tenant,
+                "brain_attempt": str(job.attempt),
+                "brain_kind": request.kind,
+            },
+            driver_holds_first_bundle=request.kind == "entrypoint",
+        )
+
+    def _stop(self, job: JobRow, backend: Backend, requeue: bool, reason: str, kind: str) -> bool:
+        state = JobState(job.state)
+        if not self.store.transition(
+            job.id, [state], JobState.STOPPING, kind, reason, requeue=requeue, stop_reason=reason
+        ):
+            return False
+        assert job.submission_id is not None
+        try:
+            backend.stop(job.submission_id)
+        except BackendError as exc:
+            log.warning("stopping %s: %s (retried next cycle)", job.id, exc)
+        return True
+
+    def _tail(self, job: JobRow, backend: Backend) -> str:
+        assert job.submission_id is not None
+        try:
+            return backend.logs(job.submission_id, self.settings.logs_tail_lines)
+        except BackendError:
+            return ""
+
+    def _stopped(self, job: JobRow, info: RunInfo, backend: Backend, report: CycleReport) -> None:
+        """A job we asked to stop has stopped (or finished on its own meanwhile)."""
+        if job.requeue and info.status is not RunStatus.SUCCEEDED:
+            self._requeue(job, job.stop_reason, report)
+            return
+        if info.status is RunStatus.SUCCEEDED:
+            self._ended(job, info, backend, report, expect=JobState.STOPPING)
+            return
+        final = JobState.CANCELLED if job.cancel_requested else JobState.FAILED
+        if self.store.transition(
+            job.id, [JobState.STOPPING], final, final.value, job.stop_reason,
+            finished_at=time.time(), ray_status=info.status.value, exit_code=info.exit_code,
+            message=job.stop_reason, logs_tail=self._tail(job, backend),
+        ):  # fmt: skip
+            report.finished.append(job.id)
+            self.metrics.finished.labels(final.value).inc()
+            if final is JobState.FAILED:
+                self.metrics.failed.inc()
+
+    def _ended(
+        self,
+        job: JobRow,
+        info: RunInfo,
+        backend: Backend,
+        report: CycleReport,
+        expect: JobState | None = None,
+    ) -> None:
+        state = expect or JobState(job.state)
+        common = {
+            "finished_at": info.end_time or time.time(),
+            "ray_status": info.status.value,
+            "exit_code": info.exit_code,
+            "logs_tail": self._tail(job, backend),
+        }
+        if info.status is RunStatus.SUCCEEDED:
+            if self.store.transition(
+                job.id, [state], JobState.SUCCEEDED, "succeeded", "", message="", **common
+            ):
+                report.finished.append(job.id)
+                self.metrics.finished.labels("succeeded").inc()
+            return
+        reason = info.message or f"Ray reports {info.status.value}"
+        if info.status is RunStatus.STOPPED:
+            reason = f"stopped outside the scheduler: {reason}"
+        if info.status is RunStatus.FAILED and job.failures < job.request.retries:
+            detail = (
+                f"attempt {job.attempt} failed ({reason}); retry {job.failures + 1} of {job.request.retries}"
+            )
+            if self.store.transition(
+                job.id, [state], JobState.QUEUED, "retried", detail, pool=None, placements="[]",
+                failures=job.failures + 1, message=reason, exit_code=info.exit_code,
+                logs_tail=common["logs_tail"], requeue=False,
+            ):  # fmt: skip
+                report.requeued.append(job.id)
+                self.metrics.retried.inc()
+            return
+        if self.store.transition(
+            job.id, [state], JobState.FAILED, "failed", reason, message=reason, **common
+        ):
+            report.finished.append(job.id)
+            self.metrics.finished.labels("failed").inc()
+            self.metrics.failed.inc()
+
+    def _requeue(self, job: JobRow, reason: str, report: CycleReport) -> None:
+        if self.store.transition(
+            job.id, ON_POOL, JobState.QUEUED, "requeued", reason,
+            pool=None, placements="[]", requeue=False, stop_reason="", started_at=None, admitted_at=None,
+        ):  # fmt: skip
+            report.requeued.append(job.id)
+
+    def _expire_deadlines(self) -> None:
+        now = time.time()
+        for job in self.store.jobs(states=[JobState.QUEUED]):
+            if job.cancel_requested:
+                self.store.transition(
+                    job.id, [JobState.QUEUED], JobState.CANCELLED, "cancelled", "cancelled while queued",
+                    finished_at=now, message="cancelled by request",
+                )  # fmt: skip
+                continue
+            deadline = job.request.deadline
+            if deadline is not None and now > deadline:
+                self.store.transition(
+                    job.id, [JobState.QUEUED], JobState.FAILED, "failed", _LATE,
+                    finished_at=now, message=_LATE,
+                )  # fmt: skip
+                self.metrics.failed.inc()
+
+    # --- the policy -------------------------------------------------------------------------------
+
+    def build_state(self, pools: dict[str, PoolRow]) -> tuple[ClusterState, dict[str, JobRow]] | None:
+        """The policy's input from the database: None while there is nothing to schedule on."""
+        tree = self.store.queue_tree()
+        if tree is None or not pools:
+            return None
+        on_pool = self.store.jobs(states=ON_POOL)
+        in_flight: dict[str, int] = defaultdict(int)
+        on_cluster: dict[str, int] = defaultdict(int)
+        for job in on_pool:
+            in_flight[job.pool or ""] += 1
+            if job.pool in pools:
+                on_cluster[_cluster(pools[job.pool])] += 1
+        cluster_limits = self.cluster_limits(pools)
+        model_pools: list[Pool] = []
+        nodes: list[Node] = []
+        for name, row in pools.items():
+            pool, pool_nodes = pool_model(row)
+            health = self._health.get(name)
+            closed = (
+                pool.cordoned
+                or health is None
+                or not health.healthy
+                or in_flight[name] >= self.limit(row)
+                or on_cluster[_cluster(row)] >= cluster_limits[_cluster(row)]
+            )
+            model_pools.append(dataclasses.replace(pool, cordoned=closed))
+            nodes += pool_nodes
+            self.metrics.jobs_in_flight.labels(name).set(in_flight[name])
+        state = ClusterState(model_pools, nodes, tree, now=time.time())
+        index = {node_id: i for i, node_id in enumerate(state.capacity.node_ids)}
+        rows: dict[str, JobRow] = {}
+        for job in on_pool:
+            placements = _placements_from(job, index)
+            if placements is None or job.queue not in tree.queues:
+                continue  # its node is gone: it holds nothing the policy could use or take
+            state.restore(
+                job.request.to_model(job.queue), placements, job.started_at or job.admitted_at or 0.0
+            )
+            rows[job.id] = job
+        for job in self.store.jobs(states=[JobState.QUEUED]):
+            try:
+                state.submit(job.request.to_model(job.queue))
+            except SchedulerError as exc:
+                # The topology changed under a queued job (a region or tenant went away): it waits, and
+                # says why, once.
+                if job.message != exc.message:
+                    self.store.note(job.id, "unschedulable", exc.message, message=exc.message)
+                continue
+            rows[job.id] = job
+        return state, rows
+
+    def _schedule(self, pools: dict[str, PoolRow], report: CycleReport) -> None:
+        built = self.build_state(pools)
+        if built is None:
+            return
+        state, rows = built
+        if not state.pending:
+            return
+        started = time.perf_counter()
+        decisions = schedule(state, self.policy_for(state))
+        elapsed = time.perf_counter() - started
+        report.decisions, report.policy_seconds = len(decisions), elapsed
+        if decisions:
+            self.metrics.decisions_per_second.set(len(decisions) / max(elapsed, 1e-9))
+        self._apply(state, rows, pools, decisions, report)
+
+    def policy_for(self, state: ClusterState) -> PolicyConfig:
+        """The policy of this cycle. FGD measures fragmentation against a workload: here, the bundle
+        shapes of the jobs queued and running now, weighted by how many there are."""
+        if self._fixed_policy is not None:
+            return self._fixed_policy
+        if self.settings.placement_scorer != "fgd":
+            self._fixed_policy = policy_from_settings(self.settings)
+            return self._fixed_policy
+        shapes: Counter[Resources] = Counter()
+        for job in [*state.pending.values(), *(run.job for run in state.running.values())]:
+            shapes.update(job.bundles)
+        return policy_from_settings(self.settings, [(b, float(n)) for b, n in shapes.items()])
+
+    def _apply(
+        self,
+        state: ClusterState,
+        rows: dict[str, JobRow],
+        pools: dict[str, PoolRow],
+        decisions: Sequence[Decision],
+        report: CycleReport,
+    ) -> None:
+        cap = state.capacity
+        slots = {
+            name: self.limit(row) - len(self.store.jobs(states=ON_POOL, pool=name))
+            for name, row in pools.items()
+        }
+        cluster_slots = self.cluster_limits(pools)
+        for running in self.store.jobs(states=ON_POOL):
+            if running.pool in pools:
+                cluster_slots[_cluster(pools[running.pool])] -= 1
+        kept: dict[str, str] = {}
+        # Admission control: a pool takes at most its free slots per cycle, and so does the cluster it is
+        # on (pools on node groups share one); a gang lands on one pool (a Ray job cannot span clusters);
+        # other admissions wait for a later cycle.
+        for decision in decisions:
+            if not isinstance(decision, Admit):
+                continue
+            names = {cap.pools[int(cap.node_pool[p.node])].name for p in decision.placements}
+            if len(names) != 1:
+                continue
+            name = names.pop()
+            if name not in pools:
+                continue
+            cluster = _cluster(pools[name])
+            if slots.get(name, 0) > 0 and cluster_slots[cluster] > 0:
+                slots[name] -= 1
+                cluster_slots[cluster] -= 1
+                kept[decision.job_id] = name
+        for decision in decisions:
+            if isinstance(decision, Preempt) and decision.for_job in kept:
+                job = rows.get(decision.job_id)
+                if job is None or job.pool not in pools:
+                    continue
+                if self._stop(
+                    job, self.backend(pools[job.pool]), requeue=True,
+                    reason=f"preempted for {decision.for_job}: {decision.reason}", kind="preempted",
+                ):  # fmt: skip
+                    report.preempted.append(job.id)
+                    self.metrics.preempted.labels(decision.reason).inc()
+        for decision in decisions:
+            if isinstance(decision, Admit) and decision.job_id in kept:
+                self._admit(
+                    rows[decision.job_id], kept[decision.job_id], decision.placements, state, pools, report
+                )
+
+    def _admit(
+        self,
+        job: JobRow,
+        pool: str,
+        placements: tuple[BundlePlacement, ...],
+        state: ClusterState,
+        pools: dict[str, PoolRow],
+        report: CycleReport,
+    ) -> None:
+        attempt = job.attempt + 1
+        sid = submission_id(job.id, attempt)
+        stored = [
+            {"node": state.capacity.node_ids[p.node], "gpus": list(p.gpus), "gpu_milli": p.gpu_milli}
+            for p in placements
+        ]
+        now = time.time()
+        if not self.store.transition(
+            job.id, [JobState.QUEUED], JobState.ADMITTED, "admitted", f"admitted to {pool} as {sid}",
+            pool=pool, placements=json.dumps(stored), attempt=attempt, submission_id=sid, admitted_at=now,
+            started_at=None, ray_status=None,
+        ):  # fmt: skip
+            return  # cancelled meanwhile
+        report.admitted.append(job.id)
+        self.metrics.admitted.labels(pool).inc()
+        self.metrics.wait_seconds.observe(max(0.0, now - job.submit_time))
+        job = self.store.job(job.id)
+        backend = self.backend(pools[pool])
+        try:
+            backend.submit(self._launch(job))
+        except BackendError as exc:
+            # The job stays ADMITTED; reconcile submits it under the same id next cycle.
+            self.metrics.backend_errors.labels(pool).inc()
+            log.warning("submitting %s to %s: %s (retried next cycle)", job.id, pool, exc)
+
+    def _export_depths(self) -> None:
+        depth: dict[str, int] = defaultdict(int)
+        for (queue, job_state), count in self.store.count_by_state().items():
+            depth[queue] += count if job_state == JobState.QUEUED.value else 0
+        for queue, count in depth.items():
+            self.metrics.queue_depth.labels(queue).set(count)
+
+    # --- the process ------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Cycle until `stop` is set; a failing cycle is logged and the next one tries again."""
+        while not stop.is_set():
+            try:
+                self.cycle()
+            except Exception:
+                log.exception("scheduling cycle failed; retrying")
+            stop.wait(self.settings.cycle_interval_s)
+        for _, backend in self._backends.values():
+            backend.close()
+
+
+class _Unusable(Backend):
+    """Stands in for a pool whose backend cannot even be built: unhealthy, every call fails."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+    def submit(self, launch: Launch) -> None:
+        raise BackendError(self.problem)
+
+    def status(self, submission_id: str) -> RunInfo:
+        raise BackendError(self.problem)
+
+    def logs(self, submission_id: str, tail: int | None = None) -> str:
+        raise BackendError(self.problem)
+
+    def stop(self, submission_id: str) -> None:
+        raise BackendError(self.problem)
+
+    def health(self) -> PoolHealth:
+        return PoolHealth(healthy=False, message=self.problem)
+
+
+def _cluster(row: PoolRow) -> str:
+    """The Ray cluster a pool is on: its Jobs API address."""
+    return row.pool_spec.address.rstrip("/").lower()
+
+
+def _placements_from(job: JobRow, index: dict[str, int]) -> tuple[BundlePlacement, ...] | None:
+    placements = []
+    for item in job.placement_list:
+        node = index.get(str(item["node"]))
+        if node is None:
+            return None
+        placements.append(
+            BundlePlacement(node, tuple(item.get("gpus") or ()), int(item.get("gpu_milli") or 0))
+        )
+    return tuple(placements) if placements else None

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from deploy.cli.k8s import deploy_app
 from scheduler.spec import PoolSpec
-from tests.unit.deploy_k8s.conftest import CHART
-from tests.unit.deploy_k8s.crd import assert_valid
+from tests.unit.deploy.k8s.conftest import CHART
+from tests.unit.deploy.k8s.crd import assert_valid
 
 runner = CliRunner()
 

@@ -7,7 +7,7 @@ import pytest
 
 from deploy.centre.oip import decode_request, encode_response
 from model_hub.card import TensorSpec
-from tests.unit.deploy.test_oip import SAMPLES
+from tests.unit.deploy.centre.test_oip import SAMPLES
 
 triton_http = pytest.importorskip("tritonclient.http", reason="tritonclient[http] is not installed")
 triton_utils = pytest.importorskip("tritonclient.http._utils")

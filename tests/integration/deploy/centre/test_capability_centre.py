@@ -19,7 +19,7 @@ import pytest
 from deploy.db import utcnow
 from model_hub.convert import run_onnx
 from tests import onnx_models
-from tests.integration.serving.conftest import Centre
+from tests.integration.deploy.centre.conftest import Centre
 
 X = [[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]]
 
@@ -104,7 +104,7 @@ def test_formula_components_are_served(centre: Centre) -> None:
 def test_components_kept_in_torch_are_served(centre: Centre) -> None:
     import torch
 
-    from tests.integration.serving.conftest import torch_refiner
+    from tests.integration.deploy.centre.conftest import torch_refiner
 
     x = np.random.default_rng(5).standard_normal((3, 4)).astype(np.float32)
     payload = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [3, 4], "data": x.ravel().tolist()}]}

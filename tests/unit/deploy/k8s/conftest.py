@@ -10,7 +10,7 @@ import yaml
 
 from deploy.k8s import CentreSpec, K8sSpec, WorkerGroupSpec
 
-CHART = Path(__file__).resolve().parents[3] / "helm" / "industry-brain"
+CHART = Path(__file__).resolve().parents[4] / "helm" / "industry-brain"
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ import jsonschema
 import pytest
 import yaml
 
-CRD_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "k8s" / "kuberay-crds"
+CRD_DIR = Path(__file__).resolve().parents[4].parent / "shared" / "k8s" / "kuberay-crds"
 CRD_FILES = {"RayService": "ray.io_rayservices.yaml", "RayCluster": "ray.io_rayclusters.yaml"}
 
 

@@ -19,8 +19,8 @@ import yaml
 from ray.serve.schema import ServeDeploySchema
 
 from deploy.k8s import K8sSpec, ray_cluster, ray_service, serve_config, values_schema
-from tests.unit.deploy_k8s.conftest import CHART
-from tests.unit.deploy_k8s.crd import assert_valid
+from tests.unit.deploy.k8s.conftest import CHART
+from tests.unit.deploy.k8s.crd import assert_valid
 
 RELEASE = "brain"
 NAMESPACE = "industry-brain"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from deploy.k8s import K8sSpec, manifests, ray_cluster, ray_service, serve_config
-from tests.unit.deploy_k8s.crd import assert_valid, errors
+from tests.unit.deploy.k8s.crd import assert_valid, errors
 
 
 def _containers(template: dict[str, Any]) -> list[dict[str, Any]]:

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from scheduler.control import SchedulerControl, one_line, parse_job
+from scheduler.credentials import api_key
 from scheduler.errors import Forbidden, JobNotFound, SchedulerError, SpecInvalid, UnknownPool
 from scheduler.model import ON_POOL, JobState
 from scheduler.settings import SchedulerSettings
@@ -58,10 +59,7 @@ Authenticate = Callable[[str | None], Caller]
 
 
 def _key(request: Request) -> str | None:
-    auth = request.headers.get("authorization")
-    if auth and auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
-    return request.headers.get("x-api-key")
+    return api_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
 
 
 def _caller(request: Request) -> Caller:

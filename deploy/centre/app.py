@@ -14,8 +14,9 @@ from typing import Any
 from ray import serve
 from ray.serve import Application
 
+from deploy.centre.calls import install
 from deploy.centre.dedicated import dedicated_app_name
-from deploy.centre.gateway import build_app, install
+from deploy.centre.gateway import build_app
 from deploy.centre.inference import Centre
 from deploy.settings import PlatformSettings
 from model_hub import HubSettings, ServingPolicy

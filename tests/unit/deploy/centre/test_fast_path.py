@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Any
 
-from deploy.centre import gateway
+from deploy.centre import calls, fast_path
 
 
 def call(
@@ -19,7 +19,7 @@ def call(
         await send({"type": "http.response.start", "status": 299, "headers": []})
         await send({"type": "http.response.body", "body": b"downstream"})
 
-    app = gateway.InferFastPath(downstream)
+    app = fast_path.InferFastPath(downstream)
     sent: list[dict[str, Any]] = []
     chunks = [body[:5], body[5:]]
 
@@ -44,7 +44,7 @@ def test_other_routes_go_to_fastapi() -> None:
 
 
 def test_infer_without_a_centre_is_503_json() -> None:
-    gateway.install(None)
+    calls.install(None)
     status, headers, body, passed = call("/v2/models/x/infer", b'{"inputs": []}', [])
     assert status == 503 and passed == []
     assert json.loads(body) == {"error": "the capability centre is not ready yet; retry in a few seconds"}
@@ -55,9 +55,9 @@ def test_a_bad_version_in_the_path_is_400() -> None:
     class Ready:
         ready = True
 
-    gateway.install(Ready())  # type: ignore[arg-type]
+    calls.install(Ready())  # type: ignore[arg-type]
     try:
         status, _, body, _ = call("/v2/models/x/versions/latest/infer", b"{}", [])
     finally:
-        gateway.install(None)
+        calls.install(None)
     assert status == 400 and "must be a positive integer" in json.loads(body)["error"]

@@ -55,6 +55,14 @@ class PlatformSettings(BaseSettings):
     default_monthly_quota: int | None = Field(default=1_000_000, gt=0)
     """Calls per calendar month of a tenant that has no quota of its own; None means unlimited."""
 
+    onnx_threads: int = Field(default=1, ge=1)
+    """Intra-op threads per ONNX session (and torch's threads in the torch runtime) of a replica. One is
+    fastest for small models under load: requests are already parallel across replicas and the event
+    loop, and intra-op threads would only contend with them on a small host."""
+
+    debug: bool = False
+    """BRAIN_DEBUG=1: the `brain` CLI shows the traceback of an unexpected error instead of one line."""
+
     key_ttl_days: int = Field(default=365, gt=0)
     """Lifetime of an API key when the issuer gives none."""
 

@@ -7,13 +7,14 @@ to their owner (DESIGN.md, CVE-2024-37052…37060).
 
 from __future__ import annotations
 
-import os
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from deploy.settings import PlatformSettings
 from model_hub import Card, Loaded, resolve_formula, torch_module
 from model_hub.errors import HubError
 from model_hub.sessions import onnx_session
@@ -40,13 +41,10 @@ class Runtime(ABC):
         pass
 
 
+@functools.cache
 def onnx_threads() -> int:
-    """Threads per ONNX session: one per replica core is fastest for small models under load.
-
-    Requests are already parallel across replicas and the event loop; intra-op threads would
-    only contend with them on a small host.
-    """
-    return int(os.environ.get("BRAIN_ONNX_THREADS", "1"))
+    """Threads per ONNX session (`PlatformSettings.onnx_threads`), read once per process."""
+    return PlatformSettings().onnx_threads
 
 
 class OnnxRuntime(Runtime):

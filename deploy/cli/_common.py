@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
+import typer
 from rich.console import Console
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
+"""The ``--json`` option every listing and showing command takes."""
 
 
 def emit_json(data: Any) -> None:
@@ -18,5 +23,6 @@ def emit_json(data: Any) -> None:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
+    """Say what was wrong on stderr, in one line, and exit with ``code`` (2: the user's input)."""
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
     raise SystemExit(code)

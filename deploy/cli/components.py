@@ -12,7 +12,7 @@ import yaml
 from pydantic import ValidationError
 from rich.table import Table
 
-from deploy.cli._common import console, emit_json, fail
+from deploy.cli._common import JsonOpt, console, emit_json, fail
 from deploy.settings import scheduler_settings
 from model_hub import (
     INDUSTRIES,
@@ -29,8 +29,6 @@ from model_hub import (
 from scheduler.control import one_line
 
 app = typer.Typer(help="Register, find, version and export algorithm components (知识/工艺/机理).")
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 
 
 def _registry() -> Registry:

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from deploy.cli._common import console, emit_json
+from deploy.cli._common import JsonOpt, console, emit_json
 from deploy.settings import scheduler_settings
 from scheduler.control import SchedulerControl, load_topology, parse_job, read_yaml
 from scheduler.errors import SpecInvalid
@@ -28,8 +28,6 @@ pools_app = typer.Typer(
     help="Compute pools (算力池): Ray clusters of regional and industry centres.", no_args_is_help=True
 )
 jobs_app = typer.Typer(help="Jobs on the compute pools: submit, watch, cancel.", no_args_is_help=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 def _client() -> SchedulerControl:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
@@ -11,6 +10,7 @@ from deploy.cli import components, demo, platform, tenancy
 from deploy.cli._common import err_console
 from deploy.cli.jobs import jobs_app, pools_app
 from deploy.cli.k8s import deploy_app
+from deploy.settings import PlatformSettings
 
 app = typer.Typer(
     help="Industry Brain (产业大脑): compute scheduling, algorithm+model centre, capability centre.",
@@ -52,7 +52,7 @@ def main() -> None:
         if message is not None and hasattr(exc, "status"):
             err_console.print(f"[bold red]error:[/] {message}", highlight=False)
             sys.exit(2)
-        if os.environ.get("BRAIN_DEBUG") == "1":
+        if PlatformSettings().debug:
             raise
         err_console.print(
             f"[bold red]unexpected error:[/] {type(exc).__name__}: {exc} "

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from deploy.cli._common import console, emit_json, fail
+from deploy.cli._common import JsonOpt, console, emit_json, fail
 from deploy.db import utcnow
 from deploy.metering import render_usage, usage_report
 from deploy.tenancy import Role, TenantKind, TenantSpec, TenantStore
@@ -22,7 +22,6 @@ tenants_app = typer.Typer(help="Tenants: enterprises, industry-brain operators, 
 keys_app = typer.Typer(help="API keys: issued once, hashed at rest, expiring, revocable.")
 usage_app = typer.Typer(help="Usage reports for billing, subsidies and the yearly assessment.")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 ActorOpt = Annotated[str | None, typer.Option(help="Who is acting, for the audit log (default: OS user).")]
 
 

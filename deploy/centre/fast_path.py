@@ -31,11 +31,10 @@ class InferFastPath:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST":
-            return await self.app(_absolute(scope), receive, send)
-        match = INFER_PATH.fullmatch(scope["path"])
-        if match is None:
-            return await self.app(_absolute(scope), receive, send)
+        match = INFER_PATH.fullmatch(scope["path"]) if scope["type"] == "http" else None
+        if match is None or scope["method"] != "POST":
+            await self.app(_absolute(scope), receive, send)
+            return
         status, headers, payload = 200, [], b""
         try:
             app = scope.get("app")

@@ -69,7 +69,8 @@ class Fgd(Scorer):
         return np.asarray(frag @ self._p, dtype=np.float64)
 
     def _fresh(self, entry: _Cached, alloc: Allocation, nodes: np.ndarray) -> np.ndarray:
-        return nodes[entry.version[nodes] != alloc.version[nodes]]
+        stale: np.ndarray = nodes[entry.version[nodes] != alloc.version[nodes]]
+        return stale
 
     def _entry(self, key: tuple[object, ...], size: int) -> _Cached:
         entry = self._cache.get(key)
@@ -89,7 +90,8 @@ class Fgd(Scorer):
                 alloc.cpu_free[stale], alloc.memory_free[stale], alloc.gpu_free[stale]
             )
             entry.version[stale] = alloc.version[stale]
-        return entry.delta[nodes]
+        delta: np.ndarray = entry.delta[nodes]
+        return delta
 
     def _update(self, entry: _Cached, alloc: Allocation, bundle: Resources, stale: np.ndarray) -> None:
         before = self._fragmentation_now(alloc, stale)

@@ -3,10 +3,14 @@
 The policy (`schedule`) is pure and deterministic: a `ClusterState` in, a list of `Admit` / `Preempt`
 decisions out. The live loop and the trace simulator (`scheduler.sim`) both drive it.
 
-The live half: `scheduler.store` (SQLAlchemy state and its migrations), `scheduler.backends` (the Ray Jobs
-API backend), `scheduler.service` (the loop, `python -m scheduler.service`), `scheduler.api` (its REST
-API), `scheduler.sdk` (the Python SDK over that API) and `scheduler.control` (the same on the database
-directly). They are not imported here, so that `import scheduler` stays light.
+The live half, not imported here so that `import scheduler` stays light: `store` (SQLAlchemy state and
+its migrations; engines from `db`), `backends` (the Ray Jobs API backend), `loop` (the live loop),
+`service` (the process, ``python -m scheduler.service``), `api` (its REST API), `sdk` (the Python SDK
+over that API), `control` (the same operations on the database directly) and `views` (how jobs and
+pools are shown). `jobs` holds the job kinds' parameters; their programs are registered by whoever
+composes the platform (`SchedulerSettings.job_programs`), as is the REST API's key check.
+
+Must not import `model_hub`, `components` or `deploy` — not even by name in a string.
 """
 
 from scheduler.errors import (

@@ -1,7 +1,7 @@
 """How a caller presents its platform API key: ``Authorization: Bearer KEY``, or ``X-API-Key: KEY``.
 
-One rule for every HTTP face of the platform (the scheduler's REST API here, the capability centre in
-`deploy.centre`), so a key that works on one works on the other.
+One rule for every HTTP face of the platform (the scheduler's REST API, and the capability centre,
+which may import the scheduler but not the reverse), so a key that works on one works on the other.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Database plumbing shared by every store of the platform: engines and Alembic migrations.
 
-The scheduler's store and the platform database (`deploy.db`) both open SQLite (WAL, the embedded
+The scheduler's store and the platform's own database both open SQLite (WAL, the embedded
 default) or PostgreSQL (production) the same way and migrate at start-up without an ``alembic.ini``.
-It lives here, not in `deploy`, because the scheduler must run alone and `deploy` may import the
-scheduler but not the reverse.
+It lives here because the scheduler must run alone, and the platform may import the scheduler but
+not the reverse.
 """
 
 from __future__ import annotations

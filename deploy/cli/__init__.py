@@ -1,5 +1,6 @@
 """The `brain` command line: `deploy.cli.main` assembles it from one module per command group.
 
-Kept empty so that command modules elsewhere (deploy/cli/jobs.py, deploy/cli/k8s.py) can import
-`deploy.cli._common` without pulling in the whole CLI first.
+`platform` (up, down, doctor), `components`, `tenancy` (tenants, keys, usage), `jobs` (pools and jobs),
+`sim`, `k8s` (`brain deploy …`), `demo`; what they share (console, ``--json``, errors) is `_common`.
+Kept empty of imports so a command module loads only what its group needs.
 """

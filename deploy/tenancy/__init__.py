@@ -1,4 +1,10 @@
-"""Tenants, roles, API keys, visibility, rate limits and quotas of the capability centre."""
+"""Tenants, roles, API keys, visibility, rate limits and quotas of the platform.
+
+`model` (dataclasses and the role table), `store` and `schema` (the database), `keys`, `limits`,
+`visibility`, `bootstrap` (the operator tenant of a new install) and `scheduler_auth` (the scheduler
+API's key check, which the platform hands to the scheduler by name). May import `deploy.db`,
+`deploy.settings`, `model_hub` and `scheduler`; not `deploy.centre` beyond its errors.
+"""
 
 from deploy.tenancy.keys import hash_key, key_id_of, new_key
 from deploy.tenancy.limits import RateLimits, TokenBucket, check_quota

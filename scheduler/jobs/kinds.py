@@ -4,16 +4,16 @@ command the scheduler turns it into.
 A job of kind ``entrypoint`` runs the user's own command. The other kinds run a program of the
 platform with the job's parameters as one JSON argument:
 
-- ``training``: Ray Train (`TorchTrainer`) fits a built-in component's torch model on a CSV/Parquet
-  file or on the component's synthetic generator, and registers the result in the model hub with the
-  job id as lineage (`deploy.jobs.train`);
-- ``batch-inference``: Ray Data reads CSV/Parquet, runs a registered ONNX component version in
-  `map_batches` and writes Parquet plus a summary (`deploy.jobs.batch_inference`);
-- ``governance``: a Ray Data pipeline for industrial data — schema, units, ranges, nulls,
-  de-duplication — that writes the clean rows and a quality report (`deploy.jobs.governance`).
+- ``training``: fit a component on a CSV/Parquet file or on its synthetic generator, and register
+  the result as a new version with the job id as lineage;
+- ``batch-inference``: run a registered component version over a CSV/Parquet table, writing Parquet
+  plus a summary;
+- ``governance``: a data-cleaning pipeline for industrial data — schema, units, ranges, nulls,
+  de-duplication — that writes the clean rows and a quality report.
 
-The programs that need the model hub or the components live in `deploy` (the scheduler imports
-neither); the scheduler names them by module only.
+This module is the language of the kinds: their parameters, validated at submission. The programs
+that run them are not the scheduler's: whoever composes the platform registers one module per kind in
+`SchedulerSettings.job_programs`, and a kind with no program is refused at submission.
 
 Each kind's workers get the job's bundles: Ray Train runs one worker per bundle, Ray Data is
 limited to their sum (`scheduler.jobs.runtime`). The driver itself reserves nothing, so what the job

@@ -146,3 +146,45 @@ class PoolUnreachable(SchedulerError):
             f"pool {pool!r} at {address} does not answer ({problem}); check that its Ray cluster runs and "
             "that its auth token is right (`brain pools show`)"
         )
+
+
+class BackendError(Exception):
+    """A pool's backend could not be reached or refused a call; the loop retries in a later cycle.
+
+    Not a `SchedulerError`: it never reaches a user as such, the loop and the API turn it into
+    `PoolUnreachable` or a retry."""
+
+
+# --- what the SDK raises for the REST API's answers (`scheduler.sdk`) --------------------------------
+
+
+class APIError(SchedulerError):
+    """The scheduler API refused a request; `status` and `message` are the server's."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Invalid(APIError):
+    """400 or 422: the request or the spec in it is wrong; the message says what."""
+
+
+class NotAuthenticated(APIError):
+    """401: no key, or one the platform does not accept."""
+
+
+class PermissionDenied(APIError):
+    """403: the key's role or tenant may not do this."""
+
+
+class NotFound(APIError):
+    """404: no such job, pool or tenant queue (or one of another tenant)."""
+
+
+class Conflict(APIError):
+    """409: the idempotency key was used before for a different job."""
+
+
+class Unavailable(APIError):
+    """5xx, or no answer at all: the scheduler or a pool behind it is down."""

@@ -20,41 +20,17 @@ from typing import Any
 
 import httpx
 
-from scheduler.errors import SchedulerError
+from scheduler.errors import (
+    APIError,
+    Conflict,
+    Invalid,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    Unavailable,
+)
 
 FINAL_STATES = ("succeeded", "failed", "cancelled")
-
-
-class APIError(SchedulerError):
-    """The scheduler API refused a request; `status` and `message` are the server's."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class Invalid(APIError):
-    """400 or 422: the request or the spec in it is wrong; the message says what."""
-
-
-class NotAuthenticated(APIError):
-    """401: no key, or one the platform does not accept."""
-
-
-class PermissionDenied(APIError):
-    """403: the key's role or tenant may not do this."""
-
-
-class NotFound(APIError):
-    """404: no such job, pool or tenant queue (or one of another tenant)."""
-
-
-class Conflict(APIError):
-    """409: the idempotency key was used before for a different job."""
-
-
-class Unavailable(APIError):
-    """5xx, or no answer at all: the scheduler or a pool behind it is down."""
 
 
 _BY_STATUS: dict[int, type[APIError]] = {

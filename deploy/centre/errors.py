@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from model_hub.errors import HubError
+
 
 class ServeError(Exception):
     """Root of all capability-centre errors."""
@@ -200,3 +202,9 @@ class NotReady(ServeError):
 def _whole_seconds(seconds: float) -> int:
     # Retry-After takes whole seconds; round up so a client that obeys it is never early.
     return max(1, math.ceil(seconds))
+
+
+class NotServable(HubError):
+    """A version stored in a format the centre does not serve (pickle): 422, the message says which."""
+
+    status = 422

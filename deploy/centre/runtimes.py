@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from deploy.centre.errors import NotServable
 from deploy.settings import PlatformSettings
 from model_hub import Card, Loaded, resolve_formula, torch_module
 from model_hub.errors import HubError
@@ -103,10 +104,6 @@ class FormulaRuntime(Runtime):
     @property
     def nbytes(self) -> int:
         return 64 * 1024
-
-
-class NotServable(HubError):
-    status = 422
 
 
 def open_runtime(loaded: Loaded, formula_packages: list[str]) -> Runtime:

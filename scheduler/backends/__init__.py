@@ -5,13 +5,13 @@ from __future__ import annotations
 from scheduler.backends.base import (
     TERMINAL,
     Backend,
-    BackendError,
     Launch,
     NodeCapacity,
     PoolHealth,
     RunInfo,
     RunStatus,
 )
+from scheduler.errors import BackendError
 from scheduler.spec import ClusterPoolSpec
 
 BACKENDS = ("ray-jobs",)

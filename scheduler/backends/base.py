@@ -82,10 +82,6 @@ class PoolHealth:
     """Per resource (CPU, GPU, memory in MiB), (used, total) as the backend reports it, our jobs or not."""
 
 
-class BackendError(Exception):
-    """The backend could not be reached or refused a call; the service retries in a later cycle."""
-
-
 class Backend(ABC):
     """Runs jobs on one pool."""
 

@@ -28,13 +28,13 @@ from ray.exceptions import AuthenticationError
 
 from scheduler.backends.base import (
     Backend,
-    BackendError,
     Launch,
     NodeCapacity,
     PoolHealth,
     RunInfo,
     RunStatus,
 )
+from scheduler.errors import BackendError
 from scheduler.model import GPU_MILLI
 from scheduler.spec import NodeSelector
 

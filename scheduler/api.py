@@ -17,6 +17,7 @@ traceback reaches a client.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -288,24 +289,37 @@ class APIServer:
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 8300) -> None:
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
         self.server = uvicorn.Server(config)
+        self.host, self.port = host, port
         self.url = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self.server.run, name="scheduler-api", daemon=True)
+        self._thread: threading.Thread | None = None
 
     def start(self, timeout_s: float = 15.0) -> APIServer:
         """Start serving; raise RuntimeError when it cannot (e.g. its port is taken)."""
+        # Bind here, not in uvicorn's thread: a taken port is then this call's clear error, not an
+        # exception dying in a thread.
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((self.host, self.port))
+        except OSError as exc:
+            listener.close()
+            raise RuntimeError(
+                f"the scheduler API could not start on {self.url}: the port is in use ({exc.strerror}); "
+                "choose another with --api-port"
+            ) from None
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [listener]}, name="scheduler-api", daemon=True
+        )
         self._thread.start()
         deadline = time.monotonic() + timeout_s
         while not self.server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(
-                    f"the scheduler API could not start on {self.url}: is the port in use? "
-                    "choose another with --api-port"
-                )
+                raise RuntimeError(f"the scheduler API did not start on {self.url} within {timeout_s:g} s")
             time.sleep(0.02)
         return self
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self.server.should_exit = True
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout_s)

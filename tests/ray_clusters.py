@@ -164,10 +164,11 @@ def add_node(
         f"--object-store-memory={200 * 1024**2}", "--disable-usage-stats",
         *_node_flags(resources, labels),
     ]  # fmt: skip
-    log = (cluster.temp_dir.parent / f"{name}.log").open("wb")
-    process = subprocess.Popen(
-        argv, env=_env(cluster.token), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    log = cluster.temp_dir.parent / f"{name}.log"
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            argv, env=_env(cluster.token), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     cluster.workers.append(process)
 
     def joined() -> bool:
@@ -208,10 +209,10 @@ def start_cluster(
         f"--temp-dir={temp_dir}", "--disable-usage-stats",
         *_node_flags(resources, labels),
     ]  # fmt: skip
-    log = (root / f"{name}.log").open("wb")
-    process = subprocess.Popen(
-        argv, env=_env(token), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    with (root / f"{name}.log").open("wb") as out:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            argv, env=_env(token), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     cluster = RayCluster(
         name, f"http://127.0.0.1:{p['dashboard']}", token, token_file, process, temp_dir,
         gcs_address=f"127.0.0.1:{p['gcs']}",

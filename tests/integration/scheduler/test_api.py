@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from deploy.settings import PlatformSettings
+from deploy.settings import PlatformSettings, scheduler_settings
 from deploy.tenancy import Role, TenantKind, TenantSpec, TenantStore
 from deploy.tenancy.scheduler_auth import store_authenticator
 from scheduler.api import APIServer, build_app
@@ -334,7 +334,7 @@ def test_the_service_serves_the_api_with_the_platforms_keys(tmp_path: Path) -> N
     home = tmp_path / "home"
     tenants = TenantStore.open(PlatformSettings(home=home))  # the capability centre's database
     keys = issue_keys(tenants)
-    settings = SchedulerSettings(home=home)
+    settings = scheduler_settings(home=home)  # as `brain up` composes it: the platform's key check
     store = SchedulerStore.open(settings)
     server = _start_api(store, settings, free_port())
     try:
@@ -343,11 +343,14 @@ def test_the_service_serves_the_api_with_the_platforms_keys(tmp_path: Path) -> N
         with pytest.raises(NotAuthenticated):
             SchedulerAPI(server.url, keys["revoked"]).jobs()
         taken = int(server.url.rsplit(":", 1)[1])
-        with pytest.raises(RuntimeError, match="port in use"):
+        with pytest.raises(RuntimeError, match="the port is in use"):
             _start_api(store, settings, taken)
     finally:
         server.stop()
         store.close()
         tenants.engine.dispose()
+    # The scheduler alone knows no keys: its API does not start without a key check.
+    with pytest.raises(SystemExit, match="needs a key check: set BRAIN_API_AUTH"):
+        _start_api(store, SchedulerSettings(home=home), free_port())
     with pytest.raises(SystemExit, match="names no key check"):
         _start_api(store, SchedulerSettings(home=home, api_auth="nowhere.at_all:nothing"), free_port())

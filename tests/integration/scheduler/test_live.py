@@ -177,9 +177,8 @@ def _service(
     argv = [sys.executable, "-m", "scheduler.service", "--home", str(settings.home), "--interval", "0.2"]
     if metrics_port is not None:
         argv += ["--metrics-port", str(metrics_port)]
-    return subprocess.Popen(
-        argv, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
-    )
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def test_killing_the_service_loses_no_job_and_submits_none_twice(

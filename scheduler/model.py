@@ -79,6 +79,16 @@ class Amount:
         )
 
 
+def parse_gpu_types(spec: str | Iterable[str] | None) -> frozenset[str] | None:
+    """The set of GPU types named by `spec`: one type ("A10"), several ("A10|T4" as in the Alibaba trace's
+    `gpu_spec`, or a list); None or empty names no constraint."""
+    if spec is None:
+        return None
+    parts = spec.split("|") if isinstance(spec, str) else list(spec)
+    types = frozenset(p.strip() for p in parts if p.strip())
+    return types or None
+
+
 @dataclass(frozen=True, slots=True)
 class Resources:
     """What one bundle (one process / pod) needs on a single node.
@@ -91,9 +101,14 @@ class Resources:
     memory_mib: int = 0
     gpu: int = 0
     gpu_milli: int = GPU_MILLI
-    gpu_type: str | None = None
+    gpu_types: frozenset[str] | None = None
+    """The GPU types the bundle accepts (it runs on a node of one of them and on no other); None: any."""
 
     def __post_init__(self) -> None:
+        if self.gpu_types is not None and not self.gpu_types:
+            raise ResourcesImpossible(
+                "an empty set of acceptable GPU types", "name at least one GPU type, or none to accept any"
+            )
         if self.cpu_milli < 0 or self.memory_mib < 0 or self.gpu < 0:
             raise ResourcesImpossible(
                 f"negative resources requested "
@@ -119,9 +134,9 @@ class Resources:
         return Amount(self.cpu_milli, self.memory_mib, self.gpu_total_milli)
 
     @property
-    def shape(self) -> tuple[int, int, int, int, str | None]:
+    def shape(self) -> tuple[int, int, int, int, frozenset[str] | None]:
         """A hashable key: bundles of the same shape fit, or fail to fit, on the same nodes."""
-        return (self.cpu_milli, self.memory_mib, self.gpu, self.gpu_milli if self.gpu else 0, self.gpu_type)
+        return (self.cpu_milli, self.memory_mib, self.gpu, self.gpu_milli if self.gpu else 0, self.gpu_types)
 
 
 @dataclass(frozen=True, slots=True)

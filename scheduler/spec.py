@@ -31,6 +31,7 @@ from scheduler.model import (
     Queue,
     Resources,
     city_id,
+    parse_gpu_types,
 )
 
 PRIORITY_CLASSES: dict[str, int] = {"best-effort": 0, "normal": 1, "high": 2, "critical": 3}
@@ -47,7 +48,11 @@ class ResourcesSpec(_Spec):
     cpu: float = Field(default=1.0, ge=0, description="CPU cores, e.g. 0.5 or 8")
     memory_mib: int = Field(default=1024, ge=0, description="memory in MiB")
     gpu: float = Field(default=0, ge=0, description="whole GPUs (1, 2, 8), or a share of one GPU (0.25)")
-    gpu_type: str | None = Field(default=None, description="accelerator type, e.g. A10 or V100M32")
+    gpu_type: str | list[str] | None = Field(
+        default=None,
+        description="accelerator type the bundle needs, e.g. A10; or the set it accepts, as a list "
+        '["V100M16", "V100M32"] or "V100M16|V100M32": it then runs on a node of one of them and no other',
+    )
 
     @field_validator("gpu")
     @classmethod
@@ -68,7 +73,7 @@ class ResourcesSpec(_Spec):
             memory_mib=self.memory_mib,
             gpu=gpus,
             gpu_milli=milli,
-            gpu_type=self.gpu_type,
+            gpu_types=parse_gpu_types(self.gpu_type),
         )
 
 

@@ -80,7 +80,7 @@ class QuotaBook:
         if self.tree.queues[queue].lending_limit is None:
             return self._nothing  # lends all its unused guarantee
         unused = np.maximum(self._g0[queue] - self.usage[queue], 0.0)
-        return np.maximum(unused - self.lend[queue], 0.0)
+        return np.asarray(np.maximum(unused - self.lend[queue], 0.0), dtype=np.float64)
 
     def _reserved_children(self, parent: str) -> np.ndarray:
         total = self._reserved_sum.get(parent)
@@ -102,7 +102,7 @@ class QuotaBook:
             others = self._reserved_children(parent) - self.reserved(child)
             own = self.guaranteed[child] + self.borrow[child] - self.usage[child]
             avail = np.minimum(own, avail - others)
-        return avail
+        return np.asarray(avail, dtype=np.float64)
 
     def fits(self, queue: str, demand: np.ndarray) -> bool:
         return bool((demand <= self.available(queue) + 1e-9).all())

@@ -11,10 +11,21 @@ from scheduler.sim._replay import (
     run_replay,
 )
 from scheduler.sim._report import fill_table, plot_fill, plot_replay, replay_table
-from scheduler.sim._trace import CITIES, Task, Trace, jain_index, load_trace, tenant_of, trace_available
+from scheduler.sim._trace import (
+    CITIES,
+    DEFAULT_VARIANT,
+    Task,
+    Trace,
+    jain_index,
+    load_trace,
+    tenant_of,
+    trace_available,
+    trace_variants,
+)
 
 __all__ = [
     "CITIES",
+    "DEFAULT_VARIANT",
     "FILL_POLICIES",
     "FillCurve",
     "FillPoint",
@@ -37,4 +48,5 @@ __all__ = [
     "run_replay",
     "tenant_of",
     "trace_available",
+    "trace_variants",
 ]

@@ -84,7 +84,7 @@ def test_job_spec_to_model() -> None:
     model = spec.to_model()
     assert model.queue == "a" and model.priority == 2
     assert model.bundles[0] == Resources(cpu_milli=2000, memory_mib=4096, gpu=1, gpu_milli=250)
-    assert model.bundles[1].gpu == 2 and model.bundles[1].gpu_type == "A10"
+    assert model.bundles[1].gpu == 2 and model.bundles[1].gpu_types == frozenset({"A10"})
     assert model.allowed_regions == frozenset({"jinan", "east"})
     assert model.demand == Amount(10_000, 5120, 2250)
 

@@ -185,7 +185,9 @@ class Fgd(Scorer):
         fits &= enough[:, self._class_gpu]
         return np.asarray(np.where(fits, stranded[:, self._class_gpu], total[:, None]), dtype=np.float64)
 
-    def _badness(self, cpu: np.ndarray, mem: np.ndarray, gpu_free: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    def _badness(
+        self, cpu: np.ndarray, mem: np.ndarray, gpu_free: np.ndarray, rows: np.ndarray
+    ) -> np.ndarray:
         """What the scorer minimises the growth of: type-weighted fragmentation plus fluid stranding."""
         assert self._types is not None
         frag = self.fragmentation(cpu, mem, gpu_free, rows)
@@ -237,7 +239,9 @@ class Fgd(Scorer):
             states = np.column_stack([cpu, mem, free, rows])
             distinct, first, inverse = np.unique(states, axis=0, return_index=True, return_inverse=True)
             if distinct.shape[0] < stale.size // 2:
-                delta, gpu = self._after(bundle, cpu[first], mem[first], free[first], rows[first], before[first])
+                delta, gpu = self._after(
+                    bundle, cpu[first], mem[first], free[first], rows[first], before[first]
+                )
                 entry.delta[stale] = delta[inverse.ravel()]
                 entry.gpu[stale] = gpu[inverse.ravel()]
                 entry.version[stale] = alloc.version[stale]

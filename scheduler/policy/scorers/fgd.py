@@ -203,7 +203,7 @@ class Fgd(Scorer):
     # --- cached per-node growth ---------------------------------------------------------------------
 
     def _fresh(self, entry: _Cached, alloc: Allocation, nodes: np.ndarray) -> np.ndarray:
-        return nodes[entry.version[nodes] != alloc.version[nodes]]
+        return np.asarray(nodes[entry.version[nodes] != alloc.version[nodes]], dtype=np.int64)
 
     def _entry(self, key: tuple[object, ...], size: int) -> _Cached:
         entry = self._cache.get(key)
@@ -224,7 +224,7 @@ class Fgd(Scorer):
                 alloc.cpu_free[stale], alloc.memory_free[stale], alloc.gpu_free[stale], self._types.row[stale]
             )
             entry.version[stale] = alloc.version[stale]
-        return entry.delta[nodes]
+        return np.asarray(entry.delta[nodes], dtype=np.float64)
 
     def _update(self, entry: _Cached, alloc: Allocation, bundle: Resources, stale: np.ndarray) -> None:
         assert self._types is not None

@@ -90,6 +90,22 @@ def parse_gpu_types(spec: str | Iterable[str] | None) -> frozenset[str] | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Quota:
+    """A quota that may leave resources out: None means "not constrained by this quota", never zero.
+
+    (A guarantee of {cpu: 1} that read as "and 0 MiB of memory" silently made every job that asks for
+    memory a borrower, and borrowers can be preempted and queue behind others.)
+    """
+
+    cpu_milli: int | None = None
+    memory_mib: int | None = None
+    gpu_milli: int | None = None
+
+    def as_tuple(self) -> tuple[int | None, int | None, int | None]:
+        return (self.cpu_milli, self.memory_mib, self.gpu_milli)
+
+
+@dataclass(frozen=True, slots=True)
 class Resources:
     """What one bundle (one process / pod) needs on a single node.
 
@@ -254,10 +270,11 @@ class Queue:
     parent: str | None = None
     tenant: str | None = None
     """Set on leaf queues: the tenant whose jobs this queue holds."""
-    guaranteed: Amount | None = None
-    """None means unlimited (the root of a tree without a configured province quota)."""
-    borrowing_limit: Amount | None = None
-    lending_limit: Amount | None = None
+    guaranteed: Amount | Quota | None = None
+    """None means unlimited (the root of a tree without a configured province quota); so does a resource
+    a `Quota` leaves out."""
+    borrowing_limit: Amount | Quota | None = None
+    lending_limit: Amount | Quota | None = None
     weight: float = 1.0
     """Fair-share weight: a tenant with weight 2 gets twice the dominant share of one with weight 1."""
 

@@ -4,9 +4,10 @@ Not a timed test: run `python bench/scheduler_sim.py [--trace DIR] [--loads 0.8,
 mode, the wall time and the ratios against the baselines measured in the same run, and writes
 `bench/results/scheduler_sim.json`.
 
-Targets (issue 4): each mode over the whole trace in <= 10 s on the 2-core dev machine; fill: GPU allocation
-at 100% arrived demand >= best-fit's; replay at load 1.0: mean queueing delay <= 0.5x strict FIFO's, with
-Jain's index >= FIFO's.
+Targets (issue 14): on every workload variant in the trace folder, fill allocation at 100% arrived demand
+>= the best of first-fit, best-fit and dot-product (and >= 96% on the default trace), each fill run <= 10 s;
+replay on every variant with times: mean wait <= 0.5x and p95 wait <= 1.0x the better FIFO baseline, Jain's
+index >= FIFO's. Writes the matrix to `bench/results/scheduler_matrix.json` (+ .png) as well.
 """
 
 from __future__ import annotations
@@ -20,17 +21,52 @@ from pathlib import Path
 from rich.console import Console
 
 from scheduler.settings import SchedulerSettings
-from scheduler.sim import fill_table, load_trace, replay_policies, replay_table, run_fill, run_replay
+from scheduler.sim import (
+    fill_table,
+    load_trace,
+    matrix_table,
+    plot_matrix,
+    replay_policies,
+    replay_table,
+    run_fill,
+    run_matrix,
+    run_replay,
+    trace_variants,
+)
 
 RESULTS = Path(__file__).parent / "results" / "scheduler_sim.json"
+MATRIX = Path(__file__).parent / "results" / "scheduler_matrix.json"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--trace", type=Path, default=SchedulerSettings().trace_dir)
     parser.add_argument("--loads", default="1.0", help="comma-separated offered loads for replay")
+    parser.add_argument("--replay-variants", default="", help="comma-separated variants to replay too")
     args = parser.parse_args()
     console = Console(width=160)
+    matrix = run_matrix(args.trace, progress=lambda v: console.print(f"fill {v} ..."))
+    console.print(matrix_table(matrix))
+    verdicts = {}
+    for variant in matrix.variants:
+        ours, best = matrix.row(variant, "fgd"), matrix.best_baseline(variant)
+        verdicts[variant] = {
+            "fgd_alloc_100": ours.allocated["100%"],
+            "best_baseline": best.policy,
+            "best_baseline_alloc_100": best.allocated["100%"],
+            "fgd_at_least_best": ours.allocated["100%"] >= best.allocated["100%"],
+            "max_fill_wall_s": max(r.wall_s for r in matrix.rows if r.variant == variant),
+        }
+    MATRIX.parent.mkdir(parents=True, exist_ok=True)
+    MATRIX.write_text(
+        json.dumps({"machine": platform.platform(), "verdicts": verdicts, **matrix.to_json()}, indent=2)
+    )
+    plot_matrix(matrix, MATRIX.with_suffix(".png"))
+    console.print(f"wrote {MATRIX}")
+    replay_variants = [v for v in args.replay_variants.split(",") if v]
+    for variant in replay_variants:
+        if variant not in trace_variants(args.trace):
+            raise SystemExit(f"no variant {variant!r} in {args.trace}")
     trace = load_trace(args.trace)
     report: dict[str, object] = {
         "machine": platform.platform(),
@@ -62,33 +98,35 @@ def main() -> None:
     report["fill"] = fill_report
 
     replays: dict[str, object] = {}
-    for load in (float(x) for x in args.loads.split(",")):
-        started = time.perf_counter()
-        replay = run_replay(trace, load, replay_policies("fgd"))
-        wall = time.perf_counter() - started
-        console.print(replay_table(replay))
-        brain, fifo, fifo_best = replay.runs
-        wait_ratio = brain.mean_wait_s / fifo.mean_wait_s if fifo.mean_wait_s else None
-        jain_ratio = brain.jain_index / fifo.jain_index
-        entry = {
-            "wall_s": wall,
-            "mean_wait_ratio_vs_fifo_first_fit": wait_ratio,
-            "mean_wait_ratio_vs_fifo_best_fit": brain.mean_wait_s / fifo_best.mean_wait_s
-            if fifo_best.mean_wait_s
-            else None,
-            "p95_wait_ratio_vs_fifo_first_fit": brain.p95_wait_s / fifo.p95_wait_s
-            if fifo.p95_wait_s
-            else None,
-            "jain_ratio_vs_fifo_first_fit": jain_ratio,
-            "result": replay.to_json(),
-        }
-        replays[f"{load:g}"] = entry
-        shown = f"{wait_ratio:.2f}x" if wait_ratio is not None else "n/a (FIFO never waited)"
-        console.print(
-            f"replay --load {load:g}: {wall:.2f} s wall for {len(replay.runs)} policies "
-            f"(ours alone {brain.wall_s:.2f} s); mean wait vs strict FIFO {shown}; "
-            f"Jain {brain.jain_index:.5f} vs {fifo.jain_index:.5f} ({jain_ratio:.5f}x)"
-        )
+    for variant in ["default", *replay_variants]:
+        trace = load_trace(args.trace, variant=variant)
+        for load in (float(x) for x in args.loads.split(",")):
+            started = time.perf_counter()
+            replay = run_replay(trace, load, replay_policies("fgd"))
+            wall = time.perf_counter() - started
+            console.print(replay_table(replay))
+            brain, fifo, fifo_best = replay.runs
+            wait_ratio = brain.mean_wait_s / fifo.mean_wait_s if fifo.mean_wait_s else None
+            jain_ratio = brain.jain_index / fifo.jain_index
+            entry = {
+                "wall_s": wall,
+                "mean_wait_ratio_vs_fifo_first_fit": wait_ratio,
+                "mean_wait_ratio_vs_fifo_best_fit": brain.mean_wait_s / fifo_best.mean_wait_s
+                if fifo_best.mean_wait_s
+                else None,
+                "p95_wait_ratio_vs_fifo_first_fit": brain.p95_wait_s / fifo.p95_wait_s
+                if fifo.p95_wait_s
+                else None,
+                "jain_ratio_vs_fifo_first_fit": jain_ratio,
+                "result": replay.to_json(),
+            }
+            replays[f"{variant}@{load:g}"] = entry
+            shown = f"{wait_ratio:.2f}x" if wait_ratio is not None else "n/a (FIFO never waited)"
+            console.print(
+                f"replay {variant} --load {load:g}: {wall:.2f} s wall for {len(replay.runs)} policies "
+                f"(ours alone {brain.wall_s:.2f} s); mean wait vs strict FIFO {shown}; "
+                f"Jain {brain.jain_index:.5f} vs {fifo.jain_index:.5f} ({jain_ratio:.5f}x)"
+            )
     report["replay"] = replays
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2))

@@ -102,6 +102,17 @@ class TraceNotFound(SchedulerError):
         )
 
 
+class TraceInvalid(SchedulerError):
+    """A trace file that cannot be read as the simulator needs it; names the file, the line and the fix."""
+
+    status = 422
+
+    def __init__(self, file: str, line: int, problem: str, fix: str) -> None:
+        self.file = file
+        self.line = line
+        super().__init__(f"{file}, line {line}: {problem}; {fix}")
+
+
 class UnknownScorer(SchedulerError):
     status = 422
 

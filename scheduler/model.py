@@ -79,6 +79,32 @@ class Amount:
         )
 
 
+def parse_gpu_types(spec: str | Iterable[str] | None) -> frozenset[str] | None:
+    """The set of GPU types named by `spec`: one type ("A10"), several ("A10|T4" as in the Alibaba trace's
+    `gpu_spec`, or a list); None or empty names no constraint."""
+    if spec is None:
+        return None
+    parts = spec.split("|") if isinstance(spec, str) else list(spec)
+    types = frozenset(p.strip() for p in parts if p.strip())
+    return types or None
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """A quota that may leave resources out: None means "not constrained by this quota", never zero.
+
+    (A guarantee of {cpu: 1} that read as "and 0 MiB of memory" silently made every job that asks for
+    memory a borrower, and borrowers can be preempted and queue behind others.)
+    """
+
+    cpu_milli: int | None = None
+    memory_mib: int | None = None
+    gpu_milli: int | None = None
+
+    def as_tuple(self) -> tuple[int | None, int | None, int | None]:
+        return (self.cpu_milli, self.memory_mib, self.gpu_milli)
+
+
 @dataclass(frozen=True, slots=True)
 class Resources:
     """What one bundle (one process / pod) needs on a single node.
@@ -91,9 +117,14 @@ class Resources:
     memory_mib: int = 0
     gpu: int = 0
     gpu_milli: int = GPU_MILLI
-    gpu_type: str | None = None
+    gpu_types: frozenset[str] | None = None
+    """The GPU types the bundle accepts (it runs on a node of one of them and on no other); None: any."""
 
     def __post_init__(self) -> None:
+        if self.gpu_types is not None and not self.gpu_types:
+            raise ResourcesImpossible(
+                "an empty set of acceptable GPU types", "name at least one GPU type, or none to accept any"
+            )
         if self.cpu_milli < 0 or self.memory_mib < 0 or self.gpu < 0:
             raise ResourcesImpossible(
                 f"negative resources requested "
@@ -119,9 +150,9 @@ class Resources:
         return Amount(self.cpu_milli, self.memory_mib, self.gpu_total_milli)
 
     @property
-    def shape(self) -> tuple[int, int, int, int, str | None]:
+    def shape(self) -> tuple[int, int, int, int, frozenset[str] | None]:
         """A hashable key: bundles of the same shape fit, or fail to fit, on the same nodes."""
-        return (self.cpu_milli, self.memory_mib, self.gpu, self.gpu_milli if self.gpu else 0, self.gpu_type)
+        return (self.cpu_milli, self.memory_mib, self.gpu, self.gpu_milli if self.gpu else 0, self.gpu_types)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,10 +270,11 @@ class Queue:
     parent: str | None = None
     tenant: str | None = None
     """Set on leaf queues: the tenant whose jobs this queue holds."""
-    guaranteed: Amount | None = None
-    """None means unlimited (the root of a tree without a configured province quota)."""
-    borrowing_limit: Amount | None = None
-    lending_limit: Amount | None = None
+    guaranteed: Amount | Quota | None = None
+    """None means unlimited (the root of a tree without a configured province quota); so does a resource
+    a `Quota` leaves out."""
+    borrowing_limit: Amount | Quota | None = None
+    lending_limit: Amount | Quota | None = None
     weight: float = 1.0
     """Fair-share weight: a tenant with weight 2 gets twice the dominant share of one with weight 1."""
 

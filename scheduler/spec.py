@@ -24,15 +24,16 @@ from scheduler.jobs.kinds import (
 from scheduler.model import (
     GPU_MILLI,
     SHANDONG_CITIES,
-    Amount,
     GangStrategy,
     Job,
     Node,
     Pool,
     PoolKind,
     Queue,
+    Quota,
     Resources,
     city_id,
+    parse_gpu_types,
 )
 
 PRIORITY_CLASSES: dict[str, int] = {"best-effort": 0, "normal": 1, "high": 2, "critical": 3}
@@ -49,7 +50,11 @@ class ResourcesSpec(_Spec):
     cpu: float = Field(default=1.0, ge=0, description="CPU cores, e.g. 0.5 or 8")
     memory_mib: int = Field(default=1024, ge=0, description="memory in MiB")
     gpu: float = Field(default=0, ge=0, description="whole GPUs (1, 2, 8), or a share of one GPU (0.25)")
-    gpu_type: str | None = Field(default=None, description="accelerator type, e.g. A10 or V100M32")
+    gpu_type: str | list[str] | None = Field(
+        default=None,
+        description="accelerator type the bundle needs, e.g. A10; or the set it accepts, as a list "
+        '["V100M16", "V100M32"] or "V100M16|V100M32": it then runs on a node of one of them and no other',
+    )
 
     @field_validator("gpu")
     @classmethod
@@ -70,7 +75,7 @@ class ResourcesSpec(_Spec):
             memory_mib=self.memory_mib,
             gpu=gpus,
             gpu_milli=milli,
-            gpu_type=self.gpu_type,
+            gpu_types=parse_gpu_types(self.gpu_type),
         )
 
 
@@ -181,12 +186,20 @@ class PoolSpec(_Spec):
 
 
 class AmountSpec(_Spec):
-    cpu: float = Field(default=0.0, ge=0, description="CPU cores")
-    memory_mib: int = Field(default=0, ge=0)
-    gpu: float = Field(default=0.0, ge=0, description="GPUs (fractions allowed)")
+    """A quota. A resource left out is not constrained by it (it is not a quota of zero)."""
 
-    def to_model(self) -> Amount:
-        return Amount(round(self.cpu * 1000), self.memory_mib, round(self.gpu * GPU_MILLI))
+    cpu: float | None = Field(default=None, ge=0, description="CPU cores; left out: not constrained")
+    memory_mib: int | None = Field(default=None, ge=0, description="memory in MiB; left out: not constrained")
+    gpu: float | None = Field(
+        default=None, ge=0, description="GPUs (fractions allowed); left out: not constrained"
+    )
+
+    def to_model(self) -> Quota:
+        return Quota(
+            round(self.cpu * 1000) if self.cpu is not None else None,
+            self.memory_mib,
+            round(self.gpu * GPU_MILLI) if self.gpu is not None else None,
+        )
 
 
 class QueueSpec(_Spec):
@@ -206,7 +219,8 @@ class QueueSpec(_Spec):
             if self.guaranteed is None:
                 raise ValueError(f"queue {self.name}: a lending_limit needs a guaranteed quota to lend from")
             lend, own = self.lending_limit.to_model(), self.guaranteed.to_model()
-            if any(a > b for a, b in zip(lend.as_tuple(), own.as_tuple(), strict=True)):
+            pairs = zip(lend.as_tuple(), own.as_tuple(), strict=True)
+            if any(a is not None and b is not None and a > b for a, b in pairs):
                 raise ValueError(f"queue {self.name}: lending_limit exceeds the guaranteed quota")
         return self
 

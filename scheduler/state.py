@@ -56,6 +56,11 @@ class Capacity:
     def size(self) -> int:
         return len(self.node_ids)
 
+    def type_mask(self, types: frozenset[str]) -> np.ndarray:
+        """bool[N]: the nodes whose GPU type is one of `types` (types no node has match nothing)."""
+        wanted = [self.gpu_types.index(t) for t in types if t in self.gpu_types]
+        return np.isin(self.gpu_type, np.array(wanted, dtype=np.int32))
+
     def total(self) -> np.ndarray:
         """Capacity of the non-cordoned pools as (cpu, memory, gpu milli), float64."""
         live = ~self.pool_cordoned[self.node_pool]
@@ -299,13 +304,13 @@ class ClusterState:
         for bundle in bundles:
             fits = (cap.cpu >= bundle.cpu_milli) & (cap.memory >= bundle.memory_mib)
             fits &= cap.gpu_count >= bundle.gpu
-            if bundle.gpu_type is not None:
-                if bundle.gpu_type not in cap.gpu_types:
+            if bundle.gpu_types is not None:
+                if not bundle.gpu_types & set(cap.gpu_types):
                     raise ResourcesImpossible(
-                        f"no pool has GPUs of type {bundle.gpu_type!r}",
+                        f"no pool has GPUs of type {'|'.join(sorted(bundle.gpu_types))}",
                         f"use one of {cap.gpu_types} or leave gpu_type empty",
                     )
-                fits &= cap.gpu_type == cap.gpu_types.index(bundle.gpu_type)
+                fits &= cap.type_mask(bundle.gpu_types)
             if not fits.any():
                 biggest = int(np.argmax(cap.gpu_count * 10**9 + cap.cpu))
                 raise ResourcesImpossible(

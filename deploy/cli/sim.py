@@ -13,14 +13,18 @@ from scheduler.errors import SchedulerError
 from scheduler.policy import SCORERS
 from scheduler.settings import SchedulerSettings
 from scheduler.sim import (
+    DEFAULT_VARIANT,
     FILL_POLICIES,
     fill_table,
     load_trace,
+    matrix_table,
     plot_fill,
+    plot_matrix,
     plot_replay,
     replay_policies,
     replay_table,
     run_fill,
+    run_matrix,
     run_replay,
 )
 
@@ -40,6 +44,9 @@ PolicyOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="print the result as JSON instead of a table")]
 PlotOption = Annotated[Path | None, typer.Option("--plot", help="write a PNG plot to this file")]
 LimitOption = Annotated[int | None, typer.Option("--limit", min=1, help="use only the first N tasks")]
+VariantOption = Annotated[
+    str, typer.Option("--trace-variant", help="workload variant: openb_pod_list_<NAME>.csv (e.g. gpuspec20)")
+]
 
 
 def _fail(error: Exception) -> typer.Exit:
@@ -64,12 +71,13 @@ def fill(
     as_json: JsonOption = False,
     plot: PlotOption = None,
     limit: LimitOption = None,
+    variant: VariantOption = DEFAULT_VARIANT,
 ) -> None:
     """Tasks arrive and stay: GPU allocation and fragmentation as demand passes 100% of capacity."""
     _check_policy(policy)
     settings = SchedulerSettings()
     try:
-        loaded = load_trace(trace or settings.trace_dir, limit=limit)
+        loaded = load_trace(trace or settings.trace_dir, limit=limit, variant=variant)
         baselines = tuple(p for p in FILL_POLICIES if p != policy)
         result = run_fill(loaded, (policy, *baselines), max_demand=max_demand, seed=settings.sim_seed)
     except SchedulerError as error:
@@ -92,12 +100,13 @@ def replay(
     as_json: JsonOption = False,
     plot: PlotOption = None,
     limit: LimitOption = None,
+    variant: VariantOption = DEFAULT_VARIANT,
 ) -> None:
     """Compressed arrivals at the given load: waits, completion times, utilisation, fairness, speed."""
     _check_policy(policy)
     settings = SchedulerSettings()
     try:
-        loaded = load_trace(trace or settings.trace_dir, limit=limit)
+        loaded = load_trace(trace or settings.trace_dir, limit=limit, variant=variant)
         result = run_replay(loaded, load, replay_policies(policy), cycle_s=settings.cycle_interval_s)
     except SchedulerError as error:
         raise _fail(error) from error
@@ -107,3 +116,21 @@ def replay(
         Console().print(replay_table(result))
     if plot is not None:
         plot_replay(result, plot)
+
+
+@sim_app.command()
+def matrix(
+    trace: TraceOption = None, as_json: JsonOption = False, plot: PlotOption = None, limit: LimitOption = None
+) -> None:
+    """Every workload variant in the trace folder × every placement policy: one fill table."""
+    settings = SchedulerSettings()
+    try:
+        result = run_matrix(trace or settings.trace_dir, FILL_POLICIES, seed=settings.sim_seed, limit=limit)
+    except SchedulerError as error:
+        raise _fail(error) from error
+    if as_json:
+        typer.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        Console().print(matrix_table(result))
+    if plot is not None:
+        plot_matrix(result, plot)

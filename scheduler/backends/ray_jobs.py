@@ -143,8 +143,13 @@ class RayJobsBackend(Backend):
                 "entrypoint_num_gpus": first.gpu_total_milli / GPU_MILLI if first.gpu else None,
                 "entrypoint_memory": first.memory_mib * _MIB if first.memory_mib else None,
             }
-            if first.gpu_type:
-                resources[f"accelerator_type:{first.gpu_type}"] = _SLIVER
+            types = sorted(first.gpu_types or ())
+            if len(types) == 1:
+                resources[f"accelerator_type:{types[0]}"] = _SLIVER
+            elif types:
+                # Ray's resources cannot say "one of these"; its node labels can (Ray sets the label
+                # from the accelerator it detects).
+                labels = {**(labels or {}), "ray.io/accelerator-type": f"in({','.join(types)})"}
         client = self._jobs()
         try:
             self._call(

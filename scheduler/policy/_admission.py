@@ -41,6 +41,7 @@ class _Cycle:
         tree = state.queues
         weights = sum(tree.queues[leaf].weight for leaf in tree.leaves)
         self.fair_share = {leaf: tree.queues[leaf].weight / weights for leaf in tree.leaves}
+        self.weight = {leaf: tree.queues[leaf].weight for leaf in tree.leaves}
 
     def lowest_running_priority(self, queue: str) -> int | None:
         if queue not in self._lowest:
@@ -65,6 +66,12 @@ class _Cycle:
     def over_share(self, queue: str) -> bool:
         """Whether the tenant holds more than its weighted fair share of its dominant resource."""
         return self.share(queue) > self.fair_share[queue] * (1.0 + self.config.fair_share_slack) + 1e-12
+
+    def rank(self, queue: str, job: Job) -> tuple[bool, bool, float, float, str]:
+        """Order of queues inside a priority band (smallest first): see `schedule`."""
+        borrows = not self.quota.within_guarantee(queue, _demand(job))
+        drf = self.share(queue) / self.weight[queue] if borrows else 0.0
+        return (borrows, self.over_share(queue), drf, job.submit_time, job.id)
 
     def try_admit(self, job: Job) -> bool:
         """Admit the job if quota and nodes allow, else try preemption, else maybe reserve a node."""
@@ -237,10 +244,14 @@ def schedule(state: ClusterState, config: PolicyConfig) -> list[Decision]:
     def may_skip(job: Job) -> bool:
         return not lasting and state.now - job.submit_time < config.reserve_after_s
 
-    # Bands of equal effective priority, highest first. Inside a band, tenants within their weighted
-    # dominant-resource fair share go before tenants above it; within each tier, oldest job first. Pure
-    # DRF order (smallest share first) would make a tenant with a few big long jobs wait behind everyone
-    # with every small job it submits, although it takes no one's entitlement.
+    # Bands of equal effective priority (aging lifts a waiting job into higher bands: nothing starves),
+    # highest first. Inside a band: a queue whose next job stays within its guarantee goes first (it only
+    # takes what it is owed); among queues that would borrow, the lowest weighted dominant share goes
+    # first (DRF), so a tenant holding nothing is not queued behind the older jobs of one holding
+    # everything. Queues without guarantees never borrow; among them, tenants within their weighted fair
+    # share (with slack) go before those above it, oldest job first: pure DRF order there would make a
+    # tenant with a few big long jobs wait behind everyone's small ones, although it takes no one's
+    # entitlement.
     bands: dict[int, dict[str, list[Job]]] = defaultdict(lambda: defaultdict(list))
     for job in _considered(cycle):
         bands[_effective_priority(job, state.now, config)][job.queue].append(job)
@@ -248,13 +259,10 @@ def schedule(state: ClusterState, config: PolicyConfig) -> list[Decision]:
     for priority in sorted(bands, reverse=True):
         queues = bands[priority]
         cursor = dict.fromkeys(queues, 0)
-        heap = [
-            (cycle.over_share(queue), jobs[0].submit_time, jobs[0].id, queue)
-            for queue, jobs in queues.items()
-        ]
+        heap = [(*cycle.rank(queue, jobs[0]), queue) for queue, jobs in queues.items()]
         heapq.heapify(heap)
         while heap and not cycle.done():
-            over, _, _, queue = heapq.heappop(heap)
+            *_, queue = heapq.heappop(heap)
             jobs = queues[queue]
             i = cursor[queue]
             while i < len(jobs) and keys[jobs[i].id] in failed and may_skip(jobs[i]):
@@ -264,8 +272,5 @@ def schedule(state: ClusterState, config: PolicyConfig) -> list[Decision]:
             admitted = cycle.try_admit(jobs[i])
             cursor[queue] = i + 1
             if i + 1 < len(jobs) and (admitted or config.backfill):
-                nxt = jobs[i + 1]
-                heapq.heappush(
-                    heap, (cycle.over_share(queue) if admitted else over, nxt.submit_time, nxt.id, queue)
-                )
+                heapq.heappush(heap, (*cycle.rank(queue, jobs[i + 1]), queue))
     return cycle.decisions

@@ -27,7 +27,7 @@ class Placer:
     def static_mask(self, job: Job, bundle: Resources) -> np.ndarray:
         """Nodes the bundle may ever use: pool not cordoned, residency respected, GPU type matched."""
         regions = job.allowed_regions
-        key = (tuple(sorted(regions)) if regions is not None else None, bundle.gpu_type)
+        key = (tuple(sorted(regions)) if regions is not None else None, bundle.gpu_types)
         mask = self._static.get(key)
         if mask is None:
             pools = self.cap.pools
@@ -37,11 +37,8 @@ class Placer:
                     [p.zone in regions or p.city in regions for p in pools], dtype=bool
                 )
             mask = pool_ok[self.cap.node_pool]
-            if bundle.gpu_type is not None:
-                wanted = (
-                    self.cap.gpu_types.index(bundle.gpu_type) if bundle.gpu_type in self.cap.gpu_types else -2
-                )
-                mask = mask & (self.cap.gpu_type == wanted)
+            if bundle.gpu_types is not None:
+                mask = mask & self.cap.type_mask(bundle.gpu_types)
             self._static[key] = mask
         return mask
 

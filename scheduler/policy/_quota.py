@@ -7,7 +7,9 @@ For a queue c with parent P, the extra amount c may take now is
 with G the guaranteed quota, B the borrowing limit, U the usage and reserved_s = max(0, G_s - U_s - L_s)
 the part of a sibling's unused guarantee it does not lend (L its lending limit). The root's available
 is its guarantee minus its usage (unlimited when the root has no quota; node capacity still bounds it).
-All three resources (CPU, memory, GPU) are checked independently.
+All three resources (CPU, memory, GPU) are checked independently. A resource a quota leaves out (a
+`Quota` field of None) is not constrained by that quota: an infinite guarantee or limit, and nothing of
+it reserved from siblings.
 """
 
 from __future__ import annotations
@@ -17,15 +19,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scheduler.model import Amount, QueueTree
+from scheduler.model import Amount, QueueTree, Quota
 
 _INF = np.full(3, np.inf)
 
 
-def _vector(amount: Amount | None, default: float) -> np.ndarray:
+def _vector(amount: Amount | Quota | None, default: float, unnamed: float = np.inf) -> np.ndarray:
     if amount is None:
         return np.full(3, default)
-    return np.array(amount.as_tuple(), dtype=np.float64)
+    return np.array([unnamed if x is None else x for x in amount.as_tuple()], dtype=np.float64)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +51,7 @@ def _limits(tree: QueueTree) -> _Limits:
         limits = _Limits(
             guaranteed={n: _vector(q.guaranteed, np.inf) for n, q in queues},
             # A queue without a guarantee has nothing of its own to protect or lend.
-            guaranteed_or_zero={n: _vector(q.guaranteed, 0.0) for n, q in queues},
+            guaranteed_or_zero={n: _vector(q.guaranteed, 0.0, unnamed=0.0) for n, q in queues},
             borrow={n: _vector(q.borrowing_limit, np.inf) for n, q in queues},
             lend={n: _vector(q.lending_limit, np.inf) for n, q in queues},
             protecting={
@@ -80,8 +82,7 @@ class QuotaBook:
         if self.tree.queues[queue].lending_limit is None:
             return self._nothing  # lends all its unused guarantee
         unused = np.maximum(self._g0[queue] - self.usage[queue], 0.0)
-        kept: np.ndarray = np.maximum(unused - self.lend[queue], 0.0)
-        return kept
+        return np.asarray(np.maximum(unused - self.lend[queue], 0.0), dtype=np.float64)
 
     def _reserved_children(self, parent: str) -> np.ndarray:
         total = self._reserved_sum.get(parent)
@@ -103,8 +104,7 @@ class QuotaBook:
             others = self._reserved_children(parent) - self.reserved(child)
             own = self.guaranteed[child] + self.borrow[child] - self.usage[child]
             avail = np.minimum(own, avail - others)
-        result: np.ndarray = avail
-        return result
+        return np.asarray(avail, dtype=np.float64)
 
     def fits(self, queue: str, demand: np.ndarray) -> bool:
         return bool((demand <= self.available(queue) + 1e-9).all())

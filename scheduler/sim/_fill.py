@@ -123,7 +123,7 @@ def run_fill(
 def _point(state: ClusterState, measure: Fgd, demand: float, capacity: int) -> FillPoint:
     alloc = state.alloc
     free = float(alloc.gpu_free.sum())
-    frag = measure.fragmentation(alloc.cpu_free, alloc.memory_free, alloc.gpu_free).sum()
+    frag = measure.fragmented_gpus(state.capacity, alloc)
     return FillPoint(
         arrived_demand=demand,
         allocated_share=1.0 - free / capacity,

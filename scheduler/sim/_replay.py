@@ -169,6 +169,7 @@ def run_replay(
     policies: dict[str, PolicyFactory] | None = None,
     cycle_s: float = 1.0,
 ) -> ReplayResult:
+    trace.require_times()
     policies = policies if policies is not None else replay_policies()
     factor, window, passes = compression_for(trace, load)
     result = ReplayResult(load=load, compression=factor, window_s=window, passes=passes)

@@ -20,6 +20,7 @@ from scheduler import (
     make_scorer,
     schedule,
 )
+from scheduler.model import parse_gpu_types
 from scheduler.settings import SchedulerSettings
 
 
@@ -57,7 +58,9 @@ def job(
     gpu_type: str | None = None,
     strategy: str = "PACK",
 ) -> Job:
-    bundle = Resources(cpu_milli=cpu, memory_mib=mem, gpu=gpu, gpu_milli=milli, gpu_type=gpu_type)
+    bundle = Resources(
+        cpu_milli=cpu, memory_mib=mem, gpu=gpu, gpu_milli=milli, gpu_types=parse_gpu_types(gpu_type)
+    )
     return Job(
         id=name,
         tenant=tenant,

@@ -27,7 +27,7 @@ from scheduler import (
     make_scorer,
     policy_from_settings,
 )
-from scheduler.model import city_id
+from scheduler.model import Quota, city_id
 from tests.unit.scheduler.builders import job, two_city_state
 
 
@@ -84,7 +84,7 @@ def test_job_spec_to_model() -> None:
     model = spec.to_model()
     assert model.queue == "a" and model.priority == 2
     assert model.bundles[0] == Resources(cpu_milli=2000, memory_mib=4096, gpu=1, gpu_milli=250)
-    assert model.bundles[1].gpu == 2 and model.bundles[1].gpu_type == "A10"
+    assert model.bundles[1].gpu == 2 and model.bundles[1].gpu_types == frozenset({"A10"})
     assert model.allowed_regions == frozenset({"jinan", "east"})
     assert model.demand == Amount(10_000, 5120, 2250)
 
@@ -117,7 +117,8 @@ def test_pool_and_queue_specs() -> None:
     with pytest.raises(ValidationError, match="gpu_type"):
         PoolSpec(name="x", city="jinan", nodes=[{"cpu": 8, "memory_mib": 1024, "gpu": 1}])
     queue = QueueSpec(name="a", parent="root", tenant="a", guaranteed={"gpu": 4}, lending_limit={"gpu": 1})
-    assert queue.to_model().guaranteed == Amount(0, 0, 4000)
+    # Resources a quota leaves out are not constrained by it (None), never a quota of zero.
+    assert queue.to_model().guaranteed == Quota(None, None, 4000)
     with pytest.raises(ValidationError, match="lending_limit exceeds"):
         QueueSpec(name="a", guaranteed={"gpu": 1}, lending_limit={"gpu": 2})
 

@@ -84,7 +84,11 @@ def jobs(draw: st.DrawFn, index: int, top_priority: int) -> Job:
         memory_mib=draw(st.sampled_from([1_024, 8_192, 32_768])),
         gpu=gpus,
         gpu_milli=milli,
-        gpu_type=draw(st.sampled_from([None, None, "T4", "A10"])) if gpus else None,
+        gpu_types=draw(
+            st.sampled_from([None, None, frozenset({"T4"}), frozenset({"A10"}), frozenset({"A10", "T4"})])
+        )
+        if gpus
+        else None,
     )
     tenant = draw(st.sampled_from(TENANTS))
     regions = draw(st.none() | st.sets(st.sampled_from(["north", "east", *CITIES]), min_size=1, max_size=2))
@@ -137,8 +141,8 @@ def check_invariants(state: ClusterState, decisions: list[Decision], config: Pol
             assert not pool.cordoned
             if job.allowed_regions is not None:  # residency
                 assert pool.zone in job.allowed_regions or pool.city in job.allowed_regions
-            if bundle.gpu_type is not None:
-                assert cap.gpu_types[cap.gpu_type[placement.node]] == bundle.gpu_type
+            if bundle.gpu_types is not None:  # only a node of a type the bundle accepts
+                assert cap.gpu_types[cap.gpu_type[placement.node]] in bundle.gpu_types
             assert len(placement.gpus) == bundle.gpu
             assert len(set(placement.gpus)) == bundle.gpu
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from deploy.cli._common import JsonOpt, console, emit_json, fail
 from scheduler.errors import SchedulerError
 from scheduler.policy import SCORERS
 from scheduler.settings import SchedulerSettings
@@ -41,17 +40,11 @@ TraceOption = Annotated[
 PolicyOption = Annotated[
     str, typer.Option("--policy", help=f"placement scorer of our policy: {', '.join(SCORERS)}")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="print the result as JSON instead of a table")]
 PlotOption = Annotated[Path | None, typer.Option("--plot", help="write a PNG plot to this file")]
 LimitOption = Annotated[int | None, typer.Option("--limit", min=1, help="use only the first N tasks")]
 VariantOption = Annotated[
     str, typer.Option("--trace-variant", help="workload variant: openb_pod_list_<NAME>.csv (e.g. gpuspec20)")
 ]
-
-
-def _fail(error: Exception) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {error}")
-    return typer.Exit(code=2)
 
 
 def _check_policy(policy: str) -> None:
@@ -68,7 +61,7 @@ def fill(
     max_demand: Annotated[
         float, typer.Option(min=0.1, max=5.0, help="stop when arrived GPU demand reaches this share")
     ] = 1.3,
-    as_json: JsonOption = False,
+    as_json: JsonOpt = False,
     plot: PlotOption = None,
     limit: LimitOption = None,
     variant: VariantOption = DEFAULT_VARIANT,
@@ -81,11 +74,11 @@ def fill(
         baselines = tuple(p for p in FILL_POLICIES if p != policy)
         result = run_fill(loaded, (policy, *baselines), max_demand=max_demand, seed=settings.sim_seed)
     except SchedulerError as error:
-        raise _fail(error) from error
+        fail(str(error))
     if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2))
+        emit_json(result.to_json())
     else:
-        Console().print(fill_table(result))
+        console.print(fill_table(result))
     if plot is not None:
         plot_fill(result, plot)
 
@@ -97,7 +90,7 @@ def replay(
         float, typer.Option("--load", min=0.01, max=10.0, help="offered GPU load, × capacity")
     ] = 1.0,
     policy: PolicyOption = "fgd",
-    as_json: JsonOption = False,
+    as_json: JsonOpt = False,
     plot: PlotOption = None,
     limit: LimitOption = None,
     variant: VariantOption = DEFAULT_VARIANT,
@@ -109,28 +102,28 @@ def replay(
         loaded = load_trace(trace or settings.trace_dir, limit=limit, variant=variant)
         result = run_replay(loaded, load, replay_policies(policy), cycle_s=settings.cycle_interval_s)
     except SchedulerError as error:
-        raise _fail(error) from error
+        fail(str(error))
     if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2))
+        emit_json(result.to_json())
     else:
-        Console().print(replay_table(result))
+        console.print(replay_table(result))
     if plot is not None:
         plot_replay(result, plot)
 
 
 @sim_app.command()
 def matrix(
-    trace: TraceOption = None, as_json: JsonOption = False, plot: PlotOption = None, limit: LimitOption = None
+    trace: TraceOption = None, as_json: JsonOpt = False, plot: PlotOption = None, limit: LimitOption = None
 ) -> None:
     """Every workload variant in the trace folder × every placement policy: one fill table."""
     settings = SchedulerSettings()
     try:
         result = run_matrix(trace or settings.trace_dir, FILL_POLICIES, seed=settings.sim_seed, limit=limit)
     except SchedulerError as error:
-        raise _fail(error) from error
+        fail(str(error))
     if as_json:
-        typer.echo(json.dumps(result.to_json(), indent=2))
+        emit_json(result.to_json())
     else:
-        Console().print(matrix_table(result))
+        console.print(matrix_table(result))
     if plot is not None:
         plot_matrix(result, plot)

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from scheduler.client import SchedulerClient
-from scheduler.service import Scheduler
+from scheduler.control import SchedulerControl
+from scheduler.loop import Scheduler
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import AmountSpec, ClusterPoolSpec, QueueSpec, TopologySpec
 from scheduler.store import SchedulerStore
@@ -34,10 +34,10 @@ def sleeper(seconds: float) -> str:
 @pytest.fixture(params=[{"cpu": 1}, {"cpu": 1, "memory_mib": 7000}], ids=["cpu-only", "cpu-and-memory"])
 def client(
     request: pytest.FixtureRequest, clusters: dict[str, RayCluster], settings: SchedulerSettings
-) -> Iterator[SchedulerClient]:
+) -> Iterator[SchedulerControl]:
     jinan = clusters["jinan"]
     guarantee = AmountSpec.model_validate(request.param)
-    client = SchedulerClient(SchedulerStore.open(settings), settings)
+    client = SchedulerControl(SchedulerStore.open(settings), settings)
     client.apply(
         TopologySpec(
             pools=[
@@ -62,7 +62,7 @@ def client(
 
 
 def test_b_starts_within_a_cycle_although_a_holds_the_pool(
-    client: SchedulerClient, loop: Scheduler, settings: SchedulerSettings
+    client: SchedulerControl, loop: Scheduler, settings: SchedulerSettings
 ) -> None:
     a_jobs = [
         client.submit({"tenant": "a", "entrypoint": sleeper(40), "bundles": [{"cpu": 1}]}).id

@@ -119,9 +119,6 @@ def test_duplicate_node(tmp_path: Path) -> None:
 
 
 def test_matrix_runs_every_variant_through_every_policy(tmp_path: Path) -> None:
-    from typer.testing import CliRunner
-
-    from deploy.cli_sim import sim_app
     from scheduler.sim import FILL_POLICIES, matrix_table, run_matrix
 
     path = folder(tmp_path)
@@ -138,8 +135,3 @@ def test_matrix_runs_every_variant_through_every_policy(tmp_path: Path) -> None:
         assert 0 <= row.fragmented_gpus <= row.unallocated_gpus + 1e-6
     assert result.best_baseline("default").policy != "fgd"
     assert matrix_table(result).row_count == len(result.rows)
-    out = CliRunner(env={"COLUMNS": "200"}).invoke(sim_app, ["matrix", "--trace", str(path), "--json"])
-    assert out.exit_code == 0, out.output
-    assert '"multigpu20"' in out.output
-    out = CliRunner().invoke(sim_app, ["fill", "--trace", str(path), "--trace-variant", "nope"])
-    assert out.exit_code == 2 and "openb_pod_list_nope.csv" in out.output and "multigpu20" in out.output

@@ -12,7 +12,7 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from scheduler.errors import SpecInvalid
-from scheduler.jobs.kinds import (
+from scheduler.kinds.params import (
     SECTIONS,
     BatchInferenceParams,
     GovernanceParams,

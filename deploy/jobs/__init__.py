@@ -5,7 +5,7 @@ Each is run on a pool's Ray cluster as ``python -m deploy.jobs.MODULE --job-id I
 `governance` (Ray Data, ``governance``). The scheduler knows the kinds' parameters but none of these
 modules: the platform registers them in the scheduler's settings (`deploy.settings.scheduler_settings`).
 
-May import `scheduler.jobs` (parameters, runtime), `model_hub` and `components`; nothing else of `deploy`.
+May import `scheduler.kinds` (parameters, runtime), `model_hub` and `components`; nothing else of `deploy`.
 """
 
 PROGRAMS: dict[str, str] = {

@@ -18,8 +18,8 @@ import pandas as pd
 
 from model_hub import Registry
 from model_hub.sessions import onnx_session
-from scheduler.jobs.kinds import BatchInferenceParams
-from scheduler.jobs.runtime import JobResources, read_table, run_program, write_json
+from scheduler.kinds.params import BatchInferenceParams
+from scheduler.kinds.runtime import JobResources, read_table, run_program, write_json
 
 
 class Predictor:

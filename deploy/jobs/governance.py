@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scheduler.jobs.kinds import GovernanceParams
-from scheduler.jobs.runtime import JobResources, read_table, run_program, write_json
-from scheduler.jobs.units import factors
+from scheduler.kinds.params import GovernanceParams
+from scheduler.kinds.runtime import JobResources, read_table, run_program, write_json
+from scheduler.kinds.units import factors
 
 RULE = "_brain_rule"
 _TRUE = {"true", "1", "yes", "y", "t"}

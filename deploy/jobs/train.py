@@ -28,8 +28,8 @@ import torch
 from components.base import Metrics, TrainableComponent
 from components.catalog import trainable
 from components.training import Optimiser
-from scheduler.jobs.kinds import TrainingParams
-from scheduler.jobs.runtime import JobResources, read_table, run_program, write_json
+from scheduler.kinds.params import TrainingParams
+from scheduler.kinds.runtime import JobResources, read_table, run_program, write_json
 
 HOLD_OUT = 0.2
 _MODEL_FILE = "model.pt"

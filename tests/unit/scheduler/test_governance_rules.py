@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from deploy.jobs.governance import RULE, MissingColumns, mark
-from scheduler.jobs.kinds import GovernanceParams
+from scheduler.kinds.params import GovernanceParams
 
 PARAMS = GovernanceParams.model_validate(
     {

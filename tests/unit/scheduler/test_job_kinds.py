@@ -192,7 +192,7 @@ def test_bad_node_groups_get_clear_errors(group: dict[str, Any], fragment: str) 
 
 
 def test_ray_train_workers_ask_for_what_every_bundle_has(monkeypatch: pytest.MonkeyPatch) -> None:
-    from scheduler.jobs.runtime import JobResources
+    from scheduler.kinds.runtime import JobResources
 
     monkeypatch.setenv(
         "BRAIN_BUNDLES", json.dumps([{"CPU": 2, "memory": 1024, "GPU": 0}, {"CPU": 1, "memory": 4096}])

@@ -16,7 +16,7 @@ that run them are not the scheduler's: whoever composes the platform registers o
 `SchedulerSettings.job_programs`, and a kind with no program is refused at submission.
 
 Each kind's workers get the job's bundles: Ray Train runs one worker per bundle, Ray Data is
-limited to their sum (`scheduler.jobs.runtime`). The driver itself reserves nothing, so what the job
+limited to their sum (`scheduler.kinds.runtime`). The driver itself reserves nothing, so what the job
 holds on Ray is exactly what the policy accounted for.
 """
 
@@ -147,7 +147,7 @@ class UnitRule(_Params):
 
     @model_validator(mode="after")
     def _known(self) -> Self:
-        from scheduler.jobs.units import convertible
+        from scheduler.kinds.units import convertible
 
         if (self.unit is None) == (self.unit_column is None):
             raise ValueError(f"units for {self.column}: give exactly one of unit or unit_column")

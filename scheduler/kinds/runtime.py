@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from scheduler.backends.ray_jobs import NODE_LABELS_ENV, NODE_RESOURCE_ENV
-from scheduler.jobs.kinds import parse_params
+from scheduler.kinds.params import parse_params
 
 P = TypeVar("P", bound=BaseModel)
 

@@ -8,6 +8,7 @@ not the reverse.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +17,21 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, make_url
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+"""Constraint names of every store: the migrations refer to them by name, identically on SQLite and
+PostgreSQL."""
+
+
+def new_metadata() -> MetaData:
+    """A fresh `MetaData` with the platform's constraint names, for one store's declarative base."""
+    return MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def open_engine(url: str) -> Engine:
@@ -85,3 +100,46 @@ def utc(moment: datetime) -> datetime:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def run_migrations(
+    target: MetaData,
+    url: Callable[[], str],
+    version_table: str = "alembic_version",
+    include_name: Callable[..., bool] | None = None,
+) -> None:
+    """The body of a migration folder's ``env.py``: run on the connection `Migrations` passes in, or,
+    from the ``alembic`` command, on an engine for ``sqlalchemy.url`` or for ``url()`` (the store's
+    settings); offline, write the SQL for ``sqlalchemy.url``."""
+    from alembic import context
+
+    def configure(**given: Any) -> None:
+        context.configure(target_metadata=target, version_table=version_table, **given)
+
+    if context.is_offline_mode():
+        configure(url=context.config.get_main_option("sqlalchemy.url"))
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+
+    def run(connection: Connection) -> None:
+        configure(
+            connection=connection,
+            include_name=include_name,
+            # SQLite cannot ALTER most things in place; batch mode rebuilds the table instead.
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        run(connection)
+        return
+    engine = open_engine(context.config.get_main_option("sqlalchemy.url") or url())
+    try:
+        with engine.begin() as own:
+            run(own)
+    finally:
+        engine.dispose()

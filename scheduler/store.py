@@ -27,7 +27,6 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
-    MetaData,
     Select,
     String,
     Text,
@@ -39,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from scheduler.db import Migrations, open_engine
+from scheduler.db import Migrations, new_metadata, open_engine
 from scheduler.errors import IdempotencyConflict, JobNotFound, SpecInvalid, UnknownPool
 from scheduler.model import FINAL, JobState, QueueTree
 from scheduler.settings import SchedulerSettings
@@ -49,14 +48,7 @@ VERSION_TABLE = "alembic_version_scheduler"
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "uq": "uq_%(table_name)s_%(column_0_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = new_metadata()
 
 
 class PoolRow(Base):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Engine
 from sqlalchemy.orm import DeclarativeBase
 
-from scheduler.db import Migrations, open_engine, utc, utcnow
+from scheduler.db import Migrations, new_metadata, open_engine, utc, utcnow
 
 MIGRATIONS = Migrations(Path(__file__).with_name("migrations"))
 
@@ -22,15 +22,7 @@ __all__ = ["MIGRATIONS", "Base", "current_revision", "downgrade", "migrate", "op
 class Base(DeclarativeBase):
     """Declarative base of every table of the platform state."""
 
-    # Named constraints: the migrations refer to them by name, identically on SQLite and PostgreSQL.
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(column_0_label)s",
-            "uq": "uq_%(table_name)s_%(column_0_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = new_metadata()
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

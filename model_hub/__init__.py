@@ -21,7 +21,7 @@ from model_hub.errors import (
     SafetyError,
 )
 from model_hub.registry import ComponentInfo, Lineage, Loaded, NotOwner, Registry, Version, resolve_formula
-from model_hub.serving import ServingPolicy
+from model_hub.serving_policy import ServingPolicy
 from model_hub.settings import HubSettings
 from model_hub.taxonomy import INDUSTRIES, Industry, Kind, Visibility
 

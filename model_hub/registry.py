@@ -39,7 +39,7 @@ from model_hub.errors import (
     HubError,
     TorchRejected,
 )
-from model_hub.serving import ServingPolicy
+from model_hub.serving_policy import ServingPolicy
 from model_hub.settings import HubSettings
 
 log = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.exceptions import MlflowException
 
 from model_hub import convert, safety, torch_module
-from model_hub.card import Card
+from model_hub.card import NUMPY_DTYPES, Card
 from model_hub.catalog import Catalog, Page, Query, Viewer
 from model_hub.code import resolve_entrypoint
 from model_hub.errors import (
@@ -156,7 +156,7 @@ def signature_from_card(card: Card) -> Any:
 
     def schema(specs: list[Any]) -> Schema:
         return Schema(
-            [TensorSpec(np.dtype(convert.NUMPY_DTYPES[s.datatype]), tuple(s.shape), s.name) for s in specs]
+            [TensorSpec(NUMPY_DTYPES[s.datatype], tuple(s.shape), s.name) for s in specs]
         )
 
     return ModelSignature(inputs=schema(card.inputs), outputs=schema(card.outputs))

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from model_hub.errors import CardInvalid
-from model_hub.taxonomy import INDUSTRY_BY_CODE, Kind, Visibility
+from model_hub.taxonomy import Kind, Visibility, check_industries
 
 SLUG = re.compile(r"^[a-z][a-z0-9_-]{1,62}[a-z0-9]$")
 
@@ -128,18 +128,7 @@ class Card(Strict):
             )
         return name
 
-    @field_validator("industries")
-    @classmethod
-    def _industries(cls, codes: list[str]) -> list[str]:
-        unknown = [c for c in codes if c not in INDUSTRY_BY_CODE]
-        if unknown:
-            raise ValueError(
-                f"unknown industry {', '.join(map(repr, unknown))}; use codes from "
-                f"`brain components industries`: {', '.join(sorted(INDUSTRY_BY_CODE))}"
-            )
-        if len(set(codes)) != len(codes):
-            raise ValueError("industries are listed twice")
-        return codes
+    _industries = field_validator("industries")(check_industries)
 
     @field_validator("inputs", "outputs")
     @classmethod

@@ -5,6 +5,7 @@ registry stores them as MLflow registered models with versions, aliases and safe
 catalogue searches them.
 """
 
+from model_hub.artifacts import Loaded
 from model_hub.card import Card, Metric, Names, TensorSpec
 from model_hub.catalog import Catalog, Entry, Page, Query, Viewer
 from model_hub.errors import (
@@ -16,14 +17,17 @@ from model_hub.errors import (
     FormulaRejected,
     HubError,
     ModelTooLarge,
+    NotOwner,
     OnnxRejected,
     PickleRefused,
     SafetyError,
 )
-from model_hub.registry import ComponentInfo, Lineage, Loaded, NotOwner, Registry, Version, resolve_formula
+from model_hub.intake import resolve_formula
+from model_hub.registry import Registry
 from model_hub.serving_policy import ServingPolicy
 from model_hub.settings import HubSettings
 from model_hub.taxonomy import INDUSTRIES, Industry, Kind, Visibility
+from model_hub.versions import ComponentInfo, Lineage, Version
 
 __all__ = [
     "INDUSTRIES",

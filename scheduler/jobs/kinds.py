@@ -4,9 +4,10 @@ command the scheduler turns it into.
 A job of kind ``entrypoint`` runs the user's own command. The other kinds run a program of the
 platform with the job's parameters as one JSON argument:
 
-- ``training``: Ray Train (`TorchTrainer`) fits a built-in component's torch model on a CSV/Parquet
-  file or on the component's synthetic generator, and registers the result in the model hub with the
-  job id as lineage (`deploy.jobs.train`);
+- ``training``: trains a built-in component and registers the result in the model hub with the job
+  id as lineage: Ray Train (`TorchTrainer`) fits a component with a trainable torch model on a
+  CSV/Parquet file or on its synthetic generator; any other built-in is fitted by its own training on
+  its generated data;
 - ``batch-inference``: Ray Data reads CSV/Parquet, runs a registered ONNX component version in
   `map_batches` and writes Parquet plus a summary (`deploy.jobs.batch_inference`);
 - ``governance``: a Ray Data pipeline for industrial data — schema, units, ranges, nulls,
@@ -93,9 +94,13 @@ class TrainingData(_Params):
 
 
 class TrainingParams(_Params):
-    """Ray Train fits a built-in component's torch model; one worker per bundle of the job."""
+    """Trains a built-in component: Ray Train fits a trainable torch model, one worker per bundle of the
+    job; any other built-in trains itself on its generated data (a synthetic source only)."""
 
-    component: str = Field(min_length=1, description="built-in component with a trainable torch model")
+    component: str = Field(
+        min_length=1,
+        description="built-in component; a table source needs one with a trainable torch model",
+    )
     data: TrainingData
     epochs: int = Field(default=5, ge=1, le=10_000)
     batch_size: int = Field(default=64, ge=1, le=1_000_000)

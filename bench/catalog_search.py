@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from model_hub import INDUSTRIES, Card, HubSettings, Kind, Query, Registry, Viewer, Visibility  # noqa: E402
+from model_hub.store import model_tags  # noqa: E402
 
 WORDS_ZH = [
     "碳排放",
@@ -96,7 +97,7 @@ def bulk_register(registry: Registry, card: Card) -> None:
     cost of the full registration path, which the first ``--full-path`` components still take.
     """
     model = registry.client.create_registered_model(
-        card.name, tags=registry._model_tags(card), description=card.to_markdown()
+        card.name, tags=model_tags(card), description=card.to_markdown()
     )
     registry.catalog.upsert(
         card,

@@ -9,7 +9,7 @@ the import path of a pure formula and its JSON parameters.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from components.tensors import as_text
-from model_hub.card import Card, TensorSpec
+from model_hub.card import Card
 
 #: Who owns the built-in components in the registry.
 OWNER = "产业大脑算法中心 / Industry Brain algorithm centre"
@@ -129,30 +128,3 @@ class TrainableComponent(BuiltinComponent):
     ) -> Trained:
         """What the hub registers: the card with `metrics` (measured on `dataset`, default the synthetic
         held-out rows), the network, and sample inputs from `test` to check its ONNX export."""
-
-
-_NUMPY_DATATYPE = {
-    "FP32": np.float32,
-    "FP64": np.float64,
-    "INT64": np.int64,
-    "INT32": np.int32,
-    "BOOL": np.bool_,
-}
-
-
-def oip_tensors(specs: Sequence[TensorSpec], values: dict[str, np.ndarray]) -> list[dict[str, Any]]:
-    """Tensors as Open Inference Protocol v2 JSON: name, datatype, shape and the data flattened row-major."""
-    tensors = []
-    for spec in specs:
-        arr = np.asarray(values[spec.name])
-        if spec.datatype == "BYTES":
-            data: list[Any] = as_text(arr)
-        else:
-            data = arr.astype(_NUMPY_DATATYPE[spec.datatype]).reshape(-1).tolist()
-        tensors.append({"name": spec.name, "datatype": spec.datatype, "shape": list(arr.shape), "data": data})
-    return tensors
-
-
-def oip_request(card: Card, inputs: dict[str, np.ndarray]) -> dict[str, Any]:
-    """The body of `POST /v2/models/{card.name}/infer` for these inputs."""
-    return {"inputs": oip_tensors(card.inputs, inputs)}

@@ -3,8 +3,18 @@
 Cards describe components of three kinds (knowledge 知识, process 工艺, mechanism 机理); the
 registry stores them as MLflow registered models with versions, aliases and safety checks; the
 catalogue searches them.
+
+Owns: the card and its code tables (`card`, `taxonomy`, with the one OIP datatype → numpy table),
+format intake and conversion (`intake`, `convert`, `torch_module`, `safety`, `code`), MLflow
+persistence (`store`), the lifecycle of versions (`lifecycle`), verified artifact folders
+(`artifacts`), the catalogue (`catalog`), a component's serving policy (`serving_policy`) and the
+hub's errors (`errors`). `Registry` (`registry`) is the façade over them.
+
+Must not import `deploy`, `scheduler` or `components`: they build on the hub, not the reverse
+(components are named by import path only, in `HubSettings.formula_packages`).
 """
 
+from model_hub.artifacts import Loaded
 from model_hub.card import Card, Metric, Names, TensorSpec
 from model_hub.catalog import Catalog, Entry, Page, Query, Viewer
 from model_hub.errors import (
@@ -16,14 +26,17 @@ from model_hub.errors import (
     FormulaRejected,
     HubError,
     ModelTooLarge,
+    NotOwner,
     OnnxRejected,
     PickleRefused,
     SafetyError,
 )
-from model_hub.registry import ComponentInfo, Lineage, Loaded, NotOwner, Registry, Version, resolve_formula
-from model_hub.serving import ServingPolicy
+from model_hub.intake import resolve_formula
+from model_hub.registry import Registry
+from model_hub.serving_policy import ServingPolicy
 from model_hub.settings import HubSettings
 from model_hub.taxonomy import INDUSTRIES, Industry, Kind, Visibility
+from model_hub.versions import ComponentInfo, Lineage, Version
 
 __all__ = [
     "INDUSTRIES",

@@ -12,11 +12,12 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from model_hub.errors import CardInvalid
-from model_hub.taxonomy import INDUSTRY_BY_CODE, Kind, Visibility
+from model_hub.taxonomy import Kind, Visibility, check_industries
 
 SLUG = re.compile(r"^[a-z][a-z0-9_-]{1,62}[a-z0-9]$")
 
@@ -36,6 +37,24 @@ Datatype = Literal[
     "FP64",
     "BYTES",
 ]
+
+#: OIP datatype → numpy dtype, the one table of the project. Explicitly little-endian: that is the
+#: byte order of binary tensors in the protocol.
+NUMPY_DTYPES: dict[str, np.dtype[Any]] = {
+    "BOOL": np.dtype(np.bool_),
+    "UINT8": np.dtype("<u1"),
+    "UINT16": np.dtype("<u2"),
+    "UINT32": np.dtype("<u4"),
+    "UINT64": np.dtype("<u8"),
+    "INT8": np.dtype("<i1"),
+    "INT16": np.dtype("<i2"),
+    "INT32": np.dtype("<i4"),
+    "INT64": np.dtype("<i8"),
+    "FP16": np.dtype("<f2"),
+    "FP32": np.dtype("<f4"),
+    "FP64": np.dtype("<f8"),
+    "BYTES": np.dtype(np.object_),
+}
 
 
 class Strict(BaseModel):
@@ -109,18 +128,7 @@ class Card(Strict):
             )
         return name
 
-    @field_validator("industries")
-    @classmethod
-    def _industries(cls, codes: list[str]) -> list[str]:
-        unknown = [c for c in codes if c not in INDUSTRY_BY_CODE]
-        if unknown:
-            raise ValueError(
-                f"unknown industry {', '.join(map(repr, unknown))}; use codes from "
-                f"`brain components industries`: {', '.join(sorted(INDUSTRY_BY_CODE))}"
-            )
-        if len(set(codes)) != len(codes):
-            raise ValueError("industries are listed twice")
-        return codes
+    _industries = field_validator("industries")(check_industries)
 
     @field_validator("inputs", "outputs")
     @classmethod

@@ -29,7 +29,7 @@ def resolve_entrypoint(
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise error(f"cannot import {module_name!r} for {what} {entrypoint!r}: {exc}") from None
-    target = getattr(module, attr, None)
+    target: object = getattr(module, attr, None)
     if not callable(target):
         raise error(f"{module_name!r} has no function or class {attr!r}")
     return target

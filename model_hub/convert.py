@@ -11,24 +11,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from model_hub.card import Card, TensorSpec
+from model_hub.card import NUMPY_DTYPES, Card, TensorSpec
 from model_hub.errors import ConversionFailed
-
-NUMPY_DTYPES: dict[str, Any] = {
-    "BOOL": np.bool_,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-    "UINT64": np.uint64,
-    "INT8": np.int8,
-    "INT16": np.int16,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "FP16": np.float16,
-    "FP32": np.float32,
-    "FP64": np.float64,
-    "BYTES": np.object_,
-}
 
 OPSET = 17
 

@@ -41,6 +41,22 @@ class ComponentExists(HubError):
         )
 
 
+class NotOwner(HubError):
+    status = 403
+
+    def __init__(self, name: str, owner: str, caller: str) -> None:
+        super().__init__(
+            f"component {name!r} belongs to {owner!r}; {caller!r} cannot add versions to it. "
+            f"Ask its owner, or register under another name"
+        )
+
+
+class BadReference(HubError):
+    """A version reference that is neither a number nor a known alias, or a bad canary share."""
+
+    status = 400
+
+
 class SafetyError(HubError):
     """A model artifact was refused by a safety check."""
 

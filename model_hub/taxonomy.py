@@ -74,3 +74,16 @@ def industry(code: str) -> Industry:
         raise ValueError(
             f"unknown industry {code!r}; use one of: {', '.join(sorted(INDUSTRY_BY_CODE))}"
         ) from None
+
+
+def check_industries(codes: list[str]) -> list[str]:
+    """The pydantic validator of every ``industries`` field (cards, tenants): known codes, each once."""
+    unknown = [c for c in codes if c not in INDUSTRY_BY_CODE]
+    if unknown:
+        raise ValueError(
+            f"unknown industry {', '.join(map(repr, unknown))}; use codes from "
+            f"`brain components industries`: {', '.join(sorted(INDUSTRY_BY_CODE))}"
+        )
+    if len(set(codes)) != len(codes):
+        raise ValueError("industries are listed twice")
+    return codes

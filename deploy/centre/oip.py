@@ -41,7 +41,7 @@ from deploy.centre.errors import (
     UnknownInput,
     UnknownOutput,
 )
-from model_hub.card import TensorSpec
+from model_hub.card import NUMPY_DTYPES, TensorSpec
 
 __all__ = [
     "DATATYPES",
@@ -60,23 +60,7 @@ __all__ = [
     "validate_inputs",
 ]
 
-#: OIP datatype → numpy dtype. Explicitly little-endian: that is the byte order of binary tensors.
-_NUMPY: dict[str, np.dtype[Any]] = {
-    "BOOL": np.dtype(np.bool_),
-    "UINT8": np.dtype("<u1"),
-    "UINT16": np.dtype("<u2"),
-    "UINT32": np.dtype("<u4"),
-    "UINT64": np.dtype("<u8"),
-    "INT8": np.dtype("<i1"),
-    "INT16": np.dtype("<i2"),
-    "INT32": np.dtype("<i4"),
-    "INT64": np.dtype("<i8"),
-    "FP16": np.dtype("<f2"),
-    "FP32": np.dtype("<f4"),
-    "FP64": np.dtype("<f8"),
-    "BYTES": np.dtype(np.object_),
-}
-DATATYPES: tuple[str, ...] = tuple(_NUMPY)
+DATATYPES: tuple[str, ...] = tuple(NUMPY_DTYPES)
 _FLOATS = frozenset({"FP16", "FP32", "FP64"})
 _INTEGERS = frozenset({"UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64"})
 _LENGTH = struct.Struct("<I")
@@ -306,7 +290,7 @@ def datatype_of(dtype: np.dtype[Any]) -> str:
     """The OIP datatype of a numpy dtype; TypeError for dtypes the protocol cannot carry (complex, ...)."""
     if dtype.kind in "OSU":
         return "BYTES"
-    for name, candidate in _NUMPY.items():
+    for name, candidate in NUMPY_DTYPES.items():
         if name != "BYTES" and candidate.kind == dtype.kind and candidate.itemsize == dtype.itemsize:
             return name
     raise TypeError(f"numpy dtype {dtype} has no Open Inference Protocol datatype")
@@ -444,7 +428,7 @@ def _parse_input(raw: Any, position: int, binary: memoryview, offset: int) -> tu
     if not isinstance(name, str) or not name:
         raise MalformedRequest(f"tensor #{position} needs a non-empty string 'name'")
     datatype = raw.get("datatype")
-    if datatype not in _NUMPY:
+    if datatype not in NUMPY_DTYPES:
         raise MalformedRequest(
             f"tensor {name!r} has datatype {datatype!r}; use one of {', '.join(DATATYPES)}"
         )
@@ -531,7 +515,7 @@ def _from_json(name: str, datatype: str, shape: list[int], data: Any) -> np.ndar
     if raw.size:
         _check_json_kind(name, datatype, raw)
     with np.errstate(over="ignore", invalid="ignore"):
-        array = raw.astype(_NUMPY[datatype], copy=False)
+        array = raw.astype(NUMPY_DTYPES[datatype], copy=False)
     if datatype in _FLOATS and array.itemsize < raw.itemsize and raw.size and not np.isfinite(array).all():
         # A finite value that overflows a narrower type (FP16 stops at 65504) would silently become inf.
         overflow = np.isfinite(raw) & ~np.isfinite(array)
@@ -554,7 +538,7 @@ def _check_json_kind(name: str, datatype: str, raw: np.ndarray) -> None:
             raise InvalidValue(
                 name, datatype, "holds non-integer numbers; send integers or declare an FP type"
             )
-        info = np.iinfo(_NUMPY[datatype])
+        info = np.iinfo(NUMPY_DTYPES[datatype])
         low, high = raw.min(), raw.max()
         if low < info.min or high > info.max:
             raise InvalidValue(
@@ -576,11 +560,11 @@ def _exact_integers(name: str, datatype: str, data: list[Any]) -> np.ndarray:
         raise InvalidValue(name, datatype, "holds null values; integer tensors have no missing-value marker")
     if not all(type(v) is int for v in flat):
         raise InvalidValue(name, datatype, "holds non-integer numbers; send integers or declare an FP type")
-    info = np.iinfo(_NUMPY[datatype])
+    info = np.iinfo(NUMPY_DTYPES[datatype])
     low, high = min(flat), max(flat)
     if low < info.min or high > info.max:
         raise InvalidValue(name, datatype, f"values must lie in [{info.min}, {info.max}], got {low}..{high}")
-    return np.array(flat, dtype=_NUMPY[datatype])
+    return np.array(flat, dtype=NUMPY_DTYPES[datatype])
 
 
 def _flatten_bytes(name: str, data: list[Any], out: list[bytes]) -> None:
@@ -597,7 +581,7 @@ def _from_binary(name: str, datatype: str, shape: list[int], chunk: memoryview) 
     expected = math.prod(shape)
     if datatype == "BYTES":
         return _bytes_from_binary(name, chunk, expected).reshape(shape)
-    dtype = _NUMPY[datatype]
+    dtype = NUMPY_DTYPES[datatype]
     if len(chunk) != expected * dtype.itemsize:
         raise DataLengthMismatch(name, len(chunk), expected * dtype.itemsize, shape, unit="bytes")
     if datatype == "BOOL" and len(chunk) and np.frombuffer(chunk, dtype=np.uint8).max() > 1:
@@ -634,12 +618,12 @@ def _as_datatype(value: Any, datatype: str) -> np.ndarray:
             v if isinstance(v, bytes) else str(v).encode("utf-8") for v in array.ravel().tolist()
         ]
         return out
-    return array.astype(_NUMPY[datatype], copy=False)
+    return array.astype(NUMPY_DTYPES[datatype], copy=False)
 
 
 def _to_binary(array: np.ndarray, datatype: str) -> bytes:
     if datatype != "BYTES":
-        return np.ascontiguousarray(array, dtype=_NUMPY[datatype]).tobytes()
+        return np.ascontiguousarray(array, dtype=NUMPY_DTYPES[datatype]).tobytes()
     parts: list[bytes] = []
     for item in array.ravel().tolist():
         raw = item if isinstance(item, bytes) else str(item).encode("utf-8")

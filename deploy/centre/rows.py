@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from deploy.centre import oip
 from deploy.centre.calls import InferCall, centre_of, key_of, read_body
 from deploy.centre.errors import BadRequest
+from model_hub.card import NUMPY_DTYPES
 
 
 async def predict_rows(request: Request, name: str) -> Response:
@@ -41,8 +42,6 @@ def _rows_of(body: bytes) -> list[Any]:
 
 
 def _rows_to_inputs(rows: list[Any], card: Any) -> dict[str, np.ndarray]:
-    from model_hub.convert import NUMPY_DTYPES
-
     specs = card.inputs
     if len(specs) == 1 and not all(isinstance(r, dict) for r in rows):
         by_input = {specs[0].name: rows}

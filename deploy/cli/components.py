@@ -454,57 +454,93 @@ def _scheduler_running() -> bool:
 
 
 def _train_on_scheduler(names: list[str], retrain: bool, seed: int, as_json: bool) -> None:
-    """Submit the training as a job on the local pool and follow it to the end."""
-    import shlex
-    import sys
+    """Train each built-in as a ``training`` job on the local pool, follow them to the end, and put
+    each new version in production, as `brain up` does; the results come from the jobs' metrics.json."""
     import time
 
+    from deploy.jobs.train import METRICS_FILE, default_output
     from deploy.tenancy.bootstrap import OPERATOR
     from model_hub import HubSettings
     from scheduler.control import SchedulerControl, parse_job
     from scheduler.model import JobState
     from scheduler.store import new_job_id
 
-    job_id = new_job_id()
-    command = [sys.executable, "-m", "components.train_job", *names, "--seed", str(seed), "--job-id", job_id]
-    if retrain:
-        command.append("--retrain")
+    home = HubSettings().home_dir  # the jobs get it as BRAIN_HOME, so default_output is the same folder
+    registry = _registry()
+    registry.sync()
     client = SchedulerControl.open(scheduler_settings())
     try:
-        request = parse_job(
-            {
-                "id": job_id,
-                "tenant": OPERATOR,
-                # An absolute interpreter: a job's entrypoint runs with the PATH of the Ray node.
-                "entrypoint": shlex.join(command),
-                "bundles": [{"cpu": 1}],
-                "runtime_env": {"env_vars": {"BRAIN_HOME": str(HubSettings().home_dir)}},
-            }
-        )
-        job = client.submit(request)
+        rows: dict[str, dict[str, Any]] = {}
+        jobs: dict[str, str] = {}  # component → job id
+        for name in names:
+            if registry.catalog.card(name) is not None and not retrain:
+                rows[name] = _row(name, registry.version(name).version, trained=False, seconds=0.0)
+                continue
+            training = {"component": name, "data": {"synthetic": {"seed": seed}}, "register": True}
+            request = parse_job(
+                {
+                    "id": new_job_id(),
+                    "tenant": OPERATOR,
+                    "kind": "training",
+                    "training": training,
+                    "bundles": [{"cpu": 1}],
+                    # The job's programs find the hub this command uses (and write their output in it).
+                    "runtime_env": {"env_vars": {"BRAIN_HOME": str(home)}},
+                }
+            )
+            jobs[name] = client.submit(request).id
         final = {JobState.SUCCEEDED.value, JobState.FAILED.value, JobState.CANCELLED.value}
-        with console.status(f"training on the scheduler as job {job.id} …") as status:
-            while job.state not in final:
-                time.sleep(0.5)
-                job = client.job(job.id)
-                status.update(f"training on the scheduler as job {job.id}: {job.state} on {job.pool or '-'}")
-        logs = client.logs(job.id)
+        ended: dict[str, Any] = {}
+        with console.status(f"training {len(jobs)} component(s) on the scheduler …") as status:
+            while len(ended) < len(jobs):
+                for name, job_id in jobs.items():
+                    if name not in ended:
+                        job = client.job(job_id)
+                        if job.state in final:
+                            ended[name] = job
+                status.update(f"training on the scheduler: {len(ended)} of {len(jobs)} job(s) ended")
+                if len(ended) < len(jobs):
+                    time.sleep(0.5)
+        failed = []
+        for name, job in ended.items():
+            if job.state != JobState.SUCCEEDED.value:
+                tail = "\n".join(client.logs(job.id).splitlines()[-15:])
+                failed.append(f"training job {job.id} ({name}) {job.state}: {job.message}\n{tail}")
+                continue
+            summary = read_metrics(default_output(job.id) / METRICS_FILE)
+            version = registry.promote(name, int(summary["version"]["version"]), "production")
+            rows[name] = _row(name, version.version, trained=True, seconds=float(summary["seconds"]))
     finally:
         client.close()
-    results = []
-    for line in logs.splitlines():
-        if line.startswith('{"name"'):
-            results.append(json.loads(line))
-    if job.state != JobState.SUCCEEDED.value:
-        tail = "\n".join(logs.splitlines()[-15:])
-        fail(f"training job {job.id} {job.state}: {job.message}\n{tail}")
+        registry.close()
+    if failed:
+        fail("\n".join(failed))
+    results = [rows[n] for n in names]
     if as_json:
-        emit_json({"job": job.id, "components": results})
+        # "job": the first training job, as when one job trained them all; "jobs": every one.
+        ids = list(jobs.values())
+        emit_json({"job": ids[0] if ids else None, "jobs": jobs, "components": results})
         return
-    console.print(f"job {job.id} succeeded on pool {job.pool}")
+    for name, job_id in jobs.items():
+        console.print(f"job {job_id} ({name}) succeeded on pool {ended[name].pool}")
     for r in results:
         what = f"trained in {r['seconds']:.1f} s" if r["trained"] else "already registered"
         console.print(f"  {r['name']}: version {r['version']} ({what})")
+
+
+def _row(name: str, version: int, *, trained: bool, seconds: float) -> dict[str, Any]:
+    return {"name": name, "version": version, "trained": trained, "seconds": round(seconds, 2)}
+
+
+def read_metrics(path: Path) -> dict[str, Any]:
+    """A training job's summary (`deploy.jobs.train` writes it); it must name the registered version."""
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        fail(f"cannot read the training job's result {str(path)!r}: {exc}")
+    if not isinstance(summary, dict) or not isinstance(summary.get("version"), dict):
+        fail(f"{str(path)!r} names no registered version; was the job run with register: true?")
+    return summary
 
 
 def _train_in_process(chosen: list[Any], retrain: bool, seed: int, as_json: bool) -> None:

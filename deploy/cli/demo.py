@@ -40,8 +40,8 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw responses as JSON.")] = False,
 ) -> None:
     """Call each built-in component over the Open Inference Protocol and show its answer."""
-    from components.base import oip_request
     from components.catalog import BUILTINS
+    from deploy.centre.oip import encode_request
     from deploy.tenancy import Role, TenantStore
     from deploy.tenancy.bootstrap import OPERATOR
     from model_hub import Registry
@@ -63,9 +63,13 @@ def demo(
             fail(f"the capability centre at {url} is not answering; start it with `brain up`")
         for component in BUILTINS:
             card = registry.card(component.name)
-            body = oip_request(card, component.example())
+            encoded = encode_request(component.example())
+            body = json.loads(encoded.body)
             response = httpx.post(
-                f"{url}/v2/models/{card.name}/infer", json=body, headers=headers, timeout=60
+                f"{url}/v2/models/{card.name}/infer",
+                content=encoded.body,
+                headers={**headers, **encoded.headers()},
+                timeout=60,
             )
             answer = {
                 "component": card.name,

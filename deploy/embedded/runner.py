@@ -19,7 +19,7 @@ from pathlib import Path
 from deploy.centre.dedicated import dedicated_app_name, dedicated_route_prefix, plan
 from deploy.centre.ingress import INGRESS_ENV
 from deploy.embedded.proctree import read_recorded, record_descendants, still_running, terminate
-from model_hub.serving import ServingPolicy
+from model_hub.serving_policy import ServingPolicy
 
 log = logging.getLogger("brain.runner")
 

@@ -1,16 +1,21 @@
-"""Training on Ray Train: ``python -m deploy.jobs.train --params JSON [--job-id ID]``.
+"""Training a built-in component: ``python -m deploy.jobs.train --params JSON [--job-id ID]``.
 
-A `TorchTrainer` fits a built-in component's network (`components.base.TrainableComponent`) with
-one worker per bundle of the job (data-parallel, gloo on CPU, NCCL on GPUs). The data is a CSV or
-Parquet table with the component's columns, of which a seeded 20 % is held out for the evaluation,
-or the component's synthetic generator with its own held-out rows. The workers read their shards
-from a Ray Dataset; worker 0 checkpoints the network every epoch under ``output/ray-train/NAME``, so
-a retried attempt of the same job (same name) resumes from its last epoch.
+Every built-in can be trained by this one program (the ``training`` kind), in one of two ways:
 
-The driver then evaluates the network against the component's baseline and writes ``output/model.pt``
-(the state dict) and ``output/metrics.json``; with ``register`` it registers the network as a new
-version of the component (ONNX, checked against torch) with the job id as lineage. The version is
-not promoted: production stays what it was until someone promotes the new one.
+- A `components.base.TrainableComponent` has its network fitted by a `TorchTrainer`, with one worker
+  per bundle of the job (data-parallel, gloo on CPU, NCCL on GPUs). The data is a CSV or Parquet
+  table with the component's columns, of which a seeded 20 % is held out for the evaluation, or the
+  component's synthetic generator with its own held-out rows. The workers read their shards from a
+  Ray Dataset; worker 0 checkpoints the network every epoch under ``output/ray-train/NAME``, so a
+  retried attempt of the same job (same name) resumes from its last epoch. The driver then evaluates
+  the network against the component's baseline and writes ``output/model.pt`` (the state dict).
+- Any other built-in is fitted by its own ``train(seed)`` (it generates its own data, so only a
+  ``synthetic`` source is accepted), in one Ray task on the job's first bundle.
+
+Both write ``output/metrics.json`` (the same keys; what a path does not have is null or empty) and,
+with ``register``, register the result as a new version of the component with the job id as lineage
+(`components.publish.register_trained`). The version is not promoted: production stays what it was
+until someone promotes the new one (`brain components train` does, as `brain up` would).
 """
 
 from __future__ import annotations
@@ -25,14 +30,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from components.base import Metrics, TrainableComponent
-from components.catalog import trainable
+from components.base import BuiltinComponent, TrainableComponent, Trained
+from components.catalog import BUILTINS, builtin, trainable
 from components.training import Optimiser
 from scheduler.kinds.params import TrainingParams
 from scheduler.kinds.runtime import JobResources, read_table, run_program, write_json
 
 HOLD_OUT = 0.2
 _MODEL_FILE = "model.pt"
+METRICS_FILE = "metrics.json"
 
 
 def load_data(
@@ -157,30 +163,26 @@ def fit_on_ray(
     return network.eval(), list(state["history"])
 
 
-def register(
-    component: TrainableComponent,
-    network: torch.nn.Module,
-    metrics: Metrics,
-    rows: int,
-    test: pd.DataFrame,
-    dataset: str,
-    params: TrainingParams,
-    job_id: str | None,
-) -> dict[str, Any]:
-    """Register the network as a new version of the component, the job id as its lineage."""
+def snapshot_of(params: TrainingParams, component: BuiltinComponent) -> str:
+    """The lineage's data snapshot: the table, or the generator's seed (and rows, where they count)."""
+    if params.data.table is not None:
+        return params.data.table.path
+    assert params.data.synthetic is not None
+    seed, rows = params.data.synthetic.seed, params.data.synthetic.rows
+    if isinstance(component, TrainableComponent):
+        return f"synthetic-seed-{seed}-rows-{rows}"
+    return f"synthetic-seed-{seed}"  # its own train(seed) sizes its data: the rows do not apply
+
+
+def register(trained: Trained, snapshot: str, job_id: str | None) -> dict[str, Any]:
+    """Register what training produced as a new version of the component, the job id as its lineage."""
     from components.publish import git_commit, register_trained
     from model_hub import Lineage, Registry
 
-    if params.data.synthetic is not None:
-        snapshot = f"synthetic-seed-{params.data.synthetic.seed}-rows-{params.data.synthetic.rows}"
-    else:
-        assert params.data.table is not None
-        snapshot = params.data.table.path
     registry = Registry()
     try:
         registry.sync()
-        exists = registry.catalog.card(component.name) is not None
-        trained = component.trained(network, metrics, rows, test, dataset)
+        exists = registry.catalog.card(trained.card.name) is not None
         lineage = Lineage(training_job=job_id, data_snapshot=snapshot, git_commit=git_commit())
         version = register_trained(registry, trained, lineage=lineage, new_version=exists)
     finally:
@@ -188,23 +190,52 @@ def register(
     return version.as_dict()
 
 
-def output_folder(params: TrainingParams, name: str) -> Path:
-    if params.output is not None:
-        return Path(params.output)
-    from model_hub import HubSettings
+def train_own(name: str, seed: int, snapshot: str | None, job_id: str | None) -> dict[str, Any]:
+    """A built-in without a trainable network, fitted by its own ``train(seed)`` (in a Ray task), and
+    registered when ``snapshot`` is given; the summary entries this path has."""
+    trained = builtin(name).train(seed=seed)
+    return {
+        "metrics": {m.name: {"value": m.value, "baseline": m.baseline} for m in trained.card.metrics},
+        "version": register(trained, snapshot, job_id) if snapshot is not None else None,
+    }
 
-    return HubSettings().home_dir / "jobs" / name
+
+def fit_own(
+    params: TrainingParams, component: BuiltinComponent, job_id: str | None, resources: JobResources
+) -> dict[str, Any]:
+    """The summary of a built-in trained by its own ``train(seed)`` on the job's first bundle."""
+    import ray
+
+    assert params.data.synthetic is not None  # refused in `run` otherwise
+    snapshot = snapshot_of(params, component) if params.register_version else None
+    cpu = resources.bundles[0].get("CPU", 1.0) if resources.bundles else 1.0
+    task = ray.remote(train_own).options(**resources.remote_args(cpu=cpu))
+    result: dict[str, Any] = ray.get(
+        task.remote(component.name, params.data.synthetic.seed, snapshot, job_id)
+    )
+    return {
+        "job_id": job_id,
+        "component": component.name,
+        "rows": None,
+        "test_rows": None,
+        "workers": 1,
+        "epochs": None,
+        "loss": [],
+        "metrics": result["metrics"],
+        "model": None,
+        "version": result["version"],
+    }
 
 
-def run(params: TrainingParams, job_id: str | None, resources: JobResources) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        component = trainable(params.component)
-    except ValueError as exc:
-        raise SystemExit(str(exc)) from None
-    name = job_id or f"train-{params.component}-{time.strftime('%Y%m%d-%H%M%S')}"
-    output = output_folder(params, name)
-    output.mkdir(parents=True, exist_ok=True)
+def fit_network(
+    params: TrainingParams,
+    component: TrainableComponent,
+    job_id: str | None,
+    name: str,
+    output: Path,
+    resources: JobResources,
+) -> dict[str, Any]:
+    """The summary of a built-in whose network Ray Train fits on the job's bundles."""
     train, test, dataset = load_data(params, component, resources)
     network, history = fit_on_ray(params, train, name, output / "ray-train", resources)
     metrics = component.evaluate(network, train, test)
@@ -222,9 +253,50 @@ def run(params: TrainingParams, job_id: str | None, resources: JobResources) -> 
         "version": None,
     }
     if params.register_version:
-        summary["version"] = register(component, network, metrics, len(train), test, dataset, params, job_id)
+        trained = component.trained(network, metrics, len(train), test, dataset)
+        summary["version"] = register(trained, snapshot_of(params, component), job_id)
+    return summary
+
+
+def default_output(job_id: str) -> Path:
+    """Where a training job writes when its parameters name no folder: ``$BRAIN_HOME/jobs/JOB_ID``."""
+    from model_hub import HubSettings
+
+    return HubSettings().home_dir / "jobs" / job_id
+
+
+def output_folder(params: TrainingParams, name: str) -> Path:
+    """The run's output folder: the one given, or the default of the run's name (the job id)."""
+    return Path(params.output) if params.output is not None else default_output(name)
+
+
+def check_source(params: TrainingParams, component: BuiltinComponent) -> None:
+    """Refuse a table for a built-in that generates its own data, naming the ones that take a table."""
+    if params.data.table is None or isinstance(component, TrainableComponent):
+        return
+    tables = [c.name for c in BUILTINS if isinstance(c, TrainableComponent)]
+    raise SystemExit(
+        f"{component.name} trains on its own generated data (its train(seed)), not on a table; give "
+        f"data: {{synthetic: {{seed: S}}}}. Built-ins that train on a table: {', '.join(tables)}"
+    )
+
+
+def run(params: TrainingParams, job_id: str | None, resources: JobResources) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        component = builtin(params.component)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    check_source(params, component)
+    name = job_id or f"train-{params.component}-{time.strftime('%Y%m%d-%H%M%S')}"
+    output = output_folder(params, name)
+    output.mkdir(parents=True, exist_ok=True)
+    if isinstance(component, TrainableComponent):
+        summary = fit_network(params, component, job_id, name, output, resources)
+    else:
+        summary = fit_own(params, component, job_id, resources)
     summary["seconds"] = round(time.perf_counter() - started, 3)
-    write_json(os.path.join(output, "metrics.json"), summary)
+    write_json(os.path.join(output, METRICS_FILE), summary)
     return summary
 
 

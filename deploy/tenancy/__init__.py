@@ -20,18 +20,14 @@ from deploy.tenancy.model import (
     TenantKind,
     TenantSpec,
 )
-from deploy.tenancy.regions import CITIES, CITY_BY_CODE, City
 from deploy.tenancy.store import TenantStore
 from deploy.tenancy.visibility import can_see
 
 __all__ = [
     "ACTIONS",
-    "CITIES",
-    "CITY_BY_CODE",
     "KEY_SCHEME",
     "ApiKey",
     "AuditEntry",
-    "City",
     "IssuedKey",
     "Principal",
     "RateLimits",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from deploy.tenancy import IssuedKey, Role, TenantKind, TenantSpec, TenantStore
-from deploy.tenancy.regions import CITIES
 from model_hub import INDUSTRIES
+from scheduler.model import SHANDONG_CITIES
 
 OPERATOR = "platform"
 
@@ -23,7 +23,7 @@ def ensure_operator(store: TenantStore) -> IssuedKey | None:
             display="产业大脑平台运营 Industry Brain platform operator",
             kind=TenantKind.operator,
             industries=[i.code for i in INDUSTRIES],
-            city=CITIES[0].code,
+            city=next(iter(SHANDONG_CITIES)),  # Jinan, the provincial capital
         ),
         actor="brain up",
     )

@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from deploy.centre.errors import Forbidden
-from deploy.tenancy.regions import CITY_BY_CODE
-from model_hub.taxonomy import INDUSTRY_BY_CODE
+from model_hub.taxonomy import check_industries
+from scheduler.model import SHANDONG_CITIES
 
 TENANT_NAME = re.compile(r"^[a-z][a-z0-9-]{1,62}[a-z0-9]$")
 
@@ -80,23 +80,13 @@ class TenantSpec(BaseModel):
             )
         return name
 
-    @field_validator("industries")
-    @classmethod
-    def _industries(cls, codes: list[str]) -> list[str]:
-        unknown = [c for c in codes if c not in INDUSTRY_BY_CODE]
-        if unknown:
-            raise ValueError(
-                f"unknown industry {unknown}; use codes from: {', '.join(sorted(INDUSTRY_BY_CODE))}"
-            )
-        if len(set(codes)) != len(codes):
-            raise ValueError("an industry is listed twice")
-        return codes
+    _industries = field_validator("industries")(check_industries)
 
     @field_validator("city")
     @classmethod
     def _city(cls, code: str) -> str:
-        if code not in CITY_BY_CODE:
-            raise ValueError(f"unknown city {code!r}; use one of Shandong's: {', '.join(CITY_BY_CODE)}")
+        if code not in SHANDONG_CITIES:
+            raise ValueError(f"unknown city {code!r}; use one of Shandong's: {', '.join(SHANDONG_CITIES)}")
         return code
 
 

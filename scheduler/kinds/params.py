@@ -4,8 +4,9 @@ command the scheduler turns it into.
 A job of kind ``entrypoint`` runs the user's own command. The other kinds run a program of the
 platform with the job's parameters as one JSON argument:
 
-- ``training``: fit a component on a CSV/Parquet file or on its synthetic generator, and register
-  the result as a new version with the job id as lineage;
+- ``training``: fit a component (a trainable one on a CSV/Parquet file or on its synthetic generator,
+  any other by its own training on its generated data) and register the result as a new version with
+  the job id as lineage;
 - ``batch-inference``: run a registered component version over a CSV/Parquet table, writing Parquet
   plus a summary;
 - ``governance``: a data-cleaning pipeline for industrial data — schema, units, ranges, nulls,
@@ -93,9 +94,13 @@ class TrainingData(_Params):
 
 
 class TrainingParams(_Params):
-    """Ray Train fits a built-in component's torch model; one worker per bundle of the job."""
+    """Trains a built-in component: Ray Train fits a trainable torch model, one worker per bundle of the
+    job; any other built-in trains itself on its generated data (a synthetic source only)."""
 
-    component: str = Field(min_length=1, description="built-in component with a trainable torch model")
+    component: str = Field(
+        min_length=1,
+        description="built-in component; a table source needs one with a trainable torch model",
+    )
     data: TrainingData
     epochs: int = Field(default=5, ge=1, le=10_000)
     batch_size: int = Field(default=64, ge=1, le=1_000_000)

@@ -151,3 +151,84 @@ def test_a_training_job_fits_on_ray_train_and_registers_a_new_version(
     assert new.version == first.version + 1
     assert new.lineage.training_job == job_id
     assert new.lineage.data_snapshot == "synthetic-seed-1-rows-500"
+
+
+def test_a_training_job_trains_a_built_in_without_a_network_by_its_own_training(
+    client: SchedulerControl, loop: Scheduler, hub: HubSettings, tmp_path: Path
+) -> None:
+    output = tmp_path / "run"
+    job_id = run_job(
+        client,
+        hub,
+        {
+            "kind": "training",
+            "bundles": [{"cpu": 1, "memory_mib": 512}],
+            "training": {
+                "component": "carbon_accounting",
+                "data": {"synthetic": {"seed": 3}},
+                "output": str(output),
+            },
+        },
+        timeout_s=180,
+    )
+    metrics = json.loads((output / "metrics.json").read_text())
+    # The keys of a Ray Train run, with what this path does not have left empty.
+    assert set(metrics) == {
+        "job_id", "component", "rows", "test_rows", "workers", "epochs", "loss", "metrics", "model",
+        "version", "seconds",
+    }  # fmt: skip
+    assert metrics["job_id"] == job_id and metrics["component"] == "carbon_accounting"
+    assert metrics["loss"] == [] and metrics["model"] is None and metrics["workers"] == 1
+    assert metrics["metrics"] and all("baseline" in m for m in metrics["metrics"].values())
+    registry = Registry(hub)
+    try:
+        (version,) = registry.versions("carbon_accounting")
+    finally:
+        registry.close()
+    assert metrics["version"]["version"] == version.version and version.format == "formula"
+    assert version.lineage.training_job == job_id
+    assert version.lineage.data_snapshot == "synthetic-seed-3"
+    assert version.aliases == ()  # registered, not promoted
+
+
+def test_brain_components_train_submits_training_jobs_and_reads_their_metrics_json(
+    client: SchedulerControl,
+    loop: Scheduler,
+    settings: SchedulerSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from deploy.cli.components import app
+
+    client.put_queues([QueueSpec(name="ops", parent="shandong", tenant="platform")])
+    # The command opens the scheduler's store and the hub from BRAIN_HOME, as on a `brain up` machine.
+    monkeypatch.setenv("BRAIN_HOME", str(settings.home))
+    command = ["train", "carbon_accounting", "--where", "scheduler", "--json"]
+    first = CliRunner().invoke(app, command)
+    assert first.exit_code == 0, first.output
+    out = json.loads(first.stdout)
+    job_id = out["job"]
+    assert out["jobs"] == {"carbon_accounting": job_id}
+    summary = json.loads((HubSettings().home_dir / "jobs" / job_id / "metrics.json").read_text())
+    version = summary["version"]["version"]
+    assert out["components"] == [
+        {
+            "name": "carbon_accounting",
+            "version": version,
+            "trained": True,
+            "seconds": round(summary["seconds"], 2),
+        }
+    ]
+    registry = Registry(HubSettings())
+    try:
+        assert registry.version("carbon_accounting").version == version  # put in production
+        assert registry.version("carbon_accounting").lineage.training_job == job_id
+    finally:
+        registry.close()
+    again = json.loads(CliRunner().invoke(app, command).stdout)  # registered already: no job
+    assert again == {
+        "job": None,
+        "jobs": {},
+        "components": [{"name": "carbon_accounting", "version": version, "trained": False, "seconds": 0.0}],
+    }

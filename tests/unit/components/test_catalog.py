@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from components import BUILTINS, Trained, builtin
-from components.base import oip_request
+from deploy.centre.oip import encode_request
 from model_hub.card import Card
 from tests.unit.components.conftest import SMALL, run_both
 
@@ -50,7 +50,10 @@ def test_example_request_gives_the_card_outputs(name: str, train_small: Callable
         assert arr.ndim == len(spec.shape) and all(
             d in (-1, n) for d, n in zip(spec.shape, arr.shape, strict=True)
         )
-    json.dumps(oip_request(result.card, example))  # a valid OIP body
+    body = json.loads(encode_request(example).body)  # a valid OIP body, in the card's datatypes
+    assert [(t["name"], t["datatype"]) for t in body["inputs"]] == [
+        (s.name, s.datatype) for s in result.card.inputs
+    ]
     if result.formula is not None:
         module, _, function = result.formula.partition(":")
         compute = getattr(importlib.import_module(module), function)

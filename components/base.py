@@ -85,6 +85,13 @@ class TrainableComponent(BuiltinComponent):
     columns: tuple[str, ...]
     """The columns a training table must have."""
 
+    samples: int = 4000
+    """Rows of synthetic data its own training uses; `brain components train` asks a training job for
+    the same, so both paths give the same model."""
+
+    epochs: int = 60
+    """Epochs of its own training, likewise."""
+
     @abstractmethod
     def synthetic(self, rows: int, seed: int) -> pd.DataFrame:
         """`rows` generated rows in `columns`; the same seed gives the same table."""

@@ -458,6 +458,8 @@ def _train_on_scheduler(names: list[str], retrain: bool, seed: int, as_json: boo
     each new version in production, as `brain up` does; the results come from the jobs' metrics.json."""
     import time
 
+    from components.base import TrainableComponent
+    from components.catalog import builtin
     from deploy.jobs.train import METRICS_FILE, default_output
     from deploy.tenancy.bootstrap import OPERATOR
     from model_hub import HubSettings
@@ -476,7 +478,13 @@ def _train_on_scheduler(names: list[str], retrain: bool, seed: int, as_json: boo
             if registry.catalog.card(name) is not None and not retrain:
                 rows[name] = _row(name, registry.version(name).version, trained=False, seconds=0.0)
                 continue
-            training = {"component": name, "data": {"synthetic": {"seed": seed}}, "register": True}
+            synthetic: dict[str, Any] = {"seed": seed}
+            training: dict[str, Any] = {"component": name, "data": {"synthetic": synthetic}, "register": True}
+            component = builtin(name)
+            if isinstance(component, TrainableComponent):
+                # The same data and epochs as its in-process training: the same model either way.
+                synthetic["rows"] = component.samples
+                training["epochs"] = component.epochs
             request = parse_job(
                 {
                     "id": new_job_id(),

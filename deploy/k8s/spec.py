@@ -31,9 +31,9 @@ _BOOL: dict[str, Any] = {"type": "boolean"}
 _COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _K8S_RESOURCES: dict[str, Any] = {"type": "object", "description": "Kubernetes requests/limits"}
 
-# Sections of values.yaml that only the Helm chart renders (MLflow, PostgreSQL, Prometheus, migrations).
-# `render-manifests` accepts and skips them, so the chart's own values file can be passed to it; their
-# schemas here only guard the chart's values.schema.json against typos in the field names.
+# Sections of values.yaml that only the Helm chart reads (MLflow, PostgreSQL, Prometheus, migrations).
+# The spec does not model them: it passes them to Helm as they are, and these schemas go into the chart's
+# values.schema.json, so Helm refuses a typo in them (in `brain deploy` and in `helm install` alike).
 CHART_SECTION_SCHEMAS: dict[str, dict[str, Any]] = {
     "imagePullSecrets": {"type": "array", "items": _STRING},
     "mlflow": _object(
@@ -268,7 +268,7 @@ class K8sSpec(_Spec):
 
     @classmethod
     def from_values(cls, values: dict[str, Any], release: str = "brain") -> K8sSpec:
-        """The spec from a Helm values mapping; unknown keys are refused, chart-only sections skipped."""
+        """The spec from a Helm values mapping; unknown keys are refused, chart-only sections kept aside."""
         if not isinstance(values, dict):
             raise K8sSpecError("the values file must be a YAML mapping (key: value) at the top level")
         known = {f.alias or name for name, f in cls.model_fields.items()} - _DERIVED

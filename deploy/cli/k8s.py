@@ -1,4 +1,5 @@
-"""`brain deploy …`: what KubeRay runs in production, rendered without a cluster (mounted by the main CLI)."""
+"""`brain deploy …`: what KubeRay runs in production, rendered by the Helm chart without a cluster (mounted by
+the main CLI)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import yaml
 from pydantic import ValidationError
 
 from deploy.cli._common import err_console
-from deploy.k8s import K8sSpec, K8sSpecError, dump, explain, manifests, serve_config_yaml, topology
+from deploy.k8s import K8sSpec, K8sSpecError, dump, explain, render, serve_config_yaml, topology
 
 deploy_app = typer.Typer(
     help="Render the capability centre's Serve config and the KubeRay manifests (RayService, RayCluster per "
-    "centre) from the Helm chart's values; nothing is applied to any cluster.",
+    "centre) with the Helm chart and your values; nothing is applied to any cluster.",
     no_args_is_help=True,
 )
 
@@ -65,6 +66,7 @@ def render_serve_config(
         if replicas is not None:
             centre = spec.capability_centre.model_copy(update={"replicas": replicas})
             spec = spec.model_copy(update={"capability_centre": centre})
+        manifests = render(spec)
     except K8sSpecError as exc:
         raise _fail(exc.message) from None
     policies = None
@@ -76,7 +78,7 @@ def render_serve_config(
             policies = registry.dedicated()
         finally:
             registry.close()
-    text = serve_config_yaml(spec, policies)
+    text = serve_config_yaml(manifests, policies)
     if out is None:
         typer.echo(text, nl=False)
         return
@@ -102,11 +104,11 @@ def render_manifests(
 ) -> None:
     """The RayService of the capability centre, a RayCluster per centre and the scheduler's pool topology."""
     try:
-        spec = _spec(values, release)
+        manifests = render(_spec(values, release), namespace)
     except K8sSpecError as exc:
         raise _fail(exc.message) from None
-    files = {name: dump(manifest) for name, manifest in manifests(spec).items()}
-    files["pools.yaml"] = yaml.safe_dump(topology(spec, namespace), sort_keys=False, allow_unicode=True)
+    files = {name: dump(manifest) for name, manifest in manifests.files().items()}
+    files["pools.yaml"] = yaml.safe_dump(topology(manifests), sort_keys=False, allow_unicode=True)
     if out is None:
         typer.echo("---\n".join(files.values()), nl=False)
         return

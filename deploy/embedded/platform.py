@@ -22,7 +22,7 @@ from pathlib import Path
 
 import httpx
 
-from deploy.embedded.proctree import read_recorded, still_running, terminate
+from deploy.embedded.proctree import alive, read_recorded, still_running, terminate
 from deploy.settings import scheduler_env
 from model_hub.settings import HubSettings
 
@@ -66,29 +66,6 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
             return
         time.sleep(interval)
     raise PlatformError(f"{what} did not become ready within {timeout:.0f} s")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); reap it if it is ours.
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return done == 0
-    except ChildProcessError:
-        return _state(pid) not in ("Z", "X", None)
-
-
-def _state(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]
 
 
 class Platform:

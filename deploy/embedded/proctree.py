@@ -1,69 +1,86 @@
-"""Finding and stopping the processes a platform process started, by process id.
+"""Finding and stopping the processes a platform process started, by process id (with psutil).
 
 Ray Serve's HAProxy can outlive Ray (DESIGN.md): after Ray stops it may still hold the serving
 port and answer 500 to everything. The runner therefore records its descendants while it runs,
 and whoever stops it terminates the recorded ones that are still there and still the same
-program (the command line is compared, so a reused pid is never signalled).
+process: the start time and the command line are compared, so a reused pid is never signalled.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
-import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 
-def cmdline(pid: int) -> str:
+# A process in these states has exited; only its parent's wait() is missing.
+_GONE = frozenset({psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD})
+# psutil derives a start time from the boot time, which Linux may report a second apart in two
+# processes; the command line must match as well, so this tolerance cannot confuse two programs.
+_START_TOLERANCE_S = 1.0
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a recorded pid was: its command line and when it started (seconds since the epoch)."""
+
+    cmdline: str
+    create_time: float | None = None
+    """None in records written before start times were kept: the command line alone is compared."""
+
+
+def _identity(process: psutil.Process) -> Recorded | None:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""
-
-
-def _parent(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        with process.oneshot():
+            if process.status() in _GONE:
+                return None
+            return Recorded(" ".join(process.cmdline()), process.create_time())
+    except psutil.Error:
         return None
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[1])
 
 
-def _zombie(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not); an exited child of ours is reaped on the way."""
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except OSError:
+        return psutil.Process(pid).status() not in _GONE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
         return True
 
 
-def descendants(root: int) -> dict[int, str]:
-    """Every live process below ``root``, with its command line."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            parent = _parent(int(entry))
-            if parent is not None:
-                children.setdefault(parent, []).append(int(entry))
-    found: dict[int, str] = {}
-    stack = list(children.get(root, []))
-    while stack:
-        pid = stack.pop()
-        if pid in found:
-            continue
-        found[pid] = cmdline(pid)
-        stack += children.get(pid, [])
+def descendants(root: int) -> dict[int, Recorded]:
+    """Every live process below ``root``, with what identifies it."""
+    try:
+        children = psutil.Process(root).children(recursive=True)
+    except psutil.Error:
+        return {}
+    found: dict[int, Recorded] = {}
+    for child in children:
+        identity = _identity(child)
+        if identity is not None:
+            found[child.pid] = identity
     return found
 
 
-def read_recorded(path: Path) -> dict[int, str]:
-    """The processes recorded in ``path`` (pid → command line); empty when there is no record."""
+def read_recorded(path: Path) -> dict[int, Recorded]:
+    """The processes recorded in ``path``; empty when there is no record."""
     try:
-        return {int(pid): cmd for pid, cmd in json.loads(path.read_text()).items()}
-    except (OSError, ValueError):
+        raw = json.loads(path.read_text())
+        return {
+            int(pid): Recorded(entry) if isinstance(entry, str) else Recorded(**entry)
+            for pid, entry in raw.items()
+        }
+    except (OSError, ValueError, TypeError):
         return {}
 
 
@@ -72,25 +89,61 @@ def record_descendants(path: Path, root: int) -> None:
     known = read_recorded(path)
     known.update(descendants(root))
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({str(pid): cmd for pid, cmd in known.items()}))
+    tmp.write_text(
+        json.dumps(
+            {str(pid): {"cmdline": r.cmdline, "create_time": r.create_time} for pid, r in known.items()}
+        )
+    )
     tmp.replace(path)
 
 
-def still_running(recorded: dict[int, str]) -> list[int]:
-    """The recorded processes that are alive and still run the same command."""
-    return [pid for pid, cmd in recorded.items() if cmd and not _zombie(pid) and cmdline(pid) == cmd]
+def _same(recorded: Recorded, now: Recorded) -> bool:
+    if recorded.cmdline != now.cmdline:
+        return False
+    return recorded.create_time is None or (
+        now.create_time is not None
+        and math.isclose(recorded.create_time, now.create_time, abs_tol=_START_TOLERANCE_S)
+    )
+
+
+def still_running(recorded: Mapping[int, Recorded]) -> list[int]:
+    """The recorded processes that are alive and still the process that was recorded."""
+    running = []
+    for pid, identity in recorded.items():
+        if not identity.cmdline:
+            continue  # nothing to compare with (a kernel thread, a process that was exiting)
+        try:
+            now = _identity(psutil.Process(pid))
+        except psutil.Error:
+            continue
+        if now is not None and _same(identity, now):
+            running.append(pid)
+    return running
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() not in _GONE
+    except psutil.Error:
+        return False
 
 
 def terminate(pids: Iterable[int], grace: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL whatever is left after ``grace`` seconds."""
-    pids = list(pids)
+    """SIGTERM, then SIGKILL whatever is left after ``grace`` seconds.
+
+    psutil refuses to signal a pid that another process has taken since it was looked up here."""
+    processes = []
     for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(psutil.Error):
+            processes.append(psutil.Process(pid))
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    # Polled, not psutil.wait_procs: that waits out the grace on a zombie we are not the parent of.
     deadline = time.monotonic() + grace
-    while time.monotonic() < deadline and any(not _zombie(p) for p in pids):
+    while time.monotonic() < deadline and any(_running(p) for p in processes):
         time.sleep(0.1)
-    for pid in pids:
-        if not _zombie(pid):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+    for process in processes:
+        if _running(process):
+            with contextlib.suppress(psutil.Error):
+                process.kill()

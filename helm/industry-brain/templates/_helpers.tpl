@@ -1,6 +1,6 @@
 {{/*
-Helpers of the industry-brain chart. Object names are "<release>-<part>" so that they match what
-`brain deploy render-manifests --release <release>` prints (deploy/k8s/).
+Helpers of the industry-brain chart. Object names are "<release>-<part>". This chart is the one source of the
+platform's manifests: `brain deploy render-manifests` renders it (deploy/k8s/) and reads the result.
 */}}
 
 {{- define "brain.labels" -}}
@@ -30,8 +30,8 @@ http://{{ .Release.Name }}-mlflow:{{ .Values.mlflow.service.port }}
 {{- end }}
 
 {{/*
-The Serve config (serveConfigV2) of the capability centre; the same mapping as
-deploy.k8s.serve_config, so `brain deploy render-serve-config` shows what runs.
+The Serve config (serveConfigV2) of the capability centre; `brain deploy render-serve-config` prints it
+(deploy/k8s/serve_config.py adds the dedicated components' applications to it).
 */}}
 {{- define "brain.serveConfig" -}}
 {{- $c := .Values.capabilityCentre -}}
@@ -157,7 +157,8 @@ spec:
 - groupName: {{ .group.name }}
   replicas: {{ .group.replicas | default 0 | int }}
   minReplicas: {{ .group.minReplicas | default 0 | int }}
-  maxReplicas: {{ .group.maxReplicas | default 4 | int }}
+  {{- /* hasKey, not `default`: `default` would turn an explicit 0 into 4. */}}
+  maxReplicas: {{ if hasKey .group "maxReplicas" }}{{ .group.maxReplicas | int }}{{ else }}4{{ end }}
   rayStartParams:
     metrics-export-port: "8080"
   {{- with .group.gpuType }}

@@ -87,3 +87,21 @@ def test_bad_release_name() -> None:
     result = runner.invoke(deploy_app, ["render-manifests", "--release", "Bad_Name"])
     assert result.exit_code == 2
     assert "release" in result.output
+
+
+def test_the_chart_refuses_what_the_spec_does_not_check(tmp_path: Path) -> None:
+    # Sections only the chart reads (mlflow, postgresql, …) are checked by the chart's schema, in Helm.
+    values = tmp_path / "values.yaml"
+    values.write_text("mlflow:\n  replica: 2\n", encoding="utf-8")
+    result = runner.invoke(deploy_app, ["render-manifests", "--values", str(values)])
+    assert result.exit_code == 2
+    assert "the chart refused the values" in result.output
+    assert "replica" in result.output
+
+
+def test_render_serve_config_shows_what_the_release_runs() -> None:
+    # The tracking URI is the release's own MLflow Service, as the chart installs it.
+    result = runner.invoke(deploy_app, ["render-serve-config", "--release", "pilot"])
+    assert result.exit_code == 0, result.output
+    app = ServeDeploySchema.model_validate(yaml.safe_load(result.stdout)).applications[0]
+    assert app.runtime_env["env_vars"]["BRAIN_MLFLOW_TRACKING_URI"] == "http://pilot-mlflow:5000"

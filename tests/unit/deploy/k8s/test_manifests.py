@@ -1,4 +1,5 @@
-"""The rendered RayService and RayClusters are valid KubeRay objects (ray.io/v1 CRD schemas)."""
+"""The chart's RayService and RayClusters, as `brain deploy` renders them, are valid KubeRay objects
+(ray.io/v1 CRD schemas) and carry what the platform needs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy.k8s import K8sSpec, manifests, ray_cluster, ray_service, serve_config
+from deploy.centre.ingress import INGRESS_ENV
+from deploy.k8s import K8sSpec, Manifests, render, serve_config
 from tests.unit.deploy.k8s.crd import assert_valid, errors
 
 
@@ -21,17 +23,23 @@ def _env(container: dict[str, Any]) -> dict[str, Any]:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
-def test_ray_service_validates(spec: K8sSpec) -> None:
-    assert_valid(ray_service(spec))
+@pytest.fixture
+def rendered(spec: K8sSpec) -> Manifests:
+    return render(spec)
 
 
-def test_every_centre_cluster_validates(spec: K8sSpec) -> None:
-    for centre in spec.centres:
-        assert_valid(ray_cluster(spec, centre))
+def test_ray_service_validates(rendered: Manifests) -> None:
+    assert_valid(rendered.service)
+
+
+def test_every_centre_cluster_validates(spec: K8sSpec, rendered: Manifests) -> None:
+    assert [c["metadata"]["name"] for c in rendered.clusters] == [f"brain-{c.name}" for c in spec.centres]
+    for cluster in rendered.clusters:
+        assert_valid(cluster)
 
 
 def test_manifests_from_the_chart_values_validate(chart_values: dict[str, Any]) -> None:
-    rendered = manifests(K8sSpec.from_values(chart_values, release="prod"))
+    rendered = render(K8sSpec.from_values(chart_values, release="prod")).files()
     assert set(rendered) == {
         "rayservice-capability-centre.yaml",
         "raycluster-jinan-regional.yaml",
@@ -42,9 +50,9 @@ def test_manifests_from_the_chart_values_validate(chart_values: dict[str, Any]) 
         assert_valid(manifest)
 
 
-def test_the_validator_catches_typos_and_wrong_types(spec: K8sSpec) -> None:
+def test_the_validator_catches_typos_and_wrong_types(rendered: Manifests) -> None:
     # Proof that the schema check has teeth: the API server would silently drop the typo.
-    service = ray_service(spec)
+    service = rendered.service
     typo = copy.deepcopy(service)
     head = typo["spec"]["rayClusterConfig"]["headGroupSpec"]
     head["rayStartParam"] = head.pop("rayStartParams")
@@ -59,8 +67,8 @@ def test_the_validator_catches_typos_and_wrong_types(spec: K8sSpec) -> None:
     assert any("groupName" in e for e in errors(missing))
 
 
-def test_int_or_string_quantities_and_ports(spec: K8sSpec) -> None:
-    cluster = ray_cluster(spec, spec.centres[0])
+def test_int_or_string_quantities_and_ports(rendered: Manifests) -> None:
+    cluster = copy.deepcopy(rendered.clusters[0])
     container = _containers(cluster["spec"]["headGroupSpec"]["template"])[0]
     container["resources"]["limits"]["cpu"] = 2  # an int where "2" was
     container["livenessProbe"]["httpGet"]["port"] = "dashboard-agent"  # a named port
@@ -69,8 +77,8 @@ def test_int_or_string_quantities_and_ports(spec: K8sSpec) -> None:
     assert errors(cluster)
 
 
-def test_capability_centre_pods_run_haproxy_and_get_the_database_by_reference(spec: K8sSpec) -> None:
-    cluster = ray_service(spec)["spec"]["rayClusterConfig"]
+def test_capability_centre_pods_run_haproxy_and_get_the_database_by_reference(rendered: Manifests) -> None:
+    cluster = rendered.service["spec"]["rayClusterConfig"]
     templates = [cluster["headGroupSpec"]["template"]] + [g["template"] for g in cluster["workerGroupSpecs"]]
     for template in templates:
         env = _env(_containers(template)[0])
@@ -78,18 +86,21 @@ def test_capability_centre_pods_run_haproxy_and_get_the_database_by_reference(sp
         assert env["BRAIN_DATABASE_URL"] == {
             "secretKeyRef": {"name": "industry-brain-db", "key": "platformUrl"}
         }
-    assert "postgresql" not in yaml.safe_dump(ray_service(spec))
+        # What deploy/centre/ingress.py asks of the proxies must reach every Serve pod.
+        assert INGRESS_ENV.items() <= env.items()
+        assert env["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1"
+    assert "postgresql" not in yaml.safe_dump(rendered.service)
 
 
 def test_haproxy_can_be_turned_off(spec: K8sSpec) -> None:
     centre = spec.capability_centre.model_copy(update={"haproxy": False})
-    service = ray_service(spec.model_copy(update={"capability_centre": centre}))
+    service = render(spec.model_copy(update={"capability_centre": centre})).service
     head = _containers(service["spec"]["rayClusterConfig"]["headGroupSpec"]["template"])[0]
     assert "RAY_SERVE_ENABLE_HA_PROXY" not in _env(head)
 
 
-def test_centres_are_labelled_for_federation_and_keep_auth_on(spec: K8sSpec) -> None:
-    cluster = ray_cluster(spec, spec.centres[1])
+def test_centres_are_labelled_for_federation_and_keep_auth_on(rendered: Manifests) -> None:
+    cluster = rendered.clusters[1]
     labels = cluster["metadata"]["labels"]
     assert labels["industry-brain.io/city"] == "qingdao"
     assert labels["industry-brain.io/kind"] == "industry"
@@ -101,22 +112,22 @@ def test_centres_are_labelled_for_federation_and_keep_auth_on(spec: K8sSpec) -> 
     assert "BRAIN_DATABASE_URL" not in _env(head)
 
 
-def test_gpu_groups_ask_kubernetes_for_gpus_and_label_the_type(spec: K8sSpec) -> None:
-    group = ray_cluster(spec, spec.centres[0])["spec"]["workerGroupSpecs"][1]
+def test_gpu_groups_ask_kubernetes_for_gpus_and_label_the_type(rendered: Manifests) -> None:
+    group = rendered.clusters[0]["spec"]["workerGroupSpecs"][1]
     resources = _containers(group["template"])[0]["resources"]
     assert resources["limits"]["nvidia.com/gpu"] == 2
     assert resources["requests"] == resources["limits"]
     assert group["labels"] == {"brain/gpu-type": "A10"}
 
 
-def test_the_service_carries_the_serve_config_as_yaml(spec: K8sSpec) -> None:
-    text = ray_service(spec)["spec"]["serveConfigV2"]
+def test_the_service_carries_the_serve_config_as_yaml(rendered: Manifests) -> None:
+    text = rendered.service["spec"]["serveConfigV2"]
     assert isinstance(text, str)
-    assert yaml.safe_load(text) == serve_config(spec)
+    assert yaml.safe_load(text) == serve_config(rendered)
 
 
 @pytest.mark.parametrize("kind", ["RayService", "RayCluster"])
-def test_v1_is_the_version_we_render(spec: K8sSpec, kind: str) -> None:
-    manifest = ray_service(spec) if kind == "RayService" else ray_cluster(spec, spec.centres[0])
+def test_v1_is_the_version_we_render(rendered: Manifests, kind: str) -> None:
+    manifest = rendered.service if kind == "RayService" else rendered.clusters[0]
     assert manifest["apiVersion"] == "ray.io/v1"
     assert manifest["kind"] == kind

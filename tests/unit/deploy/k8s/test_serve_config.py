@@ -1,4 +1,5 @@
-"""The Serve config a RayService runs: accepted by Ray Serve's own schema, naming our builder."""
+"""The Serve config a RayService runs, as the chart renders it: accepted by Ray Serve's own schema, naming our
+builder."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ import pytest
 import yaml
 from ray.serve.schema import ServeDeploySchema
 
-from deploy.k8s import SERVE_IMPORT_PATH, CapabilityCentreSpec, K8sSpec, serve_config, serve_config_yaml
+from deploy.k8s import CapabilityCentreSpec, K8sSpec, render, serve_config, serve_config_yaml
 
 
 def _parse(text: str) -> ServeDeploySchema:
     return ServeDeploySchema.model_validate(yaml.safe_load(text))
 
 
+def _config_yaml(spec: K8sSpec) -> str:
+    return serve_config_yaml(render(spec))
+
+
 def test_ray_serve_accepts_the_config() -> None:
-    schema = _parse(serve_config_yaml(K8sSpec()))
+    schema = _parse(_config_yaml(K8sSpec()))
     assert [app.name for app in schema.applications] == ["capability-centre"]
     app = schema.applications[0]
     assert app.import_path == "deploy.centre.app:application"
@@ -28,18 +33,19 @@ def test_ray_serve_accepts_the_config() -> None:
 
 
 def test_the_import_path_names_our_builder_and_its_arguments() -> None:
-    module_name, _, attribute = SERVE_IMPORT_PATH.partition(":")
+    config = serve_config(render(K8sSpec()))
+    module_name, _, attribute = config["applications"][0]["import_path"].partition(":")
     # Importing the module defines the deployment; it does not start Ray (ray.init is refused in unit tests).
     builder = getattr(importlib.import_module(module_name), attribute)
     assert callable(builder)
-    args = serve_config(K8sSpec())["applications"][0]["args"]
+    args = config["applications"][0]["args"]
     app = builder(args)
     assert type(app).__name__ == "Application"
 
 
 def test_runtime_env_points_at_mlflow_and_carries_no_secret(chart_values: dict[str, Any]) -> None:
     spec = K8sSpec.from_values(chart_values, release="prod")
-    app = _parse(serve_config_yaml(spec)).applications[0]
+    app = _parse(_config_yaml(spec)).applications[0]
     env = app.runtime_env["env_vars"]
     assert env["BRAIN_MLFLOW_TRACKING_URI"] == "http://prod-mlflow:5000"
     assert env["BRAIN_HOME"] == "/var/lib/industry-brain"
@@ -48,7 +54,7 @@ def test_runtime_env_points_at_mlflow_and_carries_no_secret(chart_values: dict[s
 
 def test_replicas_and_extra_settings_reach_the_application() -> None:
     centre = CapabilityCentreSpec(replicas=5, max_models=500, env={"BRAIN_DEFAULT_BURST": "400"})
-    app = _parse(serve_config_yaml(K8sSpec(capability_centre=centre))).applications[0]
+    app = _parse(_config_yaml(K8sSpec(capability_centre=centre))).applications[0]
     assert app.args["replicas"] == 5
     assert app.args["max_models"] == 500
     assert app.runtime_env["env_vars"]["BRAIN_DEFAULT_BURST"] == "400"
@@ -57,14 +63,13 @@ def test_replicas_and_extra_settings_reach_the_application() -> None:
 def test_an_external_mlflow_server_is_used_when_the_chart_runs_none(chart_values: dict[str, Any]) -> None:
     chart_values["mlflow"] = {"enabled": False, "externalUri": "https://mlflow.example.gov.cn"}
     spec = K8sSpec.from_values(chart_values)
-    assert serve_config(spec)["applications"][0]["runtime_env"]["env_vars"]["BRAIN_MLFLOW_TRACKING_URI"] == (
-        "https://mlflow.example.gov.cn"
-    )
+    env = serve_config(render(spec))["applications"][0]["runtime_env"]["env_vars"]
+    assert env["BRAIN_MLFLOW_TRACKING_URI"] == "https://mlflow.example.gov.cn"
 
 
 @pytest.mark.parametrize("replicas", [1, 3, 16])
 def test_any_replica_count_parses(replicas: int) -> None:
     centre = CapabilityCentreSpec(replicas=replicas)
-    assert _parse(serve_config_yaml(K8sSpec(capability_centre=centre))).applications[0].args["replicas"] == (
+    assert _parse(_config_yaml(K8sSpec(capability_centre=centre))).applications[0].args["replicas"] == (
         replicas
     )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from deploy.k8s import CapabilityCentreSpec, CentreSpec, K8sSpec, K8sSpecError, WorkerGroupSpec, quantity
+from deploy.k8s import CapabilityCentreSpec, CentreSpec, K8sSpec, K8sSpecError, ResourcesSpec, WorkerGroupSpec
 
 
 def _centre(**overrides: Any) -> dict[str, Any]:
@@ -76,10 +76,13 @@ def test_replica_bounds() -> None:
 
 def test_bad_quantities() -> None:
     assert "is not a Kubernetes quantity" in _message({"centres": [_centre(head={"cpu": "two"})]})
-    assert quantity("500m") == pytest.approx(0.5)
-    assert quantity("8Gi") == 8 * 2**30
-    with pytest.raises(ValueError, match="write e.g. 2, 500m"):
-        quantity("8 GB")
+    with pytest.raises(ValidationError, match="write e.g. 2, 500m"):
+        ResourcesSpec(memory="8 GB")
+    with pytest.raises(ValidationError, match="greater than zero"):
+        ResourcesSpec(cpu="0")
+    # What Kubernetes accepts is accepted: millicores, binary and decimal suffixes, plain numbers.
+    assert ResourcesSpec(cpu="500m", memory="512Mi").cpu == "500m"
+    assert ResourcesSpec(cpu=16, memory="1G").cpu == "16"
 
 
 def test_names_must_be_dns_labels() -> None:

@@ -10,7 +10,7 @@ import typer
 import yaml
 from pydantic import ValidationError
 
-from deploy.cli._common import err_console
+from deploy.cli._common import err_console, fail
 from deploy.k8s import K8sSpec, K8sSpecError, dump, explain, render, serve_config_yaml, topology
 
 deploy_app = typer.Typer(
@@ -26,11 +26,6 @@ ValuesOption = Annotated[
 ReleaseOption = Annotated[
     str, typer.Option("--release", help="Helm release name; it prefixes every object's name")
 ]
-
-
-def _fail(message: str) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code=2)
 
 
 def _spec(values: Path | None, release: str) -> K8sSpec:
@@ -60,7 +55,7 @@ def render_serve_config(
 ) -> None:
     """The Serve config (serveConfigV2) a KubeRay RayService runs for the capability centre."""
     if replicas is not None and replicas < 1:
-        raise _fail(f"--replicas {replicas}: the capability centre needs at least 1 replica")
+        fail(f"--replicas {replicas}: the capability centre needs at least 1 replica")
     try:
         spec = _spec(values, release)
         if replicas is not None:
@@ -68,7 +63,7 @@ def render_serve_config(
             spec = spec.model_copy(update={"capability_centre": centre})
         manifests = render(spec)
     except K8sSpecError as exc:
-        raise _fail(exc.message) from None
+        fail(exc.message)
     policies = None
     if dedicated:
         from model_hub import HubSettings, Registry
@@ -86,7 +81,7 @@ def render_serve_config(
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise _fail(f"cannot write {out}: {exc.strerror}") from None
+        fail(f"cannot write {out}: {exc.strerror}")
     err_console.print(f"wrote {out}", highlight=False)
 
 
@@ -106,7 +101,7 @@ def render_manifests(
     try:
         manifests = render(_spec(values, release), namespace)
     except K8sSpecError as exc:
-        raise _fail(exc.message) from None
+        fail(exc.message)
     files = {name: dump(manifest) for name, manifest in manifests.files().items()}
     files["pools.yaml"] = yaml.safe_dump(topology(manifests), sort_keys=False, allow_unicode=True)
     if out is None:
@@ -117,5 +112,5 @@ def render_manifests(
         for name, text in files.items():
             (out / name).write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise _fail(f"cannot write to {out}: {exc.strerror}") from None
+        fail(f"cannot write to {out}: {exc.strerror}")
     err_console.print(f"wrote {len(files)} files to {out}: {', '.join(files)}", highlight=False)

@@ -21,8 +21,8 @@ from deploy.k8s.manifests import Manifests, dump, render
 from deploy.k8s.serve_config import DEDICATED_IMPORT_PATH, serve_config, serve_config_yaml
 from deploy.k8s.spec import (
     CapabilityCentreSpec,
-    CentreSpec,
     DatabaseSpec,
+    DataCentreSpec,
     ImageSpec,
     K8sSpec,
     ResourcesSpec,
@@ -37,7 +37,7 @@ __all__ = [
     "DEDICATED_IMPORT_PATH",
     "DEFAULT_NAMESPACE",
     "CapabilityCentreSpec",
-    "CentreSpec",
+    "DataCentreSpec",
     "DatabaseSpec",
     "ImageSpec",
     "K8sSpec",

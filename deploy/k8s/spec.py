@@ -203,7 +203,7 @@ class CapabilityCentreSpec(_Spec):
         return _unique_groups(groups)
 
 
-class CentreSpec(_Spec):
+class DataCentreSpec(_Spec):
     """A regional (区域中心) or industry (行业中心) centre: one RayCluster, one scheduler pool."""
 
     name: str = Field(pattern=_DNS_LABEL, max_length=40)
@@ -250,14 +250,14 @@ class K8sSpec(_Spec):
     ray_version: str = Field(default="2.60.0", pattern=r"^\d+\.\d+\.\d+$")
     database: DatabaseSpec = DatabaseSpec()
     capability_centre: CapabilityCentreSpec = CapabilityCentreSpec()
-    centres: list[CentreSpec] = Field(default_factory=list)
+    centres: list[DataCentreSpec] = Field(default_factory=list)
     chart_sections: dict[str, Any] = Field(default_factory=dict, exclude=True)
     """The values file's sections that only the chart reads (mlflow, postgresql, …), passed to Helm as
     they are: the chart's schema checks them there."""
 
     @field_validator("centres")
     @classmethod
-    def _unique_centres(cls, centres: list[CentreSpec]) -> list[CentreSpec]:
+    def _unique_centres(cls, centres: list[DataCentreSpec]) -> list[DataCentreSpec]:
         names = [c.name for c in centres]
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:

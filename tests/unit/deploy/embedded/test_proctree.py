@@ -95,20 +95,23 @@ def test_terminate_kills_what_ignores_sigterm() -> None:
         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
         "print('ready', flush=True); time.sleep(300)"
     )
-    stubborn = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
-    try:
-        assert stubborn.stdout is not None and stubborn.stdout.readline() == b"ready\n"
-        terminate([stubborn.pid], grace=0.5)
-        assert stubborn.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        stubborn.kill()
-        stubborn.wait(timeout=10)
+    # The with-block closes the pipe and waits for the process whatever the test's outcome.
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE) as stubborn:
+        try:
+            assert stubborn.stdout is not None and stubborn.stdout.readline() == b"ready\n"
+            terminate([stubborn.pid], grace=0.5)
+            assert stubborn.wait(timeout=10) == -signal.SIGKILL
+        finally:
+            stubborn.kill()
 
 
 def test_alive_reaps_an_exited_child() -> None:
     child = subprocess.Popen([sys.executable, "-c", "pass"])
-    _poll(lambda: not alive(child.pid))
-    assert alive(child.pid) is False
-    assert descendants(child.pid) == {}
-    # A pid of nobody: gone.
-    assert still_running({child.pid: Recorded("python -c pass", time.time())}) == []
+    try:
+        _poll(lambda: not alive(child.pid))
+        assert alive(child.pid) is False
+        assert descendants(child.pid) == {}
+        # A pid of nobody: gone.
+        assert still_running({child.pid: Recorded("python -c pass", time.time())}) == []
+    finally:
+        child.wait(timeout=10)  # already reaped by alive(); this tells the Popen object so

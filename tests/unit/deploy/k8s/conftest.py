@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from deploy.k8s import CentreSpec, K8sSpec, WorkerGroupSpec
+from deploy.k8s import DataCentreSpec, K8sSpec, WorkerGroupSpec
 
 CHART = Path(__file__).resolve().parents[4] / "helm" / "industry-brain"
 
@@ -24,7 +24,7 @@ def spec() -> K8sSpec:
     """Two centres, one with GPUs, one given its city in Chinese."""
     return K8sSpec(
         centres=[
-            CentreSpec(
+            DataCentreSpec(
                 name="jinan-regional",
                 city="jinan",
                 zone="shandong-central",
@@ -33,7 +33,7 @@ def spec() -> K8sSpec:
                     WorkerGroupSpec(name="gpu", cpu=8, memory="32Gi", gpu=2, gpu_type="A10", max_replicas=2),
                 ],
             ),
-            CentreSpec(
+            DataCentreSpec(
                 name="qingdao-marine",
                 city="青岛",
                 kind="industry",

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from deploy.k8s import CapabilityCentreSpec, CentreSpec, K8sSpec, K8sSpecError, ResourcesSpec, WorkerGroupSpec
+from deploy.k8s import (
+    CapabilityCentreSpec,
+    DataCentreSpec,
+    K8sSpec,
+    K8sSpecError,
+    ResourcesSpec,
+    WorkerGroupSpec,
+)
 
 
 def _centre(**overrides: Any) -> dict[str, Any]:
@@ -87,7 +94,7 @@ def test_bad_quantities() -> None:
 
 def test_names_must_be_dns_labels() -> None:
     with pytest.raises(ValidationError, match="name"):
-        CentreSpec(name="Jinan_Centre", city="jinan", worker_groups=[WorkerGroupSpec(name="cpu")])
+        DataCentreSpec(name="Jinan_Centre", city="jinan", worker_groups=[WorkerGroupSpec(name="cpu")])
 
 
 def test_unknown_industry() -> None:

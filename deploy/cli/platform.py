@@ -15,7 +15,8 @@ import typer
 from rich.table import Table
 
 from deploy.cli._common import console, emit_json, fail
-from deploy.embedded.platform import Platform, PlatformError, alive, port_free
+from deploy.embedded.errors import PlatformError
+from deploy.embedded.platform import Platform, alive, port_free
 from deploy.settings import scheduler_settings
 
 MLFLOW_PORT = Annotated[int, typer.Option(envvar="BRAIN_MLFLOW_PORT", help="Port of the MLflow UI.")]

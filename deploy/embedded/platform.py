@@ -22,17 +22,10 @@ from pathlib import Path
 
 import httpx
 
+from deploy.embedded.errors import PlatformError
 from deploy.embedded.proctree import alive, read_recorded, still_running, terminate
 from deploy.settings import scheduler_env
 from model_hub.settings import HubSettings
-
-
-class PlatformError(Exception):
-    status = 500
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass

@@ -226,7 +226,15 @@ class Fgd(Scorer):
             entry.version[stale] = alloc.version[stale]
         return np.asarray(entry.delta[nodes], dtype=np.float64)
 
-    def _update(self, entry: _Cached, alloc: Allocation, bundle: Resources, stale: np.ndarray) -> None:
+    def _update(
+        self, entry: _Cached, cap: Capacity, alloc: Allocation, bundle: Resources, stale: np.ndarray
+    ) -> None:
+        """Recompute the cached score of the nodes whose state changed since they were last scored for
+        this bundle shape: growth of badness plus the tie-break (both depend only on the node's state)."""
+        self._growth(entry, alloc, bundle, stale)
+        entry.delta[stale] += _TIE_BREAK * leftover_fraction(cap, alloc, bundle, stale)
+
+    def _growth(self, entry: _Cached, alloc: Allocation, bundle: Resources, stale: np.ndarray) -> None:
         assert self._types is not None
         before = self._badness_now(alloc, stale)
         cpu = alloc.cpu_free[stale] - bundle.cpu_milli
@@ -286,8 +294,8 @@ class Fgd(Scorer):
         entry = self._entry(bundle.shape, alloc.version.shape[0])
         stale = self._fresh(entry, alloc, nodes)
         if stale.size:
-            self._update(entry, alloc, bundle, stale)
-        score = entry.delta[nodes] + _TIE_BREAK * leftover_fraction(cap, alloc, bundle, nodes)
+            self._update(entry, cap, alloc, bundle, stale)
+        score = entry.delta[nodes]
         if self._pressure and bundle.gpu and types.constrained_share.size:
             rows = types.row[nodes]
             if rows.min() != rows.max():  # the choice spans types: pressure can tell them apart
@@ -299,6 +307,6 @@ class Fgd(Scorer):
             self._bind(cap)
             entry = self._entry(bundle.shape, alloc.version.shape[0])
             if entry.version[node] != alloc.version[node]:
-                self._update(entry, alloc, bundle, np.array([node]))
+                self._update(entry, cap, alloc, bundle, np.array([node]))
             return (int(entry.gpu[node]),)
         return super().choose_gpus(cap, alloc, bundle, node)

@@ -7,7 +7,9 @@ it, which is what a replica serves. The inference call itself is `calls.InferCal
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deploy.centre.calls import (
+    address_of,
     centre_of,
     current_centre,
     error_response,
@@ -27,8 +30,10 @@ from deploy.centre.calls import (
 )
 from deploy.centre.errors import BadRequest, ServeError
 from deploy.centre.fast_path import InferFastPath
+from deploy.centre.inference import Centre, require_operator
 from deploy.centre.rows import predict_rows as _predict_rows
 from deploy.metering import render_usage, usage_report
+from deploy.tenancy import Principal
 from model_hub import Query, Viewer
 from model_hub.errors import HubError
 
@@ -91,25 +96,29 @@ def build_api() -> FastAPI:
     @api.get("/metrics")
     async def metrics(request: Request) -> Response:
         centre = centre_of(request)
+        # Labels name every tenant and component: for the platform's operators only (docs/security.md).
+        require_operator(
+            centre.authenticate(key_of(request), address_of(request)), "read the centre's metrics"
+        )
         return Response(generate_latest(centre.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # --- model metadata and readiness -------------------------------------------------------------
 
     @api.get("/v2/models/{name}")
     async def model_metadata(name: str, request: Request) -> dict[str, Any]:
-        return _metadata(request, name, None)
+        return await _off_loop(request, name, None, _metadata)
 
     @api.get("/v2/models/{name}/versions/{version}")
     async def model_version_metadata(name: str, version: str, request: Request) -> dict[str, Any]:
-        return _metadata(request, name, version_of(version))
+        return await _off_loop(request, name, version_of(version), _metadata)
 
     @api.get("/v2/models/{name}/ready")
     async def model_ready(name: str, request: Request) -> JSONResponse:
-        return _ready(request, name, None)
+        return await _off_loop(request, name, None, _ready)
 
     @api.get("/v2/models/{name}/versions/{version}/ready")
     async def model_version_ready(name: str, version: str, request: Request) -> JSONResponse:
-        return _ready(request, name, version_of(version))
+        return await _off_loop(request, name, version_of(version), _ready)
 
     # --- inference ------------------------------------------------------------------------------
 
@@ -137,7 +146,7 @@ def build_api() -> FastAPI:
         page_size: int = 20,
     ) -> dict[str, Any]:
         centre = centre_of(request)
-        principal = centre.authenticate(key_of(request))
+        principal = centre.authenticate(key_of(request), address_of(request))
         principal.require("read catalogue")
         viewer = Viewer(tenant=principal.tenant.name, industries=frozenset(principal.tenant.industries))
         try:
@@ -174,10 +183,31 @@ def build_api() -> FastAPI:
     return api
 
 
-def _metadata(request: Request, name: str, version: int | None) -> dict[str, Any]:
+T = TypeVar("T")
+
+
+async def _off_loop(
+    request: Request,
+    name: str,
+    version: int | None,
+    answer: Callable[[Centre, Principal, str, int | None], T],
+) -> T:
+    """Admit a metadata or readiness request like a call (rate, quota), and answer it in the cold pool
+    unless its component and model are in memory: a load reads MLflow and opens a session, which must
+    not stop the event loop (as for /infer in the fast path)."""
     centre = centre_of(request)
-    principal = centre.authenticate(key_of(request))
-    principal.require("read catalogue")
+    key, address = key_of(request), address_of(request)
+    if centre.is_warm(name, version) and centre.knows_key(key):
+        return answer(centre, centre.authenticate(key, address), name, version)
+
+    def run() -> T:
+        return answer(centre, centre.authenticate(key, address), name, version)
+
+    return await asyncio.get_running_loop().run_in_executor(centre.cold_pool, run)
+
+
+def _metadata(centre: Centre, principal: Principal, name: str, version: int | None) -> dict[str, Any]:
+    centre.admit(principal, "read catalogue")
     component = centre.component(name, principal)
     chosen = centre.pick_version(component, version) if version is not None else None
     card = centre.runtime(name, chosen).card if chosen is not None else component.card
@@ -193,9 +223,8 @@ def _metadata(request: Request, name: str, version: int | None) -> dict[str, Any
     }
 
 
-def _ready(request: Request, name: str, version: int | None) -> JSONResponse:
-    centre = centre_of(request)
-    principal = centre.authenticate(key_of(request))
+def _ready(centre: Centre, principal: Principal, name: str, version: int | None) -> JSONResponse:
+    centre.admit(principal, "read catalogue")
     component = centre.component(name, principal)
     chosen = centre.pick_version(component, version)
     centre.runtime(name, chosen)  # loads it if needed: ready means it can answer now
@@ -206,7 +235,13 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
     centre = centre_of(request)
     body = await read_body(request, centre.settings.max_body_bytes)
     encoded = infer_body(
-        centre, key_of(request), name, version, body, request.headers.get("inference-header-content-length")
+        centre,
+        key_of(request),
+        name,
+        version,
+        body,
+        request.headers.get("inference-header-content-length"),
+        address_of(request),
     )
     return Response(encoded.body, 200, headers=encoded.headers())
 

@@ -38,6 +38,7 @@ from deploy.centre.errors import (
     MissingInput,
     NonFiniteValue,
     ShapeMismatch,
+    TooManyValues,
     UnknownInput,
     UnknownOutput,
 )
@@ -45,6 +46,7 @@ from model_hub.card import NUMPY_DTYPES, TensorSpec
 
 __all__ = [
     "DATATYPES",
+    "Caps",
     "EncodedBody",
     "InferenceRequest",
     "InferenceResponse",
@@ -65,6 +67,44 @@ _FLOATS = frozenset({"FP16", "FP32", "FP64"})
 _INTEGERS = frozenset({"UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64"})
 _LENGTH = struct.Struct("<I")
 _NO_BINARY = memoryview(b"")
+
+
+@dataclass(frozen=True)
+class Caps:
+    """What one request may hold (PlatformSettings.max_tensor_elements, max_bytes_elements, max_rows).
+
+    Checked from the shapes before arrays are built, and from a count of separators before a large JSON
+    body is parsed: a body within the size limit must not become millions of Python objects.
+    """
+
+    elements: int = 4 * 1024 * 1024
+    bytes_elements: int = 65_536
+    rows: int = 65_536
+
+    def check_json_size(self, head: bytes | str) -> None:
+        """Refuse a JSON body with more values than the caps allow, before it is parsed.
+
+        Every value after the first in an array follows a comma, and every string sits between two
+        quotes, so counting those bounds the values. A count of one character is a C loop over the
+        body, and it runs only for bodies large enough to exceed a cap.
+        """
+        raw = head.encode("utf-8", "replace") if isinstance(head, str) else head
+        if len(raw) > 2 * self.bytes_elements:  # "", per string at least
+            quotes = raw.count(b'"')
+            if quotes > 2 * (self.bytes_elements + _FIELD_SLACK):
+                raise TooManyValues(
+                    f"the request holds about {quotes // 2} strings", "BYTES elements", self.bytes_elements
+                )
+        if len(raw) > 2 * self.elements:  # 0, per value at least
+            commas = raw.count(b",")
+            if commas > self.elements + _FIELD_SLACK:
+                raise TooManyValues(
+                    f"the request holds about {commas} values", "tensor elements", self.elements
+                )
+
+
+#: Commas that are not between values (fields of the request and tensor objects).
+_FIELD_SLACK = 4096
 
 
 # --- what a request and a response are ----------------------------------------------------------
@@ -143,22 +183,28 @@ def decode_request(
     body: bytes | bytearray | memoryview | str,
     header_length: int | str | None,
     specs: Sequence[TensorSpec],
+    caps: Caps | None = None,
 ) -> InferenceRequest:
     """Parse a request body and check it against the component's input specs (the gateway's one call)."""
-    request = parse_request(body, header_length)
+    request = parse_request(body, header_length, caps)
     validate_inputs(request, specs)
     return request
 
 
 def parse_request(
-    body: bytes | bytearray | memoryview | str, header_length: int | str | None = None
+    body: bytes | bytearray | memoryview | str,
+    header_length: int | str | None = None,
+    caps: Caps | None = None,
 ) -> InferenceRequest:
     """Parse an inference request body into numpy arrays, checking it is well formed on its own terms.
 
-    ``header_length`` is the ``Inference-Header-Content-Length`` header (None when absent).
+    ``header_length`` is the ``Inference-Header-Content-Length`` header (None when absent); ``caps``
+    what one request may hold (the defaults of :class:`Caps` when None).
     Raises a :class:`BadRequest` subclass.
     """
+    caps = caps or _DEFAULT_CAPS
     head, binary = _split_body(body, header_length)
+    caps.check_json_size(head)
     doc = _load_json(head)
     if not isinstance(doc, dict):
         raise MalformedRequest("the request body must be a JSON object with an 'inputs' list")
@@ -173,6 +219,7 @@ def parse_request(
         raise MalformedRequest("the request needs a non-empty 'inputs' list of tensors")
     inputs: list[InputTensor] = []
     offset = 0
+    _check_caps(raw_inputs, caps)
     for position, raw in enumerate(raw_inputs):
         tensor, used = _parse_input(raw, position, binary, offset)
         inputs.append(tensor)
@@ -357,6 +404,40 @@ def parse_response(
 
 
 # --- internals ------------------------------------------------------------------------------------
+
+
+_DEFAULT_CAPS = Caps()
+
+
+def _check_caps(raw_inputs: list[Any], caps: Caps) -> None:
+    """Refuse a request over the caps from its declared shapes, before any tensor is read.
+
+    A shape that does not describe its data is refused later, with its own message; the data can
+    never hold more elements than the shape declares (both are checked to agree).
+    """
+    elements = bytes_elements = rows = 0
+    for raw in raw_inputs:
+        shape = raw.get("shape") if isinstance(raw, dict) else None
+        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+            continue  # _parse_input says what is wrong with it
+        count = math.prod(shape)
+        elements += count
+        if raw.get("datatype") == "BYTES":
+            bytes_elements += count
+        if shape:
+            rows = max(rows, shape[0])
+    if elements > caps.elements:
+        raise TooManyValues(
+            f"the request's tensors hold {elements} elements", "tensor elements", caps.elements
+        )
+    if bytes_elements > caps.bytes_elements:
+        raise TooManyValues(
+            f"the request's BYTES tensors hold {bytes_elements} elements",
+            "BYTES elements",
+            caps.bytes_elements,
+        )
+    if rows > caps.rows:
+        raise TooManyValues(f"the request has {rows} rows", "rows", caps.rows)
 
 
 def _split_body(
@@ -593,6 +674,8 @@ def _bytes_from_binary(name: str, chunk: memoryview, expected: int) -> np.ndarra
     items: list[bytes] = []
     pos = 0
     while pos < len(chunk):
+        if len(items) == expected:  # more data than the shape declares: never build the extra objects
+            raise DataLengthMismatch(name, expected + 1, expected, [expected], unit="elements or more")
         if pos + 4 > len(chunk):
             raise MalformedRequest(f"binary BYTES tensor {name!r} ends inside an element's 4-byte length")
         (length,) = _LENGTH.unpack_from(chunk, pos)

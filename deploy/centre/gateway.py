@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -180,7 +181,74 @@ def build_api() -> FastAPI:
             raise BadRequest("format must be json or csv")
         return JSONResponse({"month": month, "lines": [line.as_dict() for line in lines]})
 
+    _document_statuses(api)
     return api
+
+
+#: What each status means, as the OpenAPI document says it; every answer but 200 is {"error": message}.
+STATUS_MEANINGS = {
+    400: "The request is malformed, or over a cap (tensor elements, BYTES elements, rows); the message says",
+    401: "No API key, or one that is unknown, revoked or expired",
+    403: "The key's role (or, for /metrics, its tenant) may not do this",
+    404: "No such component or version visible to this key, or a name no component can have",
+    409: "The stored artifact does not match its recorded hash; the operator must re-register it",
+    413: "The body is over BRAIN_MAX_BODY_BYTES, or the model over the resident size limit",
+    422: "The stored version cannot be served (refused by the safety checks)",
+    429: "Over the tenant's rate or monthly quota, or too many failed authentications from this address",
+    503: "The centre, or the component (no active version), is not ready; retry after Retry-After",
+}
+
+_AUTHENTICATED = (401, 403, 429, 503)
+_LOADS = (400, 404, 409, 413, 422, *_AUTHENTICATED)
+
+#: The statuses each route answers besides 200 (tests/security checks the document against the server).
+ROUTE_STATUSES: dict[str, tuple[int, ...]] = {
+    "/v2": (),
+    "/v2/health/live": (),
+    "/v2/health/ready": (503,),
+    "/metrics": _AUTHENTICATED,
+    "/v2/models/{name}": (404, *_AUTHENTICATED),
+    "/v2/models/{name}/versions/{version}": _LOADS,
+    "/v2/models/{name}/ready": _LOADS,
+    "/v2/models/{name}/versions/{version}/ready": _LOADS,
+    "/v2/models/{name}/infer": _LOADS,
+    "/v2/models/{name}/versions/{version}/infer": _LOADS,
+    "/api/v1/components/{name}:predict": _LOADS,
+    "/api/v1/components": (400, *_AUTHENTICATED),
+    "/api/v1/usage": (400, *_AUTHENTICATED),
+}
+
+
+def _document_statuses(api: FastAPI) -> None:
+    """Put every status a route answers into its OpenAPI responses, from ROUTE_STATUSES.
+
+    FastAPI documents its own 422 ("Validation Error") for routes with parameters; this centre answers
+    validation errors with 400, so that entry is removed.
+    """
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for route in api.routes:
+        if not isinstance(route, APIRoute) or route.path not in ROUTE_STATUSES:
+            continue
+        statuses = ROUTE_STATUSES[route.path]
+        for status in statuses:
+            route.responses[status] = {"description": STATUS_MEANINGS[status], "content": error}
+    original = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        doc = original()
+        doc.setdefault("components", {}).setdefault("schemas", {})["Error"] = {
+            "type": "object",
+            "properties": {"error": {"type": "string", "description": "What was wrong and what to do"}},
+            "required": ["error"],
+        }
+        for path in doc.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses", {})
+                if responses.get("422", {}).get("description") == "Validation Error":
+                    responses.pop("422")
+        return doc
+
+    api.openapi = openapi  # type: ignore[method-assign]
 
 
 T = TypeVar("T")

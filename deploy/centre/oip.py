@@ -426,15 +426,15 @@ def _check_caps(raw_inputs: list[Any], caps: Caps) -> None:
             bytes_elements += count
         if shape:
             rows = max(rows, shape[0])
-    if elements > caps.elements:
-        raise TooManyValues(
-            f"the request's tensors hold {elements} elements", "tensor elements", caps.elements
-        )
     if bytes_elements > caps.bytes_elements:
         raise TooManyValues(
             f"the request's BYTES tensors hold {bytes_elements} elements",
             "BYTES elements",
             caps.bytes_elements,
+        )
+    if elements > caps.elements:
+        raise TooManyValues(
+            f"the request's tensors hold {elements} elements", "tensor elements", caps.elements
         )
     if rows > caps.rows:
         raise TooManyValues(f"the request has {rows} rows", "rows", caps.rows)

@@ -59,7 +59,12 @@ class KeyCheck:
         now = self._clock()
         until = self._trusted.get(key)
         if until is not None and until > now:
-            return self.store.authenticate(key)
+            try:
+                return self.store.authenticate(key)
+            except Unauthorized:  # revoked or expired since: its next call takes the path below
+                with self._lock:
+                    self._trusted.pop(key, None)
+                raise
         refused = self._unknown.get(key)
         if refused is not None and refused[0] > now:
             self._failed(address, now)

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
@@ -35,7 +35,8 @@ from deploy.centre.inference import Centre, require_operator
 from deploy.centre.rows import predict_rows as _predict_rows
 from deploy.metering import render_usage, usage_report
 from deploy.tenancy import Principal
-from model_hub import Query, Viewer
+from model_hub import Query as CatalogueQuery
+from model_hub import Viewer
 from model_hub.errors import HubError
 
 SERVER = {
@@ -43,6 +44,9 @@ SERVER = {
     "version": "0.1.0",
     "extensions": ["binary_tensor_data", "model_repository"],
 }
+
+#: Bounds of the catalogue's paging (400 beyond them).
+MAX_PAGE, MAX_PAGE_SIZE = 100_000, 100
 
 PLATFORMS = {"onnx": "onnxruntime_onnx", "torch": "pytorch_safetensors", "formula": "industry_brain_formula"}
 
@@ -142,16 +146,23 @@ def build_api() -> FastAPI:
         request: Request,
         kind: list[str] | None = None,
         industry: list[str] | None = None,
-        q: str | None = None,
-        page: int = 1,
-        page_size: int = 20,
+        q: str | None = Query(None, max_length=200),
+        # Bounded here: a page number past 64 bits reached SQLite and answered 500 (found by schemathesis).
+        page: int = Query(1, ge=1, le=MAX_PAGE),
+        page_size: int = Query(20, ge=1, le=MAX_PAGE_SIZE),
     ) -> dict[str, Any]:
         centre = centre_of(request)
         principal = centre.authenticate(key_of(request), address_of(request))
         principal.require("read catalogue")
         viewer = Viewer(tenant=principal.tenant.name, industries=frozenset(principal.tenant.industries))
         try:
-            query = Query(kinds=kind or [], industries=industry or [], text=q, page=page, page_size=page_size)  # type: ignore[arg-type]
+            query = CatalogueQuery(
+                kinds=kind or [],  # type: ignore[arg-type]
+                industries=industry or [],
+                text=q,
+                page=page,
+                page_size=page_size,
+            )
             result = centre.registry.search(query, viewer)
         except ValueError as exc:
             raise BadRequest(f"invalid catalogue query: {exc}") from None

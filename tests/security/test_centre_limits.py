@@ -260,3 +260,22 @@ def test_unknown_keys_are_refused_from_memory(server: Server, client: httpx.Clie
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert len(queries) == 1
+
+
+# --- the catalogue ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "params,message",
+    [
+        ({"page": "9" * 39}, "page"),  # reached SQLite as a 39-digit number: 500 before
+        ({"page": "0"}, "page"),
+        ({"page_size": "101"}, "page_size"),
+        ({"q": "x" * 201}, "q"),
+    ],
+)
+def test_catalogue_paging_is_bounded(
+    server: Server, client: httpx.Client, params: dict[str, str], message: str
+) -> None:
+    response = client.get("/api/v1/components", params=params, headers=server.headers("consumer", "10.0.7.1"))
+    assert response.status_code == 400 and f"query.{message}" in error_of(response)

@@ -59,8 +59,6 @@ class InferFastPath:
                 elif k == b"x-forwarded-for":
                     forwarded = v.decode("latin-1")
             key = api_key(authorization, x_api_key)
-            client = scope.get("client")
-            address = client_address(client[0] if client else None, forwarded)
             limit = centre.settings.max_body_bytes
             if declared is not None and declared > limit:
                 raise PayloadTooLarge(declared, limit)
@@ -79,8 +77,11 @@ class InferFastPath:
             try:
                 # A key not verified lately may need the database: off the event loop, like a cold load.
                 if centre.is_warm(name, version) and centre.knows_key(key):
-                    encoded = await infer_async(centre, key, name, version, body, header_length, address)
+                    # A verified key needs no address: only failed authentications are counted by it.
+                    encoded = await infer_async(centre, key, name, version, body, header_length)
                 else:
+                    client = scope.get("client")
+                    address = client_address(client[0] if client else None, forwarded)
                     encoded = await asyncio.get_running_loop().run_in_executor(
                         centre.cold_pool,
                         infer_body,

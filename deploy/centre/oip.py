@@ -219,9 +219,9 @@ def parse_request(
         raise MalformedRequest("the request needs a non-empty 'inputs' list of tensors")
     inputs: list[InputTensor] = []
     offset = 0
-    _check_caps(raw_inputs, caps)
+    spent = [0, 0]  # tensor elements, BYTES elements: of the inputs so far
     for position, raw in enumerate(raw_inputs):
-        tensor, used = _parse_input(raw, position, binary, offset)
+        tensor, used = _parse_input(raw, position, binary, offset, caps, spent)
         inputs.append(tensor)
         offset += used
     if offset != len(binary):
@@ -409,35 +409,25 @@ def parse_response(
 _DEFAULT_CAPS = Caps()
 
 
-def _check_caps(raw_inputs: list[Any], caps: Caps) -> None:
-    """Refuse a request over the caps from its declared shapes, before any tensor is read.
+def _charge(caps: Caps, spent: list[int], datatype: str, shape: list[int]) -> None:
+    """Count one tensor against the request's caps, from its declared shape, before its data is read.
 
-    A shape that does not describe its data is refused later, with its own message; the data can
-    never hold more elements than the shape declares (both are checked to agree).
+    The data can never hold more elements than the shape declares (the two are checked to agree).
     """
-    elements = bytes_elements = rows = 0
-    for raw in raw_inputs:
-        shape = raw.get("shape") if isinstance(raw, dict) else None
-        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-            continue  # _parse_input says what is wrong with it
-        count = math.prod(shape)
-        elements += count
-        if raw.get("datatype") == "BYTES":
-            bytes_elements += count
-        if shape:
-            rows = max(rows, shape[0])
-    if bytes_elements > caps.bytes_elements:
+    count = math.prod(shape)
+    spent[0] += count
+    if datatype == "BYTES":
+        spent[1] += count
+        if spent[1] > caps.bytes_elements:
+            raise TooManyValues(
+                f"the request's BYTES tensors hold {spent[1]} elements", "BYTES elements", caps.bytes_elements
+            )
+    if spent[0] > caps.elements:
         raise TooManyValues(
-            f"the request's BYTES tensors hold {bytes_elements} elements",
-            "BYTES elements",
-            caps.bytes_elements,
+            f"the request's tensors hold {spent[0]} elements", "tensor elements", caps.elements
         )
-    if elements > caps.elements:
-        raise TooManyValues(
-            f"the request's tensors hold {elements} elements", "tensor elements", caps.elements
-        )
-    if rows > caps.rows:
-        raise TooManyValues(f"the request has {rows} rows", "rows", caps.rows)
+    if shape and shape[0] > caps.rows:
+        raise TooManyValues(f"the request has {shape[0]} rows", "rows", caps.rows)
 
 
 def _split_body(
@@ -501,8 +491,18 @@ def _flag(parameters: dict[str, Any], key: str, where: str) -> bool:
     return value
 
 
-def _parse_input(raw: Any, position: int, binary: memoryview, offset: int) -> tuple[InputTensor, int]:
-    """One tensor object (request input or response output) → (tensor, binary bytes it used)."""
+def _parse_input(
+    raw: Any,
+    position: int,
+    binary: memoryview,
+    offset: int,
+    caps: Caps | None = None,
+    spent: list[int] | None = None,
+) -> tuple[InputTensor, int]:
+    """One tensor object (request input or response output) → (tensor, binary bytes it used).
+
+    With ``caps``, the tensor is counted into ``spent`` against them before its data is read.
+    """
     if not isinstance(raw, dict):
         raise MalformedRequest(f"tensor #{position} must be a JSON object with name, shape, datatype, data")
     name = raw.get("name")
@@ -520,6 +520,8 @@ def _parse_input(raw: Any, position: int, binary: memoryview, offset: int) -> tu
         raise MalformedRequest(
             f"tensor {name!r} needs a 'shape' list of non-negative integers, got {shape!r}"
         )
+    if caps is not None and spent is not None:
+        _charge(caps, spent, datatype, shape)
     parameters = _parameters(raw.get("parameters"), f"tensor {name!r}")
     if "shared_memory_region" in parameters:
         raise BadRequest(

@@ -204,6 +204,7 @@ def prepare_centre(home: Path, components: int = 0) -> tuple[str, Path]:
     """Register the MLP (and ``components`` small ones); a tenant with no practical limits; its key."""
     from deploy.settings import PlatformSettings
     from deploy.tenancy import Role, TenantSpec, TenantStore
+    from deploy.tenancy.bootstrap import ensure_operator
     from tests import onnx_models
 
     registry = Registry(HubSettings(home=home))
@@ -230,6 +231,9 @@ def prepare_centre(home: Path, components: int = 0) -> tuple[str, Path]:
         actor="bench",
     )
     key = store.issue_key("bench", Role.consumer, "bench").secret
+    operator = ensure_operator(store)
+    if operator is not None:
+        (home / "operator.key").write_text(operator.secret)
     return key, path
 
 
@@ -310,7 +314,7 @@ def run_centre(
         registry.set_serving("mlp", ServingPolicy(max_batch_size=32, batch_wait_ms=1.0))
         registry.close()
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not _batching(port, auth):
+        while time.monotonic() < deadline and not _batching(port, home):
             wrk(url, script, 16, 1)
         ours["c64_batched"] = wrk(url, script, 64, args.duration)
         print("    c64 with batching:", json.dumps(ours["c64_batched"]), flush=True)
@@ -318,10 +322,12 @@ def run_centre(
         print("    c16 with batching:", json.dumps(ours["c16_batched"]), flush=True)
 
 
-def _batching(port: int, auth: dict[str, str]) -> bool:
+def _batching(port: int, home: Path) -> bool:
     """Whether the replica that answers has merged calls of the MLP (its batch histogram moved)."""
     import urllib.request
 
+    # /metrics is for the platform's operators: the key `prepare_centre` issued them.
+    auth = {"Authorization": f"Bearer {(home / 'operator.key').read_text()}"}
     request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=auth)
     with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read().decode()

@@ -35,6 +35,29 @@ class PlatformSettings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     """Largest request body accepted; larger ones get 413."""
 
+    max_tensor_elements: int = Field(default=4 * 1024 * 1024, gt=0)
+    """Most tensor elements (all inputs together) one inference request may carry; more get 400 naming
+    this cap. 4 Mi is a 16 MiB body of FP32; checked from the shapes before any array is built."""
+
+    max_bytes_elements: int = Field(default=65_536, gt=0)
+    """Most BYTES (string) elements one inference request may carry; each becomes a Python object, so
+    this is far below max_tensor_elements (a 16 MiB body of empty elements would be 4 million)."""
+
+    max_rows: int = Field(default=65_536, gt=0)
+    """Most rows (the first dimension of the inputs; items of the rows API) per request; split larger
+    batches."""
+
+    failed_auth_limit: int = Field(default=20, gt=0)
+    """Failed authentications one client address may make within failed_auth_window_seconds; after
+    that its calls with unknown keys get 429 with Retry-After, without a database lookup."""
+
+    failed_auth_window_seconds: float = Field(default=60.0, gt=0)
+    """The window of failed_auth_limit (the address may try again when it has passed)."""
+
+    unknown_key_cache_seconds: float = Field(default=10.0, ge=0)
+    """How long a key found unknown or revoked is refused from memory, without asking the database
+    again. A key issued in another process works after at most this long if it was tried before."""
+
     access_log: bool = False
     """Ray Serve's access log line per request. Off by default: every call is already counted (usage
     metering) and timed (Prometheus), and the log line costs about 7% of a replica's CPU."""

@@ -20,7 +20,8 @@ from fastapi.responses import JSONResponse
 
 from deploy.centre import oip
 from deploy.centre.errors import BadRequest, NotReady, PayloadTooLarge, ServeError
-from deploy.centre.inference import Centre, error_status
+from deploy.centre.inference import UNKNOWN, Centre, error_status
+from deploy.centre.keycheck import client_address
 from deploy.tenancy import Principal
 from model_hub.errors import HubError
 from scheduler.credentials import api_key
@@ -33,6 +34,12 @@ T = TypeVar("T")
 def key_of(request: Request) -> str | None:
     """The API key a request carries (`scheduler.credentials.api_key`)."""
     return api_key(request.headers.get("authorization"), request.headers.get("x-api-key"))
+
+
+def address_of(request: Request) -> str | None:
+    """The client's address, for the limit on failed authentications (`keycheck.client_address`)."""
+    peer = request.client.host if request.client is not None else None
+    return client_address(peer, request.headers.get("x-forwarded-for"))
 
 
 _installed: Centre | None = None
@@ -79,8 +86,10 @@ def error_response(exc: BaseException) -> JSONResponse:
 
 
 def version_of(raw: str) -> int:
-    if not raw.isdigit() or int(raw) < 1:
-        raise BadRequest(f"model version {raw!r} must be a positive integer")
+    # ASCII digits only ("²".isdigit() is true and int() refuses it), and few enough for int() and MLflow.
+    if not (0 < len(raw) <= 9 and raw.isascii() and raw.isdigit()) or int(raw) < 1:
+        shown = raw if len(raw) <= 16 else raw[:16] + "…"
+        raise BadRequest(f"model version {shown!r} must be a positive integer (at most 9 digits)")
     return int(raw)
 
 
@@ -95,19 +104,31 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def infer_body(
-    centre: Centre, key: str | None, name: str, version: int | None, body: bytes, header_length: str | None
+    centre: Centre,
+    key: str | None,
+    name: str,
+    version: int | None,
+    body: bytes,
+    header_length: str | None,
+    address: str | None = None,
 ) -> oip.EncodedBody:
     """One OIP inference from raw bytes to raw bytes, the model called inline (no batching)."""
-    call = InferCall(centre, key, name, version)
+    call = InferCall(centre, key, name, version, address)
     call.decode(body, header_length)
     return call.finish(call.step(lambda: centre.predict(call.runtime, call.inputs)))
 
 
 async def infer_async(
-    centre: Centre, key: str | None, name: str, version: int | None, body: bytes, header_length: str | None
+    centre: Centre,
+    key: str | None,
+    name: str,
+    version: int | None,
+    body: bytes,
+    header_length: str | None,
+    address: str | None = None,
 ) -> oip.EncodedBody:
     """The same, on the event loop: the call joins its component's batch when its policy batches."""
-    call = InferCall(centre, key, name, version)
+    call = InferCall(centre, key, name, version, address)
     call.decode(body, header_length)
     batcher = centre.batcher(call.component, call.runtime)
     if batcher is None:
@@ -133,15 +154,23 @@ class InferCall:
     decoded: oip.InferenceRequest
     inputs: dict[str, np.ndarray]
 
-    def __init__(self, centre: Centre, key: str | None, name: str, version: int | None) -> None:
+    def __init__(
+        self, centre: Centre, key: str | None, name: str, version: int | None, address: str | None = None
+    ) -> None:
         self.started = time.perf_counter()
         self.centre, self.name = centre, name
-        self.principal = centre.authenticate(key)
+        self.principal = centre.authenticate(key, address)
         centre.admit(self.principal)
-        self.chosen: int | str = version or "-"
+        self.chosen: int | str = "-"
         self.rows = 0
         try:
             self.component = centre.component(name, self.principal)
+        except Exception as exc:
+            # Not a component this caller may use: metered under one fixed label, never the raw name.
+            self.name = UNKNOWN
+            self.failed(exc)
+            raise
+        try:
             self.chosen = centre.pick_version(self.component, version)
             self.runtime = centre.runtime(name, self.chosen)
         except Exception as exc:
@@ -150,7 +179,7 @@ class InferCall:
 
     def decode(self, body: bytes, header_length: str | None) -> None:
         try:
-            self.decoded = oip.decode_request(body, header_length, self.runtime.card.inputs)
+            self.decoded = oip.decode_request(body, header_length, self.runtime.card.inputs, self.centre.caps)
             self.inputs = self.decoded.arrays()
             self.rows = row_count(self.inputs)
         except Exception as exc:

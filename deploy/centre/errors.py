@@ -89,6 +89,20 @@ class DataLengthMismatch(BadRequest):
         self.name = name
 
 
+class TooManyValues(BadRequest):
+    """A request over one of the caps of what a request may hold."""
+
+    def __init__(self, what: str, cap_name: str, cap: int) -> None:
+        setting = {"tensor elements": "MAX_TENSOR_ELEMENTS", "BYTES elements": "MAX_BYTES_ELEMENTS"}.get(
+            cap_name, "MAX_ROWS"
+        )
+        super().__init__(
+            f"{what}, over the cap of {cap} {cap_name} per request; split it into smaller requests "
+            f"(the operator can raise BRAIN_{setting})"
+        )
+        self.cap = cap
+
+
 class InvalidValue(BadRequest):
     """A value cannot be represented in the tensor's datatype (wrong JSON type, out of range)."""
 
@@ -132,6 +146,16 @@ class Forbidden(ServeError):
         )
 
 
+class OperatorOnly(ServeError):
+    status = 403
+
+    def __init__(self, action: str) -> None:
+        super().__init__(
+            f"only the platform's operators may {action}: use an admin or ops key of the platform "
+            f"operator's tenant (`platform`, or a tenant of kind operator)"
+        )
+
+
 class NotFound(ServeError):
     """Also what a caller gets for something that exists but is not visible to it: the two must look alike."""
 
@@ -170,6 +194,23 @@ class RateLimited(ServeError):
         why = reason or "is over its request rate"
         super().__init__(f"tenant {tenant!r} {why}; retry after {_whole_seconds(retry_after)} s")
         self.tenant = tenant
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(_whole_seconds(self.retry_after))}
+
+
+class AuthLocked(ServeError):
+    """Too many failed authentications from one address."""
+
+    status = 429
+
+    def __init__(self, limit: int, window: float, retry_after: float) -> None:
+        super().__init__(
+            f"more than {limit} failed authentications from this address within {_whole_seconds(window)} s; "
+            f"retry after {_whole_seconds(retry_after)} s with a valid key (the operator can change "
+            f"BRAIN_FAILED_AUTH_LIMIT and BRAIN_FAILED_AUTH_WINDOW_SECONDS)"
+        )
         self.retry_after = retry_after
 
     def headers(self) -> dict[str, str]:

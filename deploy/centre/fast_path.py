@@ -9,6 +9,7 @@ from typing import Any
 from deploy.centre import calls
 from deploy.centre.calls import error_response, infer_async, infer_body, version_of
 from deploy.centre.errors import NotReady, PayloadTooLarge
+from deploy.centre.keycheck import client_address
 from scheduler.credentials import api_key
 
 INFER_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
@@ -22,9 +23,10 @@ class InferFastPath:
     of 48 µs in-process), so the fast path sits in front of the FastAPI app, not inside it.
     Everything else (and the OpenAPI description of /infer) stays with FastAPI.
 
-    A request whose component route or model is not in memory yet runs in a worker thread: a cold
-    load reads MLflow and opens an ONNX session (10-50 ms), and the event loop must keep answering
-    the warm requests meanwhile.
+    A request whose component route or model is not in memory yet, or whose key was not verified
+    lately, runs in a worker thread: a cold load reads MLflow and opens an ONNX session (10-50 ms), a
+    key check may query the database, and the event loop must keep answering the warm requests
+    meanwhile.
     """
 
     def __init__(self, app: Any) -> None:
@@ -44,7 +46,7 @@ class InferFastPath:
                 raise NotReady("the capability centre")
             name, raw_version = match.group(1), match.group(2)
             version = version_of(raw_version) if raw_version is not None else None
-            authorization, x_api_key, header_length, declared = None, None, None, None
+            authorization, x_api_key, header_length, declared, forwarded = None, None, None, None, None
             for k, v in scope["headers"]:
                 if k == b"authorization":
                     authorization = v.decode("latin-1")
@@ -54,6 +56,8 @@ class InferFastPath:
                     header_length = v.decode("latin-1")
                 elif k == b"content-length":
                     declared = int(v) if v.isdigit() else None
+                elif k == b"x-forwarded-for":
+                    forwarded = v.decode("latin-1")
             key = api_key(authorization, x_api_key)
             limit = centre.settings.max_body_bytes
             if declared is not None and declared > limit:
@@ -71,11 +75,23 @@ class InferFastPath:
             body = b"".join(chunks)
             centre.metrics.in_flight.inc()
             try:
-                if centre.is_warm(name, version):
+                # A key not verified lately may need the database: off the event loop, like a cold load.
+                if centre.is_warm(name, version) and centre.knows_key(key):
+                    # A verified key needs no address: only failed authentications are counted by it.
                     encoded = await infer_async(centre, key, name, version, body, header_length)
                 else:
+                    client = scope.get("client")
+                    address = client_address(client[0] if client else None, forwarded)
                     encoded = await asyncio.get_running_loop().run_in_executor(
-                        centre.cold_pool, infer_body, centre, key, name, version, body, header_length
+                        centre.cold_pool,
+                        infer_body,
+                        centre,
+                        key,
+                        name,
+                        version,
+                        body,
+                        header_length,
+                        address,
                     )
             finally:
                 centre.metrics.in_flight.dec()

@@ -7,15 +7,19 @@ it, which is what a replica serves. The inference call itself is `calls.InferCal
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deploy.centre.calls import (
+    address_of,
     centre_of,
     current_centre,
     error_response,
@@ -27,9 +31,12 @@ from deploy.centre.calls import (
 )
 from deploy.centre.errors import BadRequest, ServeError
 from deploy.centre.fast_path import InferFastPath
+from deploy.centre.inference import Centre, require_operator
 from deploy.centre.rows import predict_rows as _predict_rows
 from deploy.metering import render_usage, usage_report
-from model_hub import Query, Viewer
+from deploy.tenancy import Principal
+from model_hub import Query as CatalogueQuery
+from model_hub import Viewer
 from model_hub.errors import HubError
 
 SERVER = {
@@ -37,6 +44,9 @@ SERVER = {
     "version": "0.1.0",
     "extensions": ["binary_tensor_data", "model_repository"],
 }
+
+#: Bounds of the catalogue's paging (400 beyond them).
+MAX_PAGE, MAX_PAGE_SIZE = 100_000, 100
 
 PLATFORMS = {"onnx": "onnxruntime_onnx", "torch": "pytorch_safetensors", "formula": "industry_brain_formula"}
 
@@ -91,25 +101,29 @@ def build_api() -> FastAPI:
     @api.get("/metrics")
     async def metrics(request: Request) -> Response:
         centre = centre_of(request)
+        # Labels name every tenant and component: for the platform's operators only (docs/security.md).
+        require_operator(
+            centre.authenticate(key_of(request), address_of(request)), "read the centre's metrics"
+        )
         return Response(generate_latest(centre.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     # --- model metadata and readiness -------------------------------------------------------------
 
     @api.get("/v2/models/{name}")
     async def model_metadata(name: str, request: Request) -> dict[str, Any]:
-        return _metadata(request, name, None)
+        return await _off_loop(request, name, None, _metadata)
 
     @api.get("/v2/models/{name}/versions/{version}")
     async def model_version_metadata(name: str, version: str, request: Request) -> dict[str, Any]:
-        return _metadata(request, name, version_of(version))
+        return await _off_loop(request, name, version_of(version), _metadata)
 
     @api.get("/v2/models/{name}/ready")
     async def model_ready(name: str, request: Request) -> JSONResponse:
-        return _ready(request, name, None)
+        return await _off_loop(request, name, None, _ready)
 
     @api.get("/v2/models/{name}/versions/{version}/ready")
     async def model_version_ready(name: str, version: str, request: Request) -> JSONResponse:
-        return _ready(request, name, version_of(version))
+        return await _off_loop(request, name, version_of(version), _ready)
 
     # --- inference ------------------------------------------------------------------------------
 
@@ -132,16 +146,23 @@ def build_api() -> FastAPI:
         request: Request,
         kind: list[str] | None = None,
         industry: list[str] | None = None,
-        q: str | None = None,
-        page: int = 1,
-        page_size: int = 20,
+        q: str | None = Query(None, max_length=200),
+        # Bounded here: a page number past 64 bits reached SQLite and answered 500 (found by schemathesis).
+        page: int = Query(1, ge=1, le=MAX_PAGE),
+        page_size: int = Query(20, ge=1, le=MAX_PAGE_SIZE),
     ) -> dict[str, Any]:
         centre = centre_of(request)
-        principal = centre.authenticate(key_of(request))
+        principal = centre.authenticate(key_of(request), address_of(request))
         principal.require("read catalogue")
         viewer = Viewer(tenant=principal.tenant.name, industries=frozenset(principal.tenant.industries))
         try:
-            query = Query(kinds=kind or [], industries=industry or [], text=q, page=page, page_size=page_size)  # type: ignore[arg-type]
+            query = CatalogueQuery(
+                kinds=kind or [],  # type: ignore[arg-type]
+                industries=industry or [],
+                text=q,
+                page=page,
+                page_size=page_size,
+            )
             result = centre.registry.search(query, viewer)
         except ValueError as exc:
             raise BadRequest(f"invalid catalogue query: {exc}") from None
@@ -171,13 +192,101 @@ def build_api() -> FastAPI:
             raise BadRequest("format must be json or csv")
         return JSONResponse({"month": month, "lines": [line.as_dict() for line in lines]})
 
+    _document_statuses(api)
     return api
 
 
-def _metadata(request: Request, name: str, version: int | None) -> dict[str, Any]:
+#: What each status means, as the OpenAPI document says it; every answer but 200 is {"error": message}.
+STATUS_MEANINGS = {
+    400: "The request is malformed, or over a cap (tensor elements, BYTES elements, rows); the message says",
+    401: "No API key, or one that is unknown, revoked or expired",
+    403: "The key's role (or, for /metrics, its tenant) may not do this",
+    404: "No such component or version visible to this key, or a name no component can have",
+    409: "The stored artifact does not match its recorded hash; the operator must re-register it",
+    413: "The body is over BRAIN_MAX_BODY_BYTES, or the model over the resident size limit",
+    422: "The stored version cannot be served (refused by the safety checks)",
+    429: "Over the tenant's rate or monthly quota, or too many failed authentications from this address",
+    503: "The centre, or the component (no active version), is not ready; retry after Retry-After",
+}
+
+_AUTHENTICATED = (401, 403, 429, 503)
+_LOADS = (400, 404, 409, 413, 422, *_AUTHENTICATED)
+
+#: The statuses each route answers besides 200 (tests/security checks the document against the server).
+ROUTE_STATUSES: dict[str, tuple[int, ...]] = {
+    "/v2": (),
+    "/v2/health/live": (),
+    "/v2/health/ready": (503,),
+    "/metrics": _AUTHENTICATED,
+    "/v2/models/{name}": (404, *_AUTHENTICATED),
+    "/v2/models/{name}/versions/{version}": _LOADS,
+    "/v2/models/{name}/ready": _LOADS,
+    "/v2/models/{name}/versions/{version}/ready": _LOADS,
+    "/v2/models/{name}/infer": _LOADS,
+    "/v2/models/{name}/versions/{version}/infer": _LOADS,
+    "/api/v1/components/{name}:predict": _LOADS,
+    "/api/v1/components": (400, *_AUTHENTICATED),
+    "/api/v1/usage": (400, *_AUTHENTICATED),
+}
+
+
+def _document_statuses(api: FastAPI) -> None:
+    """Put every status a route answers into its OpenAPI responses, from ROUTE_STATUSES.
+
+    FastAPI documents its own 422 ("Validation Error") for routes with parameters; this centre answers
+    validation errors with 400, so that entry is removed.
+    """
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for route in api.routes:
+        if not isinstance(route, APIRoute) or route.path not in ROUTE_STATUSES:
+            continue
+        statuses = ROUTE_STATUSES[route.path]
+        for status in statuses:
+            route.responses[status] = {"description": STATUS_MEANINGS[status], "content": error}
+    original = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        doc = original()
+        doc.setdefault("components", {}).setdefault("schemas", {})["Error"] = {
+            "type": "object",
+            "properties": {"error": {"type": "string", "description": "What was wrong and what to do"}},
+            "required": ["error"],
+        }
+        for path in doc.get("paths", {}).values():
+            for operation in path.values():
+                responses = operation.get("responses", {})
+                if responses.get("422", {}).get("description") == "Validation Error":
+                    responses.pop("422")
+        return doc
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+
+T = TypeVar("T")
+
+
+async def _off_loop(
+    request: Request,
+    name: str,
+    version: int | None,
+    answer: Callable[[Centre, Principal, str, int | None], T],
+) -> T:
+    """Admit a metadata or readiness request like a call (rate, quota), and answer it in the cold pool
+    unless its component and model are in memory: a load reads MLflow and opens a session, which must
+    not stop the event loop (as for /infer in the fast path)."""
     centre = centre_of(request)
-    principal = centre.authenticate(key_of(request))
-    principal.require("read catalogue")
+    key, address = key_of(request), address_of(request)
+    if centre.is_warm(name, version) and centre.knows_key(key):
+        return answer(centre, centre.authenticate(key, address), name, version)
+
+    def run() -> T:
+        return answer(centre, centre.authenticate(key, address), name, version)
+
+    return await asyncio.get_running_loop().run_in_executor(centre.cold_pool, run)
+
+
+def _metadata(centre: Centre, principal: Principal, name: str, version: int | None) -> dict[str, Any]:
+    centre.admit(principal, "read catalogue")
     component = centre.component(name, principal)
     chosen = centre.pick_version(component, version) if version is not None else None
     card = centre.runtime(name, chosen).card if chosen is not None else component.card
@@ -193,9 +302,8 @@ def _metadata(request: Request, name: str, version: int | None) -> dict[str, Any
     }
 
 
-def _ready(request: Request, name: str, version: int | None) -> JSONResponse:
-    centre = centre_of(request)
-    principal = centre.authenticate(key_of(request))
+def _ready(centre: Centre, principal: Principal, name: str, version: int | None) -> JSONResponse:
+    centre.admit(principal, "read catalogue")
     component = centre.component(name, principal)
     chosen = centre.pick_version(component, version)
     centre.runtime(name, chosen)  # loads it if needed: ready means it can answer now
@@ -206,7 +314,13 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
     centre = centre_of(request)
     body = await read_body(request, centre.settings.max_body_bytes)
     encoded = infer_body(
-        centre, key_of(request), name, version, body, request.headers.get("inference-header-content-length")
+        centre,
+        key_of(request),
+        name,
+        version,
+        body,
+        request.headers.get("inference-header-content-length"),
+        address_of(request),
     )
     return Response(encoded.body, 200, headers=encoded.headers())
 

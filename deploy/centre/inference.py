@@ -20,19 +20,29 @@ from datetime import datetime
 import numpy as np
 
 from deploy.centre.batching import Batcher
-from deploy.centre.errors import BadRequest, NotFound, NotReady, ServeError
+from deploy.centre.errors import BadRequest, NotFound, NotReady, OperatorOnly, ServeError
+from deploy.centre.keycheck import KeyCheck
 from deploy.centre.metrics import Metrics
+from deploy.centre.oip import Caps
 from deploy.centre.resident import LoadEvent, ResidentModels
 from deploy.centre.routing import Canary, Route
 from deploy.centre.runtimes import Runtime, open_runtime
 from deploy.db import migrate, open_engine, utcnow
 from deploy.metering import Meter, UsageFlusher
 from deploy.settings import PlatformSettings
-from deploy.tenancy import Principal, RateLimits, TenantStore, can_see, check_quota
+from deploy.tenancy import Principal, RateLimits, Role, TenantKind, TenantStore, can_see, check_quota
 from model_hub import Card, ComponentInfo, HubSettings, Registry, ServingPolicy, Version
+from model_hub.card import SLUG
 from model_hub.errors import ComponentNotFound, HubError
 
 log = logging.getLogger("brain.centre")
+
+#: The component label of a call that named no component the caller may use (unknown, invisible or
+#: not a valid name): the meter, the usage table and Prometheus see only real names and this one.
+UNKNOWN = "-unknown-"
+
+#: Component names are slugs of at most this many characters (model_hub.card.SLUG).
+MAX_NAME = 64
 
 #: How often component routes (aliases, canary, visibility, serving policy) are re-read from MLflow.
 ROUTE_TTL_S = 2.0
@@ -70,7 +80,9 @@ class Centre:
         self.metrics = Metrics()
         self.meter = Meter()
         self.flusher = UsageFlusher(self.meter, tenants.engine, settings.usage_flush_seconds)
+        self.keys = KeyCheck(tenants, settings)
         self.limits = RateLimits(settings.default_rate_per_second, settings.default_burst)
+        self.caps = Caps(settings.max_tensor_elements, settings.max_bytes_elements, settings.max_rows)
         self.models = ResidentModels(self._load, max_models=max_models, on_load=self._loaded)
         self._components: dict[str, Component | None] = {}
         self._stop_routes = threading.Event()
@@ -108,12 +120,18 @@ class Centre:
 
     # --- the request path ----------------------------------------------------------------------
 
-    def authenticate(self, key: str | None) -> Principal:
-        return self.tenants.authenticate(key)
+    def authenticate(self, key: str | None, address: str | None = None) -> Principal:
+        """Who holds ``key``; ``address`` is the client's, for the limit on failed authentications."""
+        return self.keys.authenticate(key, address)
 
-    def admit(self, principal: Principal) -> None:
-        """Rate limit and monthly quota, from memory only."""
-        principal.require("infer")
+    def knows_key(self, key: str | None) -> bool:
+        """Whether checking ``key`` needs no database: a call with it may stay on the event loop."""
+        return self.keys.trusted(key)
+
+    def admit(self, principal: Principal, action: str = "infer") -> None:
+        """Rate limit and monthly quota, from memory only (also for metadata and readiness, which can
+        load a model: they cost the same as a call)."""
+        principal.require(action)
         tenant = principal.tenant
         self.limits.admit(tenant, time.monotonic())
         now = self._clock()
@@ -216,6 +234,7 @@ class Centre:
         found = self._components.get(name, ...)
         if found is not ...:
             return found
+        check_name(name)
         try:
             fetched: Component | None = self._fetch(name)
         except (ComponentNotFound, HubError):
@@ -225,6 +244,14 @@ class Centre:
                 self._components = {k: v for k, v in self._components.items() if v is not None}
             self._components[name] = fetched
         return fetched
+
+    def _forget_removed(
+        self, before: dict[str, Component | None], after: dict[str, Component | None]
+    ) -> None:
+        """Drop the Prometheus children of components that existed and are gone (bounded label sets)."""
+        for name in before.keys() - after.keys():
+            if before[name] is not None:
+                self.metrics.forget(name)
 
     def _refresh_routes(self) -> None:
         """Refresh every route in bulk, in the background, for as long as the centre runs.
@@ -251,7 +278,8 @@ class Centre:
                 log.exception("refreshing the component routes failed")
                 continue
             with self._lock:
-                self._components = routes
+                before, self._components = self._components, routes
+            self._forget_removed(before, routes)
             if wait == 0.0 and self.settings.preload:
                 self.cold_pool.submit(self._preload, routes)
             wait = max(ROUTE_TTL_S, 20 * (time.monotonic() - started))
@@ -309,6 +337,29 @@ class Centre:
     def _loaded(self, event: LoadEvent) -> None:
         self.metrics.load_seconds.labels(event.key[0]).observe(event.seconds)
         self.metrics.resident.set(len(self.models))
+
+
+def require_operator(principal: Principal, action: str) -> None:
+    """OperatorOnly unless ``principal`` is an admin or ops key of a platform-operator tenant.
+
+    An enterprise's own admin manages its tenant only; platform-wide views (every tenant's and
+    component's figures) need the operator's tenant, whatever the role is called elsewhere.
+    """
+    if principal.tenant.kind is not TenantKind.operator or principal.role not in (Role.admin, Role.ops):
+        raise OperatorOnly(action)
+
+
+def check_name(name: str) -> None:
+    """NotFound, saying why, for a name no component can have (the card's slug rule), before it goes
+    anywhere near MLflow, the meter or Prometheus: a ``:`` or ``/`` made MLflow raise (500), and a
+    65-character name broke every later usage flush on PostgreSQL (its column holds 64)."""
+    if len(name) > MAX_NAME or not SLUG.match(name):
+        shown = name if len(name) <= MAX_NAME else name[:MAX_NAME] + "…"
+        raise NotFound(
+            f"component {shown!r}",
+            f"component names are 3-{MAX_NAME} lower-case letters, digits, '-' or '_' "
+            f"(`GET /api/v1/components` lists what you can use)",
+        )
 
 
 def error_status(exc: BaseException) -> int:

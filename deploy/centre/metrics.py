@@ -77,7 +77,17 @@ class Metrics:
             found = Series(
                 self.requests.labels(*labels), self.latency.labels(*labels), self.rows.labels(component)
             )
-            if len(self._series) > 100_000:  # unknown names in 404s must not grow it without bound
-                self._series.clear()
             self._series[key] = found
         return found
+
+    def forget(self, component: str) -> None:
+        """Remove every child labelled with ``component`` (a component that no longer exists).
+
+        Labels are bounded at the source: calls that name no usable component are counted as
+        ``-unknown-`` (deploy.centre.inference.UNKNOWN), so children come only from real components,
+        and these are dropped when a component is removed.
+        """
+        for key in [k for k in self._series if k[0] == component]:
+            del self._series[key]
+        for family in (self.requests, self.latency, self.rows, self.batch_requests, self.load_seconds):
+            family.remove_by_labels({"component": component})

@@ -38,6 +38,7 @@ from deploy.centre.errors import (
     MissingInput,
     NonFiniteValue,
     ShapeMismatch,
+    TooManyValues,
     UnknownInput,
     UnknownOutput,
 )
@@ -45,6 +46,7 @@ from model_hub.card import NUMPY_DTYPES, TensorSpec
 
 __all__ = [
     "DATATYPES",
+    "Caps",
     "EncodedBody",
     "InferenceRequest",
     "InferenceResponse",
@@ -65,6 +67,44 @@ _FLOATS = frozenset({"FP16", "FP32", "FP64"})
 _INTEGERS = frozenset({"UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64"})
 _LENGTH = struct.Struct("<I")
 _NO_BINARY = memoryview(b"")
+
+
+@dataclass(frozen=True)
+class Caps:
+    """What one request may hold (PlatformSettings.max_tensor_elements, max_bytes_elements, max_rows).
+
+    Checked from the shapes before arrays are built, and from a count of separators before a large JSON
+    body is parsed: a body within the size limit must not become millions of Python objects.
+    """
+
+    elements: int = 4 * 1024 * 1024
+    bytes_elements: int = 65_536
+    rows: int = 65_536
+
+    def check_json_size(self, head: bytes | str) -> None:
+        """Refuse a JSON body with more values than the caps allow, before it is parsed.
+
+        Every value after the first in an array follows a comma, and every string sits between two
+        quotes, so counting those bounds the values. A count of one character is a C loop over the
+        body, and it runs only for bodies large enough to exceed a cap.
+        """
+        raw = head.encode("utf-8", "replace") if isinstance(head, str) else head
+        if len(raw) > 2 * self.bytes_elements:  # "", per string at least
+            quotes = raw.count(b'"')
+            if quotes > 2 * (self.bytes_elements + _FIELD_SLACK):
+                raise TooManyValues(
+                    f"the request holds about {quotes // 2} strings", "BYTES elements", self.bytes_elements
+                )
+        if len(raw) > 2 * self.elements:  # 0, per value at least
+            commas = raw.count(b",")
+            if commas > self.elements + _FIELD_SLACK:
+                raise TooManyValues(
+                    f"the request holds about {commas} values", "tensor elements", self.elements
+                )
+
+
+#: Commas that are not between values (fields of the request and tensor objects).
+_FIELD_SLACK = 4096
 
 
 # --- what a request and a response are ----------------------------------------------------------
@@ -143,22 +183,28 @@ def decode_request(
     body: bytes | bytearray | memoryview | str,
     header_length: int | str | None,
     specs: Sequence[TensorSpec],
+    caps: Caps | None = None,
 ) -> InferenceRequest:
     """Parse a request body and check it against the component's input specs (the gateway's one call)."""
-    request = parse_request(body, header_length)
+    request = parse_request(body, header_length, caps)
     validate_inputs(request, specs)
     return request
 
 
 def parse_request(
-    body: bytes | bytearray | memoryview | str, header_length: int | str | None = None
+    body: bytes | bytearray | memoryview | str,
+    header_length: int | str | None = None,
+    caps: Caps | None = None,
 ) -> InferenceRequest:
     """Parse an inference request body into numpy arrays, checking it is well formed on its own terms.
 
-    ``header_length`` is the ``Inference-Header-Content-Length`` header (None when absent).
+    ``header_length`` is the ``Inference-Header-Content-Length`` header (None when absent); ``caps``
+    what one request may hold (the defaults of :class:`Caps` when None).
     Raises a :class:`BadRequest` subclass.
     """
+    caps = caps or _DEFAULT_CAPS
     head, binary = _split_body(body, header_length)
+    caps.check_json_size(head)
     doc = _load_json(head)
     if not isinstance(doc, dict):
         raise MalformedRequest("the request body must be a JSON object with an 'inputs' list")
@@ -173,8 +219,9 @@ def parse_request(
         raise MalformedRequest("the request needs a non-empty 'inputs' list of tensors")
     inputs: list[InputTensor] = []
     offset = 0
+    spent = [0, 0]  # tensor elements, BYTES elements: of the inputs so far
     for position, raw in enumerate(raw_inputs):
-        tensor, used = _parse_input(raw, position, binary, offset)
+        tensor, used = _parse_input(raw, position, binary, offset, caps, spent)
         inputs.append(tensor)
         offset += used
     if offset != len(binary):
@@ -359,6 +406,30 @@ def parse_response(
 # --- internals ------------------------------------------------------------------------------------
 
 
+_DEFAULT_CAPS = Caps()
+
+
+def _charge(caps: Caps, spent: list[int], datatype: str, shape: list[int]) -> None:
+    """Count one tensor against the request's caps, from its declared shape, before its data is read.
+
+    The data can never hold more elements than the shape declares (the two are checked to agree).
+    """
+    count = math.prod(shape)
+    spent[0] += count
+    if datatype == "BYTES":
+        spent[1] += count
+        if spent[1] > caps.bytes_elements:
+            raise TooManyValues(
+                f"the request's BYTES tensors hold {spent[1]} elements", "BYTES elements", caps.bytes_elements
+            )
+    if spent[0] > caps.elements:
+        raise TooManyValues(
+            f"the request's tensors hold {spent[0]} elements", "tensor elements", caps.elements
+        )
+    if shape and shape[0] > caps.rows:
+        raise TooManyValues(f"the request has {shape[0]} rows", "rows", caps.rows)
+
+
 def _split_body(
     body: bytes | bytearray | memoryview | str, header_length: int | str | None
 ) -> tuple[bytes | str, memoryview]:
@@ -420,8 +491,18 @@ def _flag(parameters: dict[str, Any], key: str, where: str) -> bool:
     return value
 
 
-def _parse_input(raw: Any, position: int, binary: memoryview, offset: int) -> tuple[InputTensor, int]:
-    """One tensor object (request input or response output) → (tensor, binary bytes it used)."""
+def _parse_input(
+    raw: Any,
+    position: int,
+    binary: memoryview,
+    offset: int,
+    caps: Caps | None = None,
+    spent: list[int] | None = None,
+) -> tuple[InputTensor, int]:
+    """One tensor object (request input or response output) → (tensor, binary bytes it used).
+
+    With ``caps``, the tensor is counted into ``spent`` against them before its data is read.
+    """
     if not isinstance(raw, dict):
         raise MalformedRequest(f"tensor #{position} must be a JSON object with name, shape, datatype, data")
     name = raw.get("name")
@@ -439,6 +520,8 @@ def _parse_input(raw: Any, position: int, binary: memoryview, offset: int) -> tu
         raise MalformedRequest(
             f"tensor {name!r} needs a 'shape' list of non-negative integers, got {shape!r}"
         )
+    if caps is not None and spent is not None:
+        _charge(caps, spent, datatype, shape)
     parameters = _parameters(raw.get("parameters"), f"tensor {name!r}")
     if "shared_memory_region" in parameters:
         raise BadRequest(
@@ -593,6 +676,8 @@ def _bytes_from_binary(name: str, chunk: memoryview, expected: int) -> np.ndarra
     items: list[bytes] = []
     pos = 0
     while pos < len(chunk):
+        if len(items) == expected:  # more data than the shape declares: never build the extra objects
+            raise DataLengthMismatch(name, expected + 1, expected, [expected], unit="elements or more")
         if pos + 4 > len(chunk):
             raise MalformedRequest(f"binary BYTES tensor {name!r} ends inside an element's 4-byte length")
         (length,) = _LENGTH.unpack_from(chunk, pos)

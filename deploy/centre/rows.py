@@ -11,17 +11,17 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 
 from deploy.centre import oip
-from deploy.centre.calls import InferCall, centre_of, key_of, read_body
-from deploy.centre.errors import BadRequest
+from deploy.centre.calls import InferCall, address_of, centre_of, key_of, read_body
+from deploy.centre.errors import BadRequest, TooManyValues
 from model_hub.card import NUMPY_DTYPES
 
 
 async def predict_rows(request: Request, name: str) -> Response:
     """``{"rows": [...]}`` for people who do not speak OIP: one row per item, in the card's input order."""
     centre = centre_of(request)
-    call = InferCall(centre, key_of(request), name, None)
+    call = InferCall(centre, key_of(request), name, None, address_of(request))
     body = await call.step_async(read_body(request, centre.settings.max_body_bytes))
-    rows = call.step(lambda: _rows_of(body))
+    rows = call.step(lambda: _rows_of(body, centre.caps))
     call.inputs = call.step(lambda: _rows_to_inputs(rows, call.runtime.card))
     call.rows = len(rows)
     outputs = call.step(lambda: centre.predict(call.runtime, call.inputs))
@@ -30,7 +30,8 @@ async def predict_rows(request: Request, name: str) -> Response:
     return JSONResponse({"component": name, "version": call.chosen, "outputs": _by_row(result, len(rows))})
 
 
-def _rows_of(body: bytes) -> list[Any]:
+def _rows_of(body: bytes, caps: oip.Caps) -> list[Any]:
+    caps.check_json_size(body)
     try:
         doc = json.loads(body or b"null")
     except json.JSONDecodeError as exc:
@@ -38,6 +39,8 @@ def _rows_of(body: bytes) -> list[Any]:
     if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list) or not doc["rows"]:
         raise BadRequest('send {"rows": [row, ...]} with at least one row')
     rows: list[Any] = doc["rows"]
+    if len(rows) > caps.rows:
+        raise TooManyValues(f"the request has {len(rows)} rows", "rows", caps.rows)
     return rows
 
 

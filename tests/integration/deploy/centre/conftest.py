@@ -22,6 +22,7 @@ import pytest
 from deploy.embedded.proctree import read_recorded, still_running, terminate
 from deploy.settings import PlatformSettings
 from deploy.tenancy import Role, TenantSpec, TenantStore
+from deploy.tenancy.bootstrap import ensure_operator
 from model_hub import HubSettings, Registry
 from tests import onnx_models
 from tests.cards import make_card
@@ -105,6 +106,9 @@ def _prepare(home: Path) -> tuple[Registry, TenantStore, dict[str, str]]:
         )
         keys[name] = store.issue_key(name, Role.consumer, "tests").secret
     keys["lubei-ops"] = store.issue_key("lubei-chem", Role.ops, "tests").secret
+    issued = ensure_operator(store)  # the platform's operator: the only tenant that reads /metrics
+    assert issued is not None
+    keys["operator"] = issued.secret
     return registry, store, keys
 
 

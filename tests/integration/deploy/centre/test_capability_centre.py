@@ -347,7 +347,9 @@ def _cst_month() -> str:
 
 def test_metrics_are_exposed(centre: Centre) -> None:
     post(centre, "/v2/models/reactor-quality/infer", json=body())
-    text = httpx.get(f"{centre.url}/metrics").text
+    assert httpx.get(f"{centre.url}/metrics").status_code == 401
+    assert httpx.get(f"{centre.url}/metrics", headers=centre.headers("lubei-ops")).status_code == 403
+    text = httpx.get(f"{centre.url}/metrics", headers=centre.headers("operator")).text
     assert 'brain_requests_total{component="reactor-quality"' in text
     assert "brain_model_load_seconds" in text and "brain_resident_models" in text
 
@@ -368,7 +370,7 @@ def test_dynamic_batching_merges_concurrent_calls_of_one_component(centre: Centr
             )
 
     def merged_calls() -> tuple[float, float]:
-        text = httpx.get(f"{centre.url}/metrics", headers=centre.headers("bulk")).text
+        text = httpx.get(f"{centre.url}/metrics", headers=centre.headers("operator")).text
         found = {
             m.group(1): float(m.group(2))
             for m in re.finditer(

@@ -256,6 +256,9 @@ class Catalog:
                 args += sorted(viewer.industries)
             where.append("(" + " OR ".join(visible) + ")")
         text = (query.text or "").strip().lower()
+        if any(ord(c) < 32 or ord(c) == 127 for c in text):
+            # SQLite ends a string at NUL, so FTS5 would see an unterminated phrase (a 500 found by fuzzing).
+            raise ValueError("the search text contains a control character; send printable text only")
         if text:
             if len(text) >= 3:
                 # The trigram tokenizer answers substring queries from its index; quote the text so

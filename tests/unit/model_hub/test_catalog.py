@@ -92,6 +92,13 @@ def test_free_text_in_chinese_and_english(catalog: Catalog) -> None:
     assert names(catalog.search(Query(text="100%"))) == []
 
 
+@pytest.mark.parametrize("text", ["a\x00bc", "ab\x00", "ste\nel", "\x7f"])
+def test_search_text_with_control_characters_is_refused(catalog: Catalog, text: str) -> None:
+    # Not a database error: SQLite ends a string at NUL.
+    with pytest.raises(ValueError, match="control character"):
+        catalog.search(Query(text=text), Viewer(tenant="anyone", industries=frozenset()))
+
+
 def test_pagination_and_owner(catalog: Catalog) -> None:
     first = catalog.search(Query(page=1, page_size=3))
     second = catalog.search(Query(page=2, page_size=3))

@@ -243,6 +243,13 @@ class JobRequest(JobSpec):
     absolute path (``/opt/venv/bin/python train.py``) unless that PATH is known to be right.
     """
 
+    id: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+        description="letters, digits, '-' and '_', starting with a letter or digit: ids name folders and Ray "
+        "submissions, so nothing that could be a path",
+    )
     kind: Kind = Field(
         default="entrypoint", description="entrypoint, training, batch-inference or governance"
     )
@@ -255,7 +262,11 @@ class JobRequest(JobSpec):
     runtime_env: dict[str, Any] | None = Field(default=None, description="Ray runtime_env of the driver")
     retries: int = Field(default=0, ge=0, le=20, description="how often a failed job is run again")
     idempotency_key: str | None = Field(
-        default=None, min_length=1, max_length=200, description="resending a key returns the same job"
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="resending a key returns the same job; letters, digits, '.', '_', ':' and '-'",
     )
     deadline: float | None = Field(
         default=None, gt=0, description="unix time after which the job must not start any more"

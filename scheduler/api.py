@@ -136,32 +136,44 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, str]:
 
 
 class _BodyLimit:
-    """Refuses a body over `limit` bytes before anything reads it: by its Content-Length, or, sent in
-    chunks, as soon as the bytes received pass the limit."""
+    """Refuses a body over `limit` bytes before anything parses it: by its Content-Length, or, sent in
+    chunks, as soon as the bytes received pass the limit (the body is then read here, at most `limit`
+    bytes, and handed on)."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app, self.limit = app, limit
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        error = BodyTooLarge(self.limit)
+        await _error(error.status, error.message, {"Connection": "close"})(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            error = BodyTooLarge(self.limit)
-            await _error(error.status, error.message, {"Connection": "close"})(scope, receive, send)
+        if length is not None:
+            if not length.isdigit() or int(length) > self.limit:
+                await self._refuse(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
             return
+        messages: list[Message] = []
         received = 0
-
-        async def limited() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
+            messages.append(message)
             received += len(message.get("body", b""))
             if received > self.limit:
-                raise BodyTooLarge(self.limit)
-            return message
+                await self._refuse(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                break
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
 
 class ErrorBody(BaseModel):

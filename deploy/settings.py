@@ -70,7 +70,9 @@ class PlatformSettings(BaseSettings):
     """How long a verified key is trusted without asking the database again. A revocation made in another
     process takes effect after at most this long (at once in the process that revoked it)."""
 
-    tenant_queue_guaranteed: dict[str, float] = Field(default_factory=lambda: {"cpu": 4.0, "memory_mib": 16384.0})
+    tenant_queue_guaranteed: dict[str, float] = Field(
+        default_factory=lambda: {"cpu": 4.0, "memory_mib": 16384.0}
+    )
     """Guaranteed quota of the scheduler queue that `brain tenants create` makes for a new tenant
     (BRAIN_TENANT_QUEUE_GUARANTEED, JSON: cpu, memory_mib, gpu). An operator changes one tenant's with
     `brain pools apply` (its queue in the topology file) or ``PUT /api/v1/topology``."""

@@ -60,6 +60,10 @@ def read_token(token: str | None, token_file: str | None) -> str | None:
     return None
 
 
+class _JobMissing(RuntimeError):
+    """Ray answered 404 Not Found for one job: it has no job of that submission id."""
+
+
 class _TimedClient(JobSubmissionClient):
     """The Jobs API client with a timeout on every request: the SDK sets none, and one hung cluster
     must not stall the scheduling of every other pool."""
@@ -71,6 +75,9 @@ class _TimedClient(JobSubmissionClient):
     def _do_request(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout_s)
         response: requests.Response = super()._do_request(method, endpoint, **kwargs)
+        # Known by the HTTP status, not by the words of the SDK's error (which change between releases).
+        if response.status_code == 404 and endpoint.startswith("/api/jobs/"):
+            raise _JobMissing(f"{method} {endpoint}: 404 Not Found")
         return response
 
 
@@ -174,9 +181,9 @@ class RayJobsBackend(Backend):
         client = self._jobs()
         try:
             info = self._call("reading a job", client.get_job_info, submission_id)
+        except _JobMissing:
+            return RunInfo(RunStatus.MISSING)
         except RuntimeError as exc:
-            if "does not exist" in str(exc) or "404" in str(exc):
-                return RunInfo(RunStatus.MISSING)
             raise BackendError(f"reading job {submission_id} failed: {exc}") from exc
         return RunInfo(
             status=RunStatus(str(info.status.value)),
@@ -200,9 +207,9 @@ class RayJobsBackend(Backend):
         client = self._jobs()
         try:
             self._call("stopping a job", client.stop_job, submission_id)
+        except _JobMissing:
+            return
         except RuntimeError as exc:
-            if "does not exist" in str(exc) or "404" in str(exc):
-                return
             raise BackendError(f"stopping {submission_id} failed: {exc}") from exc
 
     def _get(self, path: str) -> dict[str, Any]:

@@ -44,6 +44,9 @@ _SLIVER = 0.001
 NODE_RESOURCE_ENV = "BRAIN_NODE_RESOURCE"
 """Env var of a job on a node-group pool: the group's custom resource, for the job's own tasks to ask."""
 NODE_LABELS_ENV = "BRAIN_NODE_LABELS"
+TENANT_ENV = "BRAIN_JOB_TENANT"
+"""The tenant a job runs for, set by the scheduler (a tenant may set no BRAIN_* variable itself): the
+platform's programs check what that tenant may see and change."""
 """Env var of a job on a labelled node-group pool: the group's labels (JSON), for label selectors."""
 
 
@@ -132,6 +135,8 @@ class RayJobsBackend(Backend):
             ]
         )
         env_vars["BRAIN_STRATEGY"] = launch.strategy.value
+        if "brain_tenant" in launch.metadata:
+            env_vars[TENANT_ENV] = launch.metadata["brain_tenant"]
         resources: dict[str, float] = {}
         labels: dict[str, str] | None = None
         group = self.node_group

@@ -113,10 +113,29 @@ class SchedulerControl:
                 spec = ClusterPoolSpec.model_validate(dict(spec))
             except ValidationError as exc:
                 raise SpecInvalid("the pool spec", one_line(exc)) from None
+        self._check_sandbox(spec)
         return self.store.put_pool(spec)
+
+    def _check_sandbox(self, spec: ClusterPoolSpec) -> None:
+        if spec.sandbox_for and spec.name in self.settings.centre_pools:
+            raise SpecInvalid(
+                f"pool {spec.name}",
+                "it is on the capability centre's own cluster (BRAIN_CENTRE_POOLS) and cannot be a tenant's "
+                "sandbox; grant a pool of a separate Ray cluster instead",
+            )
+
+    def sandbox_pools(self, tenant: str) -> list[str]:
+        """The pools where `tenant` may run its own code: those granted to it, never the centre's own."""
+        return sorted(
+            row.name
+            for row in self.store.pools()
+            if tenant in row.pool_spec.sandbox_for and row.name not in self.settings.centre_pools
+        )
 
     def apply(self, topology: TopologySpec, replace_queues: bool = False) -> tuple[int, int]:
         """Register every pool and queue of the topology; returns (pools, queues) written."""
+        for pool in topology.pools:
+            self._check_sandbox(pool)
         if topology.queues:
             self.store.put_queues(topology.queues, replace=replace_queues)
         for pool in topology.pools:
@@ -174,13 +193,11 @@ class SchedulerControl:
         environment variables outside `job_env_denied_prefixes`, registers no version of the platform's
         components, and reads and writes only inside its storage root (`SchedulerSettings.tenant_root`)
         or an approved URI prefix. Relative paths are taken from the storage root; the request that comes
-        back holds them resolved.
+        back holds them resolved. Its own code (kind entrypoint, any runtime_env) runs only on the tenant
+        sandbox pools it is granted (`ClusterPoolSpec.sandbox_for`): the request comes back bound to them.
         """
-        if request.kind == "entrypoint":
-            raise Forbidden(
-                "kind entrypoint runs the submitter's own command and is for the platform's operators",
-                "submit a built-in kind (training, batch-inference, governance) with its parameters",
-            )
+        if request.kind == "entrypoint" or not self._plain_env(request.runtime_env):
+            return self._own_code(request)
         self._check_runtime_env(request.runtime_env)
         params = request.params
         root = self.settings.tenant_root(request.tenant)
@@ -212,6 +229,32 @@ class SchedulerControl:
                 }
             )
         return request.model_copy(update={SECTIONS[request.kind]: params})
+
+    def _own_code(self, request: JobRequest) -> JobRequest:
+        granted = self.sandbox_pools(request.tenant)
+        pools = sorted(set(request.pools or granted) & set(granted))
+        if not pools:
+            what = "kind entrypoint" if request.kind == "entrypoint" else "this runtime_env"
+            self._check_runtime_env(request.runtime_env)  # the precise reason, when it is the env
+            raise Forbidden(
+                f"{what} runs the submitter's own code, which tenant {request.tenant!r} may run only on a "
+                "sandbox pool granted to it, and it has none" + (" of those named" if granted else ""),
+                "submit a built-in kind (training, batch-inference, governance) with its parameters, or "
+                "ask the platform's operators for a sandbox pool",
+            )
+        if request.kind != "entrypoint":
+            # A built-in kind with its own runtime_env still reads and writes only the tenant's storage.
+            request = self.sandbox(request.model_copy(update={"runtime_env": None})).model_copy(
+                update={"runtime_env": request.runtime_env}
+            )
+        return request.model_copy(update={"pools": pools})
+
+    def _plain_env(self, env: Mapping[str, Any] | None) -> bool:
+        try:
+            self._check_runtime_env(env)
+        except (Forbidden, SpecInvalid):
+            return False
+        return True
 
     def _check_runtime_env(self, env: Mapping[str, Any] | None) -> None:
         if not env:

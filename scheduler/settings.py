@@ -114,6 +114,11 @@ class SchedulerSettings(BaseSettings):
     steer the platform's code, the dynamic loader, Python or Ray. A tenant's ``runtime_env`` holds only
     ``env_vars`` whose names start with none of these."""
 
+    centre_pools: list[str] = Field(default_factory=lambda: ["local"])
+    """Pools on the capability centre's own Ray cluster (BRAIN_CENTRE_POOLS, JSON; `local` under
+    `brain up`): never a tenant's sandbox, whatever their spec says, since a job there reaches the
+    platform's databases, keys and Serve application."""
+
     def tenant_root(self, tenant: str) -> Path:
         """The storage root of `tenant`'s jobs (`tenant_storage`)."""
         root = Path(self.tenant_storage.format(tenant=tenant)).expanduser()

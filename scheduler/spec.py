@@ -93,6 +93,12 @@ class JobSpec(_Spec):
     )
     submit_time: float = Field(default=0.0, ge=0)
     max_runtime_s: float | None = Field(default=None, gt=0)
+    pools: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="pools the job may run on; default any. A tenant's own code runs only on the tenant "
+        "sandbox pools it is granted, and the scheduler sets this for it",
+    )
 
     @field_validator("priority_class")
     @classmethod
@@ -121,6 +127,7 @@ class JobSpec(_Spec):
             allowed_regions=frozenset(self.allowed_regions) if self.allowed_regions is not None else None,
             submit_time=self.submit_time,
             runtime=self.max_runtime_s,
+            pools=frozenset(self.pools) if self.pools is not None else None,
         )
 
 
@@ -382,6 +389,11 @@ class ClusterPoolSpec(PoolSpec):
     )
     node_group: NodeSelector | None = Field(
         default=None, description="only these nodes of the cluster; default: the whole cluster"
+    )
+    sandbox_for: list[str] = Field(
+        default_factory=list,
+        description="tenants granted this pool as their sandbox: there they may run their own code "
+        "(kind entrypoint, any runtime_env). Never a pool of the capability centre's own cluster",
     )
 
 

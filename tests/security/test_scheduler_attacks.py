@@ -288,3 +288,41 @@ def test_a_tenant_may_queue_only_so_many_jobs(fresh: Callable[..., AbstractConte
             assert api.call("POST", "/api/v1/jobs", CONSUMER, json=governance(f"q{i}")).status_code == 201
         assert "3 queued jobs" in refused(api, CONSUMER, governance("q3"), 429)
         assert api.call("POST", "/api/v1/jobs", OTHER, json=governance("q0")).status_code == 201
+
+
+# --- a tenant's own code: only on a sandbox pool granted to it -----------------------------------------
+
+
+def test_own_code_runs_only_on_a_sandbox_pool_granted_to_the_tenant(sched: Sched, canary: Path) -> None:
+    sandbox = {"name": "jinan-sandbox", "city": "jinan", "address": DEAD, "sandbox_for": ["jinan-steel"],
+               "nodes": [{"cpu": 8, "memory_mib": 16384}]}  # fmt: skip
+    # Only an operator grants a sandbox, and never on the capability centre's own cluster (`local`).
+    error_of(sched.call("POST", "/api/v1/pools", ENTERPRISE_ADMIN, json=sandbox), 403)
+    local = {"name": "local", "city": "jinan", "address": DEAD, "sandbox_for": ["jinan-steel"]}
+    assert "capability centre" in error_of(sched.call("POST", "/api/v1/pools", OPERATOR, json=local), 422)
+    topology = {"pools": [local]}
+    assert "capability centre" in error_of(
+        sched.call("PUT", "/api/v1/topology", OPERATOR, json=topology), 422
+    )
+    assert sched.store.pool("local").pool_spec.sandbox_for == []
+    assert sched.call("POST", "/api/v1/pools", OPERATOR, json=sandbox).status_code == 201
+    try:
+        own = {"kind": "entrypoint", "entrypoint": f"touch {canary}", "bundles": [{"cpu": 1}]}
+        made = sched.call("POST", "/api/v1/jobs", CONSUMER, json=own)
+        assert made.status_code == 201, made.text
+        assert made.json()["spec"]["pools"] == ["jinan-sandbox"]  # bound there, never `local`
+        with_pip = sched.call(
+            "POST", "/api/v1/jobs", CONSUMER, json=governance("pip", runtime_env={"pip": ["x"]})
+        )
+        assert with_pip.status_code == 201, with_pip.text
+        assert with_pip.json()["spec"]["pools"] == ["jinan-sandbox"]
+        # Naming the centre's pool does not escape the sandbox.
+        refused(sched, CONSUMER, {**own, "pools": ["local"]}, 403)
+        # Another tenant was granted nothing.
+        refused(sched, OTHER, own, 403)
+        # Paths of a built-in kind stay in the tenant's storage even on its sandbox.
+        escape = governance("x", runtime_env={"pip": ["x"]})
+        escape["governance"]["output"] = "/etc/cron.d"
+        refused(sched, CONSUMER, escape, 403)
+    finally:
+        sched.call("POST", "/api/v1/pools", OPERATOR, json={**sandbox, "sandbox_for": []})

@@ -46,6 +46,7 @@ from scheduler.errors import (
     RateLimited,
     SchedulerError,
     SpecInvalid,
+    Unauthenticated,
     UnknownPool,
 )
 from scheduler.model import ON_POOL, JobState
@@ -110,7 +111,13 @@ def _caller(request: Request) -> Caller:
     client = request.client.host if request.client else "?"
     buckets.take(hashlib.sha256(key.encode()).hexdigest() if key else f"addr:{client}")
     authenticate: Authenticate = request.app.state.authenticate
-    return authenticate(key)
+    try:
+        return authenticate(key)
+    except Unauthenticated:
+        # Every made-up key has a bucket of its own: failures also count against the client's address.
+        if key:
+            buckets.take(f"addr:{client}")
+        raise
 
 
 # Module level: FastAPI resolves the (string) annotations of the endpoints against this module.

@@ -280,6 +280,12 @@ def test_a_flood_of_requests_is_rate_limited_per_key(
         assert int(answers[-1].headers["retry-after"]) >= 1
         assert "per second" in error_of(answers[-1], 429)
         assert api.call("GET", "/api/v1/jobs", OTHER).status_code == 200  # another key has its own budget
+        # Made-up keys each have a bucket of their own, so their failures count against the address.
+        made_up = [
+            httpx.get(f"{api.url}/api/v1/jobs", headers={"Authorization": f"Bearer ibk_0000000{i}_x"})
+            for i in range(5)
+        ]
+        assert [r.status_code for r in made_up] == [401, 401, 401, 429, 429]
 
 
 def test_a_tenant_may_queue_only_so_many_jobs(fresh: Callable[..., AbstractContextManager[Sched]]) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from deploy.cli.platform import ensure_starter_queues
 from deploy.cli.tenancy import tenants_app
 from deploy.settings import PlatformSettings
 from deploy.tenancy import Tenant, TenantKind
@@ -67,8 +68,12 @@ def test_brain_tenants_create_makes_the_queue(brain_home: Path, monkeypatch: pyt
     out = CliRunner().invoke(tenants_app, args)
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["queue"] == "lubei-chem"
+    # `brain up` after it still gives the operator tenant its queue in the same tree.
+    ensure_starter_queues()
     store = SchedulerStore.open(SchedulerSettings(home=brain_home))
     try:
-        assert "lubei-chem" in {q.tenant for q in store.queue_specs()}
+        queues = {q.tenant: q.parent for q in store.queue_specs() if q.tenant}
+        assert queues == {"lubei-chem": "brain-high-end-chemicals", "platform": "shandong"}
+        assert store.queue_tree() is not None
     finally:
         store.close()

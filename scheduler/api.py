@@ -329,8 +329,15 @@ def build_app(
 
     @app.get(f"{PREFIX}/queues", responses=_answers())
     def list_queues(who: Who) -> dict[str, Any]:
-        """The queue tree with its quotas (every caller: a tenant may see where it stands)."""
-        return {"items": [q.model_dump(mode="json") for q in store.queue_specs()]}
+        """The queue tree with its quotas: all of it for an operator; for a tenant, where it stands (its
+        queue and the queues above it), not the other tenants' names and quotas."""
+        specs = store.queue_specs()
+        if not who.operator:
+            tree = store.queue_tree()
+            leaf = tree.tenant_queue.get(who.tenant) if tree is not None else None
+            above = set(tree.paths[leaf]) if tree is not None and leaf is not None else set()
+            specs = [q for q in specs if q.name in above]
+        return {"items": [q.model_dump(mode="json") for q in specs]}
 
     # --- jobs -----------------------------------------------------------------------------------------
 

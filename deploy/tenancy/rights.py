@@ -85,13 +85,8 @@ RIGHTS: dict[str, Right] = {
         frozenset({Role.admin, Role.ops, Role.developer}),
         "提交 high 优先级作业",
     ),
-    "read queues": Right(
-        "queues",
-        "read the queue tree and its quotas",
-        Reach.every,
-        EVERY_ROLE,
-        EVERY_KIND,
-        "查看队列树与配额",
+    "read queues": _own(
+        "queues", "read its queue and those above it, with quotas", EVERY_ROLE, "查看本租户队列及上级配额"
     ),
     "read usage of other tenants": _platform("usage", "read every tenant's usage", "查看所有租户用量"),
     "manage pools": _platform(

@@ -90,6 +90,14 @@ def test_enterprise_admin_reads_or_cancels_another_tenants_jobs(sched: Sched) ->
     refused(sched, ENTERPRISE_ADMIN, governance("for-them", tenant="qingdao-port"), 403)
 
 
+def test_a_tenant_reads_only_its_own_place_in_the_queue_tree(sched: Sched) -> None:
+    for who in (CONSUMER, ENTERPRISE_ADMIN):
+        names = {q["name"] for q in sched.call("GET", "/api/v1/queues", who).json()["items"]}
+        assert names == {"shandong", "jinan-steel"}  # not the other tenants' names and quotas
+    every = {q["name"] for q in sched.call("GET", "/api/v1/queues", OPERATOR).json()["items"]}
+    assert {"qingdao-port", "sd-gov", "zibo-brain"} <= every
+
+
 def test_enterprise_admin_reads_another_tenants_usage() -> None:
     """The capability centre's usage route asks the same table (`Principal.require`); its HTTP test needs
     Ray Serve and lives with the centre's tests."""

@@ -9,7 +9,7 @@ from tests.conftest import ROOT
 
 def test_the_platform_wide_rights_are_the_operators() -> None:
     for name, right in RIGHTS.items():
-        if right.reach is Reach.every and name != "read queues":
+        if right.reach is Reach.every:
             assert right.kinds == {TenantKind.operator}, name
             assert not holds(Role.admin, TenantKind.enterprise, name)
             assert not holds(Role.admin, TenantKind.government, name)

@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from deploy.jobs import PROGRAMS
 from scheduler.settings import SchedulerSettings
 
+TENANT_QUEUE: dict[str, float] = {"cpu": 4.0, "memory_mib": 16384.0}
+"""The default guarantee of a new tenant's scheduler queue."""
+
 
 class PlatformSettings(BaseSettings):
     """Where the platform keeps its state, where it listens, and the default limits of a tenant."""
@@ -92,6 +95,11 @@ class PlatformSettings(BaseSettings):
     key_cache_seconds: float = Field(default=30.0, ge=0)
     """How long a verified key is trusted without asking the database again. A revocation made in another
     process takes effect after at most this long (at once in the process that revoked it)."""
+
+    tenant_queue_guaranteed: dict[str, float] = Field(default_factory=lambda: dict(TENANT_QUEUE))
+    """Guaranteed quota of the scheduler queue that `brain tenants create` makes for a new tenant
+    (BRAIN_TENANT_QUEUE_GUARANTEED, JSON: cpu, memory_mib, gpu). An operator changes one tenant's with
+    `brain pools apply` (its queue in the topology file) or ``PUT /api/v1/topology``."""
 
     @property
     def home_dir(self) -> Path:

@@ -13,6 +13,8 @@ class SchedulerError(Exception):
     """Root of all scheduler errors."""
 
     status: int = 400
+    headers: dict[str, str] | None = None
+    """HTTP headers the answer carries (Retry-After of a 429)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -157,6 +159,44 @@ class PoolUnreachable(SchedulerError):
             f"pool {pool!r} at {address} does not answer ({problem}); check that its Ray cluster runs and "
             "that its auth token is right (`brain pools show`)"
         )
+        self.pool = pool
+
+    @property
+    def for_tenants(self) -> str:
+        """The message without the pool's internal address and Ray's answer, for a tenant's key."""
+        return f"pool {self.pool!r} does not answer now; try again later, or ask the platform's operators"
+
+
+class TooManyJobs(SchedulerError):
+    """A tenant already has as many queued jobs as the scheduler allows."""
+
+    status = 429
+
+    def __init__(self, tenant: str, cap: int) -> None:
+        super().__init__(
+            f"tenant {tenant!r} already has {cap} queued jobs, the cap per tenant "
+            f"(BRAIN_MAX_QUEUED_JOBS_PER_TENANT={cap}); wait for some to start or cancel some"
+        )
+
+
+class BodyTooLarge(SchedulerError):
+    status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the request body is larger than {limit} bytes (BRAIN_API_MAX_BODY_BYTES); send a smaller spec"
+        )
+
+
+class RateLimited(SchedulerError):
+    status = 429
+
+    def __init__(self, rate: float, retry_after_s: float) -> None:
+        super().__init__(
+            f"too many requests with this key (limit {rate:g} per second, BRAIN_API_RATE_PER_SECOND); "
+            f"retry after {retry_after_s:.1f} s"
+        )
+        self.headers = {"Retry-After": str(max(1, round(retry_after_s + 0.5)))}
 
 
 class BackendError(Exception):

@@ -212,6 +212,8 @@ class Job:
     submit_time: float = 0.0
     runtime: float | None = None
     """Expected (simulator: actual) run time in seconds, if known."""
+    pools: frozenset[str] | None = None
+    """Pools the job may run on; None means any (a tenant's own code runs on its sandbox pools only)."""
 
     def __post_init__(self) -> None:
         if not self.bundles:

@@ -83,6 +83,47 @@ class SchedulerSettings(BaseSettings):
     (BRAIN_JOB_PROGRAMS, JSON): ``{"training": "pkg.train", …}``. A kind without a program is refused at
     submission with a message naming it; ``entrypoint`` needs none. The platform registers its own."""
 
+    api_max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    """Largest request body the REST API reads (BRAIN_API_MAX_BODY_BYTES); a larger one is refused with 413
+    before any of it is parsed."""
+
+    api_rate_per_second: float = Field(default=20.0, gt=0)
+    """Sustained requests per second per API key (BRAIN_API_RATE_PER_SECOND); beyond it, 429 with
+    Retry-After. Requests without a valid key count against their client address."""
+
+    api_burst: int = Field(default=40, ge=1)
+    """Requests a key may send at once before the sustained rate applies (BRAIN_API_BURST)."""
+
+    max_queued_jobs_per_tenant: int = Field(default=200, ge=1)
+    """Queued jobs one tenant may hold at most (BRAIN_MAX_QUEUED_JOBS_PER_TENANT); one more is refused with
+    429, so that no tenant can flood the queue and the scheduler's cycle."""
+
+    tenant_storage: str = "tenants/{tenant}"
+    """Each tenant's storage root (BRAIN_TENANT_STORAGE), relative to the home folder unless absolute;
+    ``{tenant}`` is the tenant's name. Every path a tenant's job reads or writes must resolve inside it
+    (or start with one of `storage_uri_prefixes`); a relative path in a job spec is taken from it."""
+
+    storage_uri_prefixes: list[str] = Field(default_factory=list)
+    """URI prefixes an operator approved for tenants' job data (BRAIN_STORAGE_URI_PREFIXES, JSON), e.g.
+    ``["s3://brain-data/{tenant}/"]``; ``{tenant}`` is the job's tenant. Empty: local paths only."""
+
+    job_env_denied_prefixes: list[str] = Field(
+        default_factory=lambda: ["BRAIN_", "LD_", "PYTHON", "RAY_", "DYLD_", "PATH", "HOME", "OMP_", "CUDA_"]
+    )
+    """Environment variable names a tenant's job may not set (BRAIN_JOB_ENV_DENIED_PREFIXES, JSON): they
+    steer the platform's code, the dynamic loader, Python or Ray. A tenant's ``runtime_env`` holds only
+    ``env_vars`` whose names start with none of these."""
+
+    centre_pools: list[str] = Field(default_factory=lambda: ["local"])
+    """Pools on the capability centre's own Ray cluster (BRAIN_CENTRE_POOLS, JSON; `local` under
+    `brain up`): never a tenant's sandbox, whatever their spec says, since a job there reaches the
+    platform's databases, keys and Serve application."""
+
+    def tenant_root(self, tenant: str) -> Path:
+        """The storage root of `tenant`'s jobs (`tenant_storage`)."""
+        root = Path(self.tenant_storage.format(tenant=tenant)).expanduser()
+        return root if root.is_absolute() else self.home_dir / root
+
     @property
     def database_url(self) -> str:
         """`scheduler_db_url`, or the embedded SQLite file under the home folder."""

@@ -93,6 +93,12 @@ class JobSpec(_Spec):
     )
     submit_time: float = Field(default=0.0, ge=0)
     max_runtime_s: float | None = Field(default=None, gt=0)
+    pools: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="pools the job may run on; default any. A tenant's own code runs only on the tenant "
+        "sandbox pools it is granted, and the scheduler sets this for it",
+    )
 
     @field_validator("priority_class")
     @classmethod
@@ -121,6 +127,7 @@ class JobSpec(_Spec):
             allowed_regions=frozenset(self.allowed_regions) if self.allowed_regions is not None else None,
             submit_time=self.submit_time,
             runtime=self.max_runtime_s,
+            pools=frozenset(self.pools) if self.pools is not None else None,
         )
 
 
@@ -243,6 +250,13 @@ class JobRequest(JobSpec):
     absolute path (``/opt/venv/bin/python train.py``) unless that PATH is known to be right.
     """
 
+    id: str = Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$",
+        description="letters, digits, '-' and '_', starting with a letter or digit: ids name folders and Ray "
+        "submissions, so nothing that could be a path",
+    )
     kind: Kind = Field(
         default="entrypoint", description="entrypoint, training, batch-inference or governance"
     )
@@ -255,7 +269,11 @@ class JobRequest(JobSpec):
     runtime_env: dict[str, Any] | None = Field(default=None, description="Ray runtime_env of the driver")
     retries: int = Field(default=0, ge=0, le=20, description="how often a failed job is run again")
     idempotency_key: str | None = Field(
-        default=None, min_length=1, max_length=200, description="resending a key returns the same job"
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$",
+        description="resending a key returns the same job; letters, digits, '.', '_', ':' and '-'",
     )
     deadline: float | None = Field(
         default=None, gt=0, description="unix time after which the job must not start any more"
@@ -371,6 +389,11 @@ class ClusterPoolSpec(PoolSpec):
     )
     node_group: NodeSelector | None = Field(
         default=None, description="only these nodes of the cluster; default: the whole cluster"
+    )
+    sandbox_for: list[str] = Field(
+        default_factory=list,
+        description="tenants granted this pool as their sandbox: there they may run their own code "
+        "(kind entrypoint, any runtime_env). Never a pool of the capability centre's own cluster",
     )
 
 

@@ -130,7 +130,8 @@ class RunningJob:
 def job_key(job: Job) -> tuple[object, ...]:
     """Jobs with equal keys fit on exactly the same nodes: one capacity failure per key and cycle suffices."""
     regions = tuple(sorted(job.allowed_regions)) if job.allowed_regions is not None else None
-    return (tuple(b.shape for b in job.bundles), job.strategy, regions)
+    pools = tuple(sorted(job.pools)) if job.pools is not None else None
+    return (tuple(b.shape for b in job.bundles), job.strategy, regions, pools)
 
 
 class ClusterState:

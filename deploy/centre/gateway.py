@@ -178,10 +178,12 @@ def build_api() -> FastAPI:
     ) -> Response:
         centre = centre_of(request)
         principal = centre.authenticate(key_of(request))
+        principal.require("read usage")
         if tenant is None:
-            tenant = None if principal.may("read usage") else principal.tenant.name
+            # every tenant's lines for a platform operator, its own tenant's for anyone else
+            tenant = None if principal.may("read usage of other tenants") else principal.tenant.name
         elif tenant != principal.tenant.name:
-            principal.require("read usage")
+            principal.require("read usage of other tenants")
         try:
             lines = usage_report(centre.tenants.engine, month, tenant=tenant, component=component)
         except ValueError as exc:

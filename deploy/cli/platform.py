@@ -117,18 +117,19 @@ def up(
 
 
 def ensure_starter_queues() -> None:
-    """On first start, a queue tree so that jobs can be submitted at once: province → platform."""
+    """A queue for the operator tenant, so that jobs can be submitted at once: province → platform (also
+    when `brain tenants create` made the tree before the first start)."""
     from scheduler.control import SchedulerControl
     from scheduler.spec import QueueSpec
 
     client = SchedulerControl.open(scheduler_settings())
     try:
-        if not client.store.queue_specs():
+        specs = client.store.queue_specs()
+        if not any(q.tenant == "platform" for q in specs):
+            root = next((q.name for q in specs if q.parent is None), None)
+            new = [] if root is not None else [QueueSpec(name="shandong")]
             client.put_queues(
-                [
-                    QueueSpec(name="shandong"),
-                    QueueSpec(name="platform", parent="shandong", tenant="platform"),
-                ]
+                [*new, QueueSpec(name="platform", parent=root or "shandong", tenant="platform")]
             )
     finally:
         client.close()

@@ -16,7 +16,7 @@ from rich.table import Table
 from deploy.cli._common import JsonOpt, console, emit_json, fail
 from deploy.db import utcnow
 from deploy.metering import render_usage, usage_report
-from deploy.tenancy import Role, TenantKind, TenantSpec, TenantStore
+from deploy.tenancy import Role, Tenant, TenantKind, TenantSpec, TenantStore
 
 tenants_app = typer.Typer(help="Tenants: enterprises, industry-brain operators, government departments.")
 keys_app = typer.Typer(help="API keys: issued once, hashed at rest, expiring, revocable.")
@@ -27,6 +27,19 @@ ActorOpt = Annotated[str | None, typer.Option(help="Who is acting, for the audit
 
 def _store() -> TenantStore:
     return TenantStore.open()
+
+
+def _tenant_queue(tenant: Tenant) -> str:
+    """Give a new tenant its leaf queue in the scheduler, so that its first job is not refused."""
+    from deploy.settings import PlatformSettings, scheduler_settings
+    from deploy.tenancy.queues import ensure_tenant_queue
+    from scheduler.store import SchedulerStore
+
+    store = SchedulerStore.open(scheduler_settings())
+    try:
+        return ensure_tenant_queue(store, tenant, PlatformSettings()).name
+    finally:
+        store.close()
 
 
 def _actor(actor: str | None) -> str:
@@ -68,6 +81,7 @@ def tenants_create(
             )
         )
     tenant = _store().create_tenant(spec, _actor(actor))
+    queue = _tenant_queue(tenant)
     if as_json:
         emit_json(
             {
@@ -75,10 +89,11 @@ def tenants_create(
                 "kind": tenant.kind.value,
                 "industries": list(tenant.industries),
                 "city": tenant.city,
+                "queue": queue,
             }
         )
     else:
-        console.print(f"created tenant [bold]{tenant.name}[/] ({tenant.display})")
+        console.print(f"created tenant [bold]{tenant.name}[/] ({tenant.display}), its job queue {queue}")
 
 
 @tenants_app.command("list")

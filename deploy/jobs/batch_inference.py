@@ -5,6 +5,9 @@ against the registry's sha256), ships the ONNX bytes to the Ray Data workers, wh
 worker and run it in `map_batches`. The output (kept columns + one column per output tensor; a
 [-1, k] output becomes k columns ``name_0 … name_{k-1}``) is written as Parquet to ``output``, with
 ``output/_summary.json``: rows, component, version, seconds.
+
+Run by the scheduler for a tenant (``BRAIN_JOB_TENANT``), it loads only a component that tenant may
+see, and answers for an invisible one exactly as for a missing one.
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from model_hub import Registry
+from deploy.centre.errors import NotFound
+from deploy.tenancy import TenantStore, can_see
+from model_hub import ComponentNotFound, Registry
 from model_hub.sessions import onnx_session
+from scheduler.backends.ray_jobs import TENANT_ENV
 from scheduler.kinds.params import BatchInferenceParams
 from scheduler.kinds.runtime import JobResources, read_table, run_program, write_json
 
@@ -46,10 +52,32 @@ class Predictor:
         return out
 
 
+def check_visible(registry: Registry, component: str, tenant_name: str, tenants: TenantStore) -> None:
+    """Exit unless tenant `tenant_name` may see `component`; a missing and an invisible one read alike."""
+    try:
+        card = registry.card(component)
+        tenant = tenants.get_tenant(tenant_name)
+        visible = can_see(tenant, owner=card.owner, visibility=card.visibility, industries=card.industries)
+    except (ComponentNotFound, NotFound):
+        visible = False
+    if not visible:
+        raise SystemExit(
+            f"component {component!r} does not exist or is not visible to tenant {tenant_name!r}; "
+            "`GET /api/v1/components` lists what it can use"
+        )
+
+
 def run(params: BatchInferenceParams, job_id: str | None, resources: JobResources) -> dict[str, Any]:
     started = time.perf_counter()
     registry = Registry()
     try:
+        tenant = os.environ.get(TENANT_ENV)
+        if tenant:
+            tenants = TenantStore.open()
+            try:
+                check_visible(registry, params.component, tenant, tenants)
+            finally:
+                tenants.engine.dispose()
         loaded = registry.load(params.component, params.version)
     finally:
         registry.close()

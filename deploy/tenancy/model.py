@@ -34,21 +34,6 @@ class Role(StrEnum):
     consumer = "consumer"  # calls components
 
 
-#: What each action needs. Admin may do everything, so it is not listed.
-ACTIONS: dict[str, frozenset[Role]] = {
-    "infer": frozenset({Role.ops, Role.developer, Role.consumer}),
-    "read catalogue": frozenset({Role.ops, Role.developer, Role.consumer}),
-    "read usage": frozenset({Role.ops}),
-    "register components": frozenset({Role.developer}),
-    "manage deployments": frozenset({Role.ops}),
-    # The compute scheduler: pools, queues, topology, and every tenant's jobs. Submitting, watching and
-    # cancelling one's own tenant's jobs needs no permission beyond a valid key.
-    "manage pools": frozenset({Role.ops}),
-    "manage keys": frozenset(),
-    "manage tenants": frozenset(),
-}
-
-
 class TenantSpec(BaseModel):
     """What an operator sends to create a tenant."""
 
@@ -144,13 +129,22 @@ class Principal:
     role: Role
     key_id: str
 
+    @property
+    def operator(self) -> bool:
+        """Whether the key holds the platform-wide rights (an operator tenant's admin or ops)."""
+        return self.may("manage pools")
+
     def may(self, action: str) -> bool:
-        return self.role is Role.admin or self.role in ACTIONS[action]
+        """Whether this key holds the right named `action` (`deploy.tenancy.rights.RIGHTS`)."""
+        from deploy.tenancy.rights import holds  # the table imports this module's enums
+
+        return holds(self.role, self.tenant.kind, action)
 
     def require(self, action: str) -> None:
         if not self.may(action):
-            allowed = sorted({Role.admin.value} | {r.value for r in ACTIONS[action]})
-            raise Forbidden(self.role.value, action, allowed)
+            from deploy.tenancy.rights import who_holds
+
+            raise Forbidden(self.role.value, action, [who_holds(action)])
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The scheduler REST API's key check: the platform's tenant API keys (named in `SchedulerSettings.api_auth`).
 
 The scheduler cannot import the platform, so the service loads `authenticator` by its import path.
-A key's tenant is the job tenant it may act for; a key whose role may "manage pools" (ops, admin) is an
-operator of the scheduler.
+A key's tenant is the job tenant it may act for. What else it may do comes from the table of rights
+(`deploy.tenancy.rights`): only the admin and ops keys of a platform-operator tenant are operators of the
+scheduler, and only they may run their own code or submit critical work.
 """
 
 from __future__ import annotations
@@ -17,8 +18,17 @@ from scheduler.settings import SchedulerSettings
 
 
 def caller_of(principal: Principal) -> Caller:
+    classes = {"best-effort", "normal"}
+    if principal.may("submit high-priority jobs"):
+        classes.add("high")
+    if principal.may("submit critical jobs"):
+        classes.add("critical")
     return Caller(
-        tenant=principal.tenant.name, role=principal.role.value, operator=principal.may("manage pools")
+        tenant=principal.tenant.name,
+        role=principal.role.value,
+        operator=principal.may("manage pools") and principal.may("manage jobs of other tenants"),
+        run_code=principal.may("run own code"),
+        priority_classes=frozenset(classes),
     )
 
 

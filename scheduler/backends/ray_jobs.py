@@ -44,6 +44,9 @@ _SLIVER = 0.001
 NODE_RESOURCE_ENV = "BRAIN_NODE_RESOURCE"
 """Env var of a job on a node-group pool: the group's custom resource, for the job's own tasks to ask."""
 NODE_LABELS_ENV = "BRAIN_NODE_LABELS"
+TENANT_ENV = "BRAIN_JOB_TENANT"
+"""The tenant a job runs for, set by the scheduler (a tenant may set no BRAIN_* variable itself): the
+platform's programs check what that tenant may see and change."""
 """Env var of a job on a labelled node-group pool: the group's labels (JSON), for label selectors."""
 
 
@@ -60,6 +63,10 @@ def read_token(token: str | None, token_file: str | None) -> str | None:
     return None
 
 
+class _JobMissing(RuntimeError):
+    """Ray answered 404 Not Found for one job: it has no job of that submission id."""
+
+
 class _TimedClient(JobSubmissionClient):
     """The Jobs API client with a timeout on every request: the SDK sets none, and one hung cluster
     must not stall the scheduling of every other pool."""
@@ -71,6 +78,9 @@ class _TimedClient(JobSubmissionClient):
     def _do_request(self, method: str, endpoint: str, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self.timeout_s)
         response: requests.Response = super()._do_request(method, endpoint, **kwargs)
+        # Known by the HTTP status, not by the words of the SDK's error (which change between releases).
+        if response.status_code == 404 and endpoint.startswith("/api/jobs/"):
+            raise _JobMissing(f"{method} {endpoint}: 404 Not Found")
         return response
 
 
@@ -125,6 +135,8 @@ class RayJobsBackend(Backend):
             ]
         )
         env_vars["BRAIN_STRATEGY"] = launch.strategy.value
+        if "brain_tenant" in launch.metadata:
+            env_vars[TENANT_ENV] = launch.metadata["brain_tenant"]
         resources: dict[str, float] = {}
         labels: dict[str, str] | None = None
         group = self.node_group
@@ -174,9 +186,9 @@ class RayJobsBackend(Backend):
         client = self._jobs()
         try:
             info = self._call("reading a job", client.get_job_info, submission_id)
+        except _JobMissing:
+            return RunInfo(RunStatus.MISSING)
         except RuntimeError as exc:
-            if "does not exist" in str(exc) or "404" in str(exc):
-                return RunInfo(RunStatus.MISSING)
             raise BackendError(f"reading job {submission_id} failed: {exc}") from exc
         return RunInfo(
             status=RunStatus(str(info.status.value)),
@@ -200,9 +212,9 @@ class RayJobsBackend(Backend):
         client = self._jobs()
         try:
             self._call("stopping a job", client.stop_job, submission_id)
+        except _JobMissing:
+            return
         except RuntimeError as exc:
-            if "does not exist" in str(exc) or "404" in str(exc):
-                return
             raise BackendError(f"stopping {submission_id} failed: {exc}") from exc
 
     def _get(self, path: str) -> dict[str, Any]:

@@ -27,7 +27,12 @@ class Placer:
     def static_mask(self, job: Job, bundle: Resources) -> np.ndarray:
         """Nodes the bundle may ever use: pool not cordoned, residency respected, GPU type matched."""
         regions = job.allowed_regions
-        key = (tuple(sorted(regions)) if regions is not None else None, bundle.gpu_types)
+        only = job.pools
+        key = (
+            tuple(sorted(regions)) if regions is not None else None,
+            tuple(sorted(only)) if only is not None else None,
+            bundle.gpu_types,
+        )
         mask = self._static.get(key)
         if mask is None:
             pools = self.cap.pools
@@ -36,6 +41,8 @@ class Placer:
                 pool_ok = pool_ok & np.array(
                     [p.zone in regions or p.city in regions for p in pools], dtype=bool
                 )
+            if only is not None:
+                pool_ok = pool_ok & np.array([p.name in only for p in pools], dtype=bool)
             mask = pool_ok[self.cap.node_pool]
             if bundle.gpu_types is not None:
                 mask = mask & self.cap.type_mask(bundle.gpu_types)

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from deploy.settings import PlatformSettings
+from deploy.tenancy import TenantKind, TenantSpec, TenantStore
 from model_hub import HubSettings, Lineage, Registry
 from model_hub.sessions import onnx_session
 from scheduler.control import SchedulerControl
@@ -71,6 +73,14 @@ def test_a_batch_inference_job_scores_a_table_with_a_registered_onnx_version(
         version = registry.register_onnx(card, model)
     finally:
         registry.close()
+    # The program loads only what the job's tenant may see: the tenant exists on the platform.
+    tenants = TenantStore.open(PlatformSettings(home=hub.home))
+    try:
+        kind, industries = TenantKind.enterprise, ["high-end-chemicals"]
+        lab = TenantSpec(name="lab", display="lab", kind=kind, industries=industries, city="jinan")
+        tenants.create_tenant(lab, actor="test")
+    finally:
+        tenants.engine.dispose()
     rng = np.random.default_rng(0)
     table = pd.DataFrame(rng.standard_normal((300, 4)).astype(np.float32), columns=["a", "b", "c", "d"])
     table.insert(0, "meter", [f"m{i:03d}" for i in range(len(table))])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -60,6 +62,18 @@ def test_residency_zone_and_city_are_respected() -> None:
     assert node_of(state, decisions["east"]).startswith("qingdao-1")
     assert node_of(state, decisions["qd"]).startswith("qingdao-1")
     assert node_of(state, decisions["jn"]).startswith("jinan-1")
+
+
+def test_a_job_bound_to_pools_runs_there_or_waits() -> None:
+    """A tenant's own code is bound to its sandbox pools: first-fit would pick jinan, it must not."""
+    state = two_city_state()
+    state.submit(job("fill", gpu=8, regions=["east"], submit=-1))  # one of qingdao's two nodes
+    for i in range(8):
+        state.submit(replace(job(f"own{i}", gpu=1), pools=frozenset({"qingdao-1"})))
+    state.submit(replace(job("late", gpu=1, submit=1), pools=frozenset({"qingdao-1"})))
+    decisions = {d.job_id: d for d in cycle(state) if isinstance(d, Admit)}
+    assert all(node_of(state, d).startswith("qingdao-1") for d in decisions.values())
+    assert "late" in state.pending  # qingdao is full; jinan has room, but the job may not go there
 
 
 def test_job_too_big_for_its_region_waits_and_never_leaks_out() -> None:

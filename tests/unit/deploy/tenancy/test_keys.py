@@ -68,17 +68,27 @@ def test_key_states() -> None:
     assert _key().prefix == "ibk_0a1b2c3d"
 
 
-def _principal(role: Role) -> Principal:
-    tenant = Tenant("acme", "Acme", TenantKind.enterprise, ("pharmaceuticals",), "heze", NOW)
+def _principal(role: Role, kind: TenantKind = TenantKind.enterprise) -> Principal:
+    tenant = Tenant("acme", "Acme", kind, ("pharmaceuticals",), "heze", NOW)
     return Principal(tenant=tenant, role=role, key_id="0a1b2c3d")
 
 
 def test_roles() -> None:
     assert _principal(Role.admin).may("manage keys")
     assert _principal(Role.consumer).may("infer")
-    assert not _principal(Role.consumer).may("read usage")
-    assert _principal(Role.ops).may("read usage")
+    assert _principal(Role.consumer).may("read usage")  # its own tenant's
+    assert not _principal(Role.consumer).may("register components")
     assert _principal(Role.developer).may("register components")
+    # An enterprise's admin and ops manage their tenant; the platform belongs to operator tenants.
+    for role in (Role.admin, Role.ops):
+        assert not _principal(role).may("manage pools") and not _principal(role).operator
+        assert not _principal(role).may("read usage of other tenants")
+        assert not _principal(role, TenantKind.government).may("manage pools")
+        assert _principal(role, TenantKind.operator).may("manage pools")
+        assert _principal(role, TenantKind.operator).operator
+    assert not _principal(Role.consumer, TenantKind.operator).may("manage pools")
+    with pytest.raises(Forbidden, match="platform-operator tenant"):
+        _principal(Role.admin).require("read usage of other tenants")
     with pytest.raises(Forbidden) as caught:
         _principal(Role.developer).require("manage keys")
     assert caught.value.status == 403

@@ -260,7 +260,7 @@ def test_the_platform_listens_on_loopback_only(platform: Platform) -> None:
         [r["pid"] for r in records], [Path(r["children_file"]) for r in records if r["children_file"]]
     )
     found = listeners(pids)
-    assert len(found) >= len(p) + 2 and len(found) == len(listening)
+    assert len(found) >= len(p) + 2  # Ray's own ports besides ours and HAProxy's two
     assert [str(listener) for listener in found if not listener.loopback] == []
 
     token_file = platform.home / "run" / "ray_auth_token"

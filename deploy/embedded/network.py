@@ -121,9 +121,12 @@ def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    # Ray's gRPC servers listen on ::ffff:127.0.0.1 (IPv4-mapped); Python 3.11 does not call that loopback.
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
 
 
 def platform_pids(roots: list[int], recorded: list[Path]) -> set[int]:

@@ -116,6 +116,8 @@ def test_the_rewritten_config_is_valid_for_the_real_haproxy(tmp_path: Path) -> N
         ("127.0.0.1", True),
         ("127.0.1.1", True),
         ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("::ffff:10.0.0.5", False),
         ("localhost", True),
         ("0.0.0.0", False),
         ("::", False),

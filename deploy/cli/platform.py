@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import shutil
 import signal
+import stat
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from deploy.cli._common import console, emit_json, fail
 from deploy.embedded.errors import PlatformError
+from deploy.embedded.network import is_loopback, listeners, platform_pids
 from deploy.embedded.platform import Platform, alive, port_free
 from deploy.settings import scheduler_settings
 
@@ -229,14 +231,9 @@ def doctor(
         )
     except Exception as exc:  # any store failure is a finding, not a crash
         check("registry", False, f"{settings.tracking_uri}: {exc}")
-    token = Path(os.path.expanduser("~/.ray/auth_token"))
-    check(
-        "ray auth token",
-        True,
-        "present: Ray token authentication is on for clusters started here"
-        if token.exists()
-        else "absent: the local Ray runs without token authentication",
-    )
+    platform = Platform()
+    check_ray_token(platform, check)
+    check_listeners(platform, check)
     failed = [c for c in checks if not c["ok"]]
     if as_json:
         emit_json({"ok": not failed, "checks": checks})
@@ -249,3 +246,56 @@ def doctor(
         console.print(table)
     if failed:
         raise SystemExit(1)
+
+
+def check_ray_token(platform: Platform, check: Callable[[str, bool, str], None]) -> None:
+    """The platform's Ray token file exists only for its own user (Ray token auth, set explicitly)."""
+    token = platform.ray_token_file
+    if not token.exists():
+        check("ray auth token", True, f"{token}: not created yet (`brain up` creates it, mode 0600)")
+        return
+    mode = stat.S_IMODE(token.stat().st_mode)
+    check(
+        "ray auth token",
+        mode == 0o600,
+        f"{token}: mode {mode:o}"
+        + ("" if mode == 0o600 else f" — others can read the local Ray's token; run `chmod 600 {token}`"),
+    )
+
+
+def check_listeners(platform: Platform, check: Callable[[str, bool, str], None]) -> None:
+    """Every listening socket of the platform's processes; one not on loopback fails while BRAIN_HOST is."""
+    from deploy.settings import PlatformSettings
+
+    services = [s for s in platform.services() if alive(s.pid)]
+    if not services:
+        check("listening sockets", True, "the platform is not running")
+        return
+    host = PlatformSettings().host
+    private = is_loopback(host)
+    pids = platform_pids(
+        [s.pid for s in services], [Path(s.children_file) for s in services if s.children_file]
+    )
+    found = listeners(pids)
+    check(
+        "listening sockets",
+        bool(found),
+        f"{len(found)} sockets of {len(pids)} platform processes (BRAIN_HOST={host})"
+        if found
+        else f"none found among {len(pids)} platform processes: run `brain doctor` as their user",
+    )
+    for listener in found:
+        exposed = not listener.loopback
+        check(
+            f"listen {listener.address}:{listener.port}",
+            not (exposed and private),
+            f"{listener.process}, pid {listener.pid}"
+            + (
+                f" — reachable from other machines while BRAIN_HOST={host} is loopback; stop the platform "
+                f"(`brain down`) and find what started it (`ss -ltnp 'sport = :{listener.port}'`)"
+                if exposed and private
+                else " (exposed: BRAIN_HOST is not loopback)"
+                if exposed
+                else ""
+            ),
+        )

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from deploy.embedded.errors import PlatformError
+from deploy.embedded.network import ensure_token, token_path
 from deploy.embedded.proctree import alive, read_recorded, still_running, terminate
 from deploy.settings import scheduler_env
 from model_hub.settings import HubSettings
@@ -72,6 +73,9 @@ class Platform:
         self.run_dir = self.home / "run"
         self.logs = self.home / "logs"
         self.state_file = self.run_dir / "platform.json"
+        self.ray_token_file = token_path(self.home)
+        """The local Ray's auth token (mode 0600): the centre's head is started with it, the scheduler's pool
+        `local` authenticates with it."""
 
     # --- state -------------------------------------------------------------------------------
 
@@ -151,7 +155,8 @@ class Platform:
         return service
 
     def start_mlflow(self, timeout: float = 90.0) -> Service:
-        """The MLflow tracking server and UI on the embedded SQLite store."""
+        """The MLflow tracking server and UI on the embedded SQLite store, on loopback whatever ``host`` is:
+        MLflow has no authentication, so it must never be reachable from another machine."""
         running = self._running("mlflow")
         if running is not None:
             return running
@@ -161,9 +166,9 @@ class Platform:
             "--backend-store-uri", self.hub.tracking_uri,
             "--default-artifact-root", self.hub.artifact_uri,
             "--no-serve-artifacts",
-            "--host", self.host, "--port", str(self.mlflow_port), "--workers", "1",
+            "--host", "127.0.0.1", "--port", str(self.mlflow_port), "--workers", "1",
         ]  # fmt: skip
-        url = f"http://{self.host}:{self.mlflow_port}"
+        url = f"http://127.0.0.1:{self.mlflow_port}"
         return self._launch("mlflow", command, self.mlflow_port, url, f"{url}/health", timeout)
 
     def start_centre(self, port: int = 8000, dashboard_port: int = 8265, timeout: float = 240.0) -> Service:
@@ -178,6 +183,7 @@ class Platform:
         command = [
             sys.executable, "-m", "deploy.embedded.runner", "--home", str(self.home), "--host", self.host,
             "--port", str(port), "--dashboard-port", str(dashboard_port), "--ready-file", str(ready),
+            "--ray-token-file", str(ensure_token(self.ray_token_file)),
         ]  # fmt: skip
         url = f"http://{self.host}:{port}"
         return self._launch(
@@ -197,7 +203,7 @@ class Platform:
         command = [
             sys.executable, "-m", "scheduler.service", "--home", str(self.home),
             "--pool", f"local=http://127.0.0.1:{dashboard_port}", "--metrics-port", str(metrics_port),
-            "--api-port", str(api_port),
+            "--api-port", str(api_port), "--token-file", str(ensure_token(self.ray_token_file)),
         ]  # fmt: skip
         url = f"http://{self.host}:{api_port}"
         return self._launch(

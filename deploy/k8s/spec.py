@@ -30,8 +30,10 @@ _STRING: dict[str, Any] = {"type": "string"}
 _BOOL: dict[str, Any] = {"type": "boolean"}
 _COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _K8S_RESOURCES: dict[str, Any] = {"type": "object", "description": "Kubernetes requests/limits"}
+_PEERS: dict[str, Any] = {"type": "array", "items": {"type": "object", "description": "a NetworkPolicyPeer"}}
 
-# Sections of values.yaml that only the Helm chart reads (MLflow, PostgreSQL, Prometheus, migrations).
+# Sections of values.yaml that only the Helm chart reads (MLflow, PostgreSQL, Prometheus, migrations,
+# NetworkPolicies).
 # The spec does not model them: it passes them to Helm as they are, and these schemas go into the chart's
 # values.schema.json, so Helm refuses a typo in them (in `brain deploy` and in `helm install` alike).
 CHART_SECTION_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -67,6 +69,16 @@ CHART_SECTION_SCHEMAS: dict[str, dict[str, Any]] = {
         }
     ),
     "migrations": _object({"enabled": _BOOL, "backoffLimit": _COUNT}),
+    "networkPolicy": _object(
+        {
+            "enabled": _BOOL,
+            "ingressFrom": _PEERS,
+            "schedulerFrom": _PEERS,
+            "kuberayFrom": _PEERS,
+            "monitoringFrom": _PEERS,
+            "mlflowFrom": _PEERS,
+        }
+    ),
     "metrics": _object(
         {
             "annotations": _BOOL,

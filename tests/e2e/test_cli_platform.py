@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import httpx
 
 from tests.conftest import free_port
-from tests.e2e.conftest import Brain
+from tests.e2e.conftest import BRAIN, Brain
 
 
 def test_up_serves_the_mlflow_ui_and_down_stops_it(brain: Brain) -> None:
@@ -60,3 +64,64 @@ def test_doctor_checks_every_port_of_the_platform(brain: Brain) -> None:
     assert checks[f"port {busy}"]["detail"] == "scheduler REST API: in use by another process"
     assert checks[f"port {ports['--scheduler-metrics-port']}"]["detail"] == "scheduler metrics: free"
     assert proc.returncode == 1 and not report["ok"]
+
+
+# A platform process that listens on every interface as well as on loopback.
+EXPOSED_SERVICE = """
+import socket, sys, time
+exposed, private = socket.socket(), socket.socket()
+exposed.bind(("0.0.0.0", 0)); exposed.listen()
+private.bind(("127.0.0.1", 0)); private.listen()
+print(exposed.getsockname()[1], private.getsockname()[1], flush=True)
+time.sleep(120)
+"""
+
+
+def test_doctor_fails_on_a_platform_socket_off_loopback(brain: Brain, tmp_path: Path) -> None:
+    service = subprocess.Popen(
+        [sys.executable, "-c", EXPOSED_SERVICE], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert service.stdout is not None
+        exposed, private = (int(p) for p in service.stdout.readline().split())
+        run = tmp_path / "home" / "run"
+        run.mkdir(parents=True)
+        record = {"name": "mlflow", "pid": service.pid, "port": private, "url": "", "command": [], "log": ""}
+        (run / "platform.json").write_text(json.dumps([record]))
+        proc = brain("doctor", "--json", "--mlflow-port", str(free_port()), check=False)
+        checks = {c["check"]: c for c in json.loads(proc.stdout)["checks"]}
+        assert not checks[f"listen 0.0.0.0:{exposed}"]["ok"]
+        assert (
+            "reachable from other machines while BRAIN_HOST=127.0.0.1"
+            in (checks[f"listen 0.0.0.0:{exposed}"]["detail"])
+        )
+        assert checks[f"listen 127.0.0.1:{private}"]["ok"]
+        assert checks["listening sockets"]["detail"].startswith("2 sockets of 1 platform processes")
+        assert proc.returncode == 1
+        # Bound to all interfaces on purpose: reported, not a failure.
+        env = {**os.environ, "BRAIN_HOME": str(tmp_path / "home"), "BRAIN_HOST": "0.0.0.0"}
+        exposing = subprocess.run(
+            [str(BRAIN), "doctor", "--json"], env=env, capture_output=True, text=True, timeout=120
+        )
+        checks = {c["check"]: c for c in json.loads(exposing.stdout)["checks"]}
+        assert checks[f"listen 0.0.0.0:{exposed}"]["ok"]
+        assert "exposed" in checks[f"listen 0.0.0.0:{exposed}"]["detail"]
+    finally:
+        service.kill()
+        service.wait()
+        if service.stdout is not None:
+            service.stdout.close()
+
+
+def test_doctor_refuses_a_ray_token_readable_by_others(brain: Brain, tmp_path: Path) -> None:
+    run = tmp_path / "home" / "run"
+    run.mkdir(parents=True)
+    token = run / "ray_auth_token"
+    token.write_text("t" * 64)
+    token.chmod(0o644)
+    proc = brain("doctor", "--json", "--mlflow-port", str(free_port()), check=False)
+    checks = {c["check"]: c for c in json.loads(proc.stdout)["checks"]}
+    assert not checks["ray auth token"]["ok"] and "chmod 600" in checks["ray auth token"]["detail"]
+    token.chmod(0o600)
+    proc = brain("doctor", "--json", "--mlflow-port", str(free_port()), check=False)
+    assert {c["check"]: c for c in json.loads(proc.stdout)["checks"]}["ray auth token"]["ok"]

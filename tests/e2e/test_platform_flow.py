@@ -234,3 +234,43 @@ def test_training_runs_as_a_scheduler_job_with_lineage(platform: Platform) -> No
     newest = shown["versions"][-1]
     assert newest["version"] == 2 and newest["aliases"] == ["production"]
     assert newest["lineage"]["training_job"] == out["job"]
+
+
+def test_the_platform_listens_on_loopback_only(platform: Platform) -> None:
+    """Every socket the platform's processes listen on (Ray's GCS, raylet, dashboard and agents, Serve's
+    HAProxy with its stats and metrics, MLflow, the scheduler) is on loopback, as `brain doctor` reports
+    and as psutil sees it; the local Ray wants the platform's own token."""
+    from deploy.embedded.network import listeners, platform_pids
+
+    p = platform.ports
+    proc = platform.brain(
+        "doctor", "--json", "--mlflow-port", str(p["mlflow"]), "--port", str(p["serve"]),
+        "--dashboard-port", str(p["dashboard"]), "--scheduler-metrics-port", str(p["scheduler"]),
+        "--scheduler-api-port", str(p["scheduler-api"]), check=False,
+    )  # fmt: skip
+    checks = {c["check"]: c for c in json.loads(proc.stdout)["checks"]}
+    listening = {name: c for name, c in checks.items() if name.startswith("listen ")}
+    # Ray Serve 2.60 binds each replica's inter-deployment gRPC server to [::]:0 with no setting for it
+    # (ray/serve/_private/replica.py, _on_initialized): the one listener left off loopback, which doctor
+    # reports. Everything else must be on loopback.
+    exposed = [c for c in listening.values() if not c["ok"]]
+    assert exposed and all(c["detail"].startswith("ray::ServeReplica") for c in exposed), exposed
+    assert proc.returncode == 1
+    for port in [*p.values(), 8404, 9101]:
+        assert f"listen 127.0.0.1:{port}" in listening, (port, sorted(listening))
+    assert checks["listening sockets"]["ok"], checks["listening sockets"]
+
+    records = json.loads((platform.home / "run" / "platform.json").read_text())
+    pids = platform_pids(
+        [r["pid"] for r in records], [Path(r["children_file"]) for r in records if r["children_file"]]
+    )
+    found = listeners(pids)
+    assert len(found) >= len(p) + 2  # Ray's own ports besides ours and HAProxy's two
+    assert [str(x) for x in found if not x.loopback and not x.process.startswith("ray::ServeReplica")] == []
+
+    token_file = platform.home / "run" / "ray_auth_token"
+    assert token_file.stat().st_mode & 0o777 == 0o600 and checks["ray auth token"]["ok"]
+    jobs = f"http://127.0.0.1:{p['dashboard']}/api/jobs/"
+    assert httpx.get(jobs, timeout=10).status_code in (401, 403)
+    token = token_file.read_text().strip()
+    assert httpx.get(jobs, headers={"Authorization": f"Bearer {token}"}, timeout=10).status_code == 200

@@ -60,7 +60,9 @@ limits:
 
 {{/*
 A Ray pod template. Context: dict root (the chart), name (container), group (resources), head (bool),
-serve (bool: part of the capability centre's RayService).
+serve (bool: part of the capability centre's RayService), cluster (the centre's name, or capability-centre).
+The pod labels are what the NetworkPolicies select (templates/networkpolicies.yaml): the Ray cluster a pod
+belongs to, and whether it is a platform pod (the capability centre) or runs tenants' jobs (a centre).
 */}}
 {{- define "brain.rayPod" -}}
 {{- $root := .root -}}
@@ -69,6 +71,10 @@ metadata:
   labels:
     {{- include "brain.labels" $root | nindent 4 }}
     app.kubernetes.io/component: ray
+    industry-brain.io/ray-cluster: {{ .cluster }}
+    {{- if .serve }}
+    industry-brain.io/platform: "true"
+    {{- end }}
   {{- if $v.metrics.annotations }}
   annotations:
     prometheus.io/scrape: "true"
@@ -152,7 +158,7 @@ spec:
       emptyDir: {}
 {{- end }}
 
-{{/* A worker group. Context: dict root, group, serve. */}}
+{{/* A worker group. Context: dict root, group, serve, cluster. */}}
 {{- define "brain.workerGroup" -}}
 - groupName: {{ .group.name }}
   replicas: {{ .group.replicas | default 0 | int }}
@@ -166,14 +172,14 @@ spec:
     brain/gpu-type: {{ . | quote }}
   {{- end }}
   template:
-    {{- include "brain.rayPod" (dict "root" .root "name" "ray-worker" "group" .group "head" false "serve" .serve) | nindent 4 }}
+    {{- include "brain.rayPod" (dict "root" .root "name" "ray-worker" "group" .group "head" false "serve" .serve "cluster" .cluster) | nindent 4 }}
 {{- end }}
 
-{{/* A head group. Context: dict root, group, serve. */}}
+{{/* A head group. Context: dict root, group, serve, cluster. */}}
 {{- define "brain.headGroup" -}}
 rayStartParams:
   dashboard-host: "0.0.0.0"
   metrics-export-port: "8080"
 template:
-  {{- include "brain.rayPod" (dict "root" .root "name" "ray-head" "group" .group "head" true "serve" .serve) | nindent 2 }}
+  {{- include "brain.rayPod" (dict "root" .root "name" "ray-head" "group" .group "head" true "serve" .serve "cluster" .cluster) | nindent 2 }}
 {{- end }}

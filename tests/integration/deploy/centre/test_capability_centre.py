@@ -10,7 +10,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import numpy as np
@@ -398,9 +397,9 @@ def test_dynamic_batching_merges_concurrent_calls_of_one_component(centre: Centr
 
 def _serve_apps(centre: Centre) -> dict[str, dict[str, object]]:
     """Serve's applications as its dashboard API reports them."""
-    # The local Ray uses the machine's token when there is one (Ray 2.60 token authentication).
-    token_file = Path("~/.ray/auth_token").expanduser()
-    headers = {"Authorization": f"Bearer {token_file.read_text().strip()}"} if token_file.exists() else {}
+    # The runner starts Ray with token auth and the platform's own token file (deploy/embedded/network.py).
+    token = (centre.home / "run" / "ray_auth_token").read_text().strip()
+    headers = {"Authorization": f"Bearer {token}"}
     r = httpx.get(f"{centre.dashboard}/api/serve/applications/", headers=headers, timeout=10)
     assert r.status_code == 200, r.text
     found = r.json()

@@ -87,6 +87,7 @@ CHART_SECTION_SCHEMAS: dict[str, dict[str, Any]] = {
                     "enabled": _BOOL,
                     "interval": _STRING,
                     "labels": {"type": "object", "additionalProperties": _STRING},
+                    "keySecret": _object({"name": _STRING, "key": _STRING}),
                 }
             ),
         }

@@ -100,6 +100,12 @@ def test_external_database_and_mlflow_with_pod_monitors() -> None:
     monitors = _by_kind(documents, "PodMonitor")
     assert [m["metadata"]["name"] for m in monitors] == ["brain-ray", "brain-capability-centre"]
     assert all(m["metadata"]["labels"]["release"] == "prometheus" for m in monitors)
+    # The centre's /metrics answers only a platform operator's key: Prometheus sends one from a Secret.
+    (centre,) = monitors[1]["spec"]["podMetricsEndpoints"]
+    assert centre["authorization"] == {
+        "type": "Bearer",
+        "credentials": {"name": "brain-metrics-key", "key": "api-key"},
+    }
     service = _by_kind(documents, "RayService")[0]
     assert "https://mlflow.example.gov.cn" in service["spec"]["serveConfigV2"]
     assert_valid(service)

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from deploy.cli._common import console, emit_json, fail
 from deploy.embedded.errors import PlatformError
-from deploy.embedded.network import is_loopback, listeners, platform_pids
+from deploy.embedded.network import Listener, is_loopback, listeners, platform_pids
 from deploy.embedded.platform import Platform, alive, port_free
 from deploy.settings import scheduler_settings
 
@@ -285,17 +285,27 @@ def check_listeners(platform: Platform, check: Callable[[str, bool, str], None])
         else f"none found among {len(pids)} platform processes: run `brain doctor` as their user",
     )
     for listener in found:
-        exposed = not listener.loopback
         check(
             f"listen {listener.address}:{listener.port}",
-            not (exposed and private),
-            f"{listener.process}, pid {listener.pid}"
-            + (
-                f" — reachable from other machines while BRAIN_HOST={host} is loopback; stop the platform "
-                f"(`brain down`) and find what started it (`ss -ltnp 'sport = :{listener.port}'`)"
-                if exposed and private
-                else " (exposed: BRAIN_HOST is not loopback)"
-                if exposed
-                else ""
-            ),
+            listener.loopback or not private,
+            f"{listener.process}, pid {listener.pid}{_exposure(listener, host, private)}",
         )
+
+
+def _exposure(listener: Listener, host: str, private: bool) -> str:
+    """What a listener's address means while BRAIN_HOST is ``host``, and what to do about it."""
+    if listener.loopback:
+        return ""
+    if not private:
+        return " (exposed: BRAIN_HOST is not loopback)"
+    if "ServeReplica" in listener.process:
+        # Known and not configurable: say so, instead of sending people hunting for its owner.
+        return (
+            " — reachable from other machines: Ray Serve 2.60 binds each replica's internal gRPC server "
+            "to all interfaces and has no setting for it; block the port with the host firewall "
+            "(docs/security.md, Network)"
+        )
+    return (
+        f" — reachable from other machines while BRAIN_HOST={host} is loopback; stop the platform "
+        f"(`brain down`) and find what started it (`ss -ltnp 'sport = :{listener.port}'`)"
+    )

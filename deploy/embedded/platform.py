@@ -28,6 +28,11 @@ from deploy.embedded.proctree import alive, read_recorded, still_running, termin
 from deploy.settings import scheduler_env
 from model_hub.settings import HubSettings
 
+MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+"""Settings of the embedded `mlflow server`. MLflow 3 starts a job-execution subsystem by default (a
+job runner and one huey consumer process per job type, ~250 MB each; `mlflow/server/__init__.py`)
+for its GenAI jobs; the platform uses MLflow as a registry only, so it is switched off."""
+
 
 @dataclass
 class Service:
@@ -169,7 +174,9 @@ class Platform:
             "--host", "127.0.0.1", "--port", str(self.mlflow_port), "--workers", "1",
         ]  # fmt: skip
         url = f"http://127.0.0.1:{self.mlflow_port}"
-        return self._launch("mlflow", command, self.mlflow_port, url, f"{url}/health", timeout)
+        return self._launch(
+            "mlflow", command, self.mlflow_port, url, f"{url}/health", timeout, env=MLFLOW_SERVER_ENV
+        )
 
     def start_centre(self, port: int = 8000, dashboard_port: int = 8265, timeout: float = 240.0) -> Service:
         """The capability centre: a local Ray head with Ray Serve (HAProxy ingress) on ``port``."""

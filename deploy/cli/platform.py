@@ -57,6 +57,7 @@ def up(
             mlflow = platform.start_mlflow()
         except PlatformError as exc:
             fail(exc.message)
+        started = [mlflow]
         registry = Registry(platform.hub)
         registry.sync()
         count = registry.catalog.count()
@@ -79,6 +80,7 @@ def up(
             except PlatformError as exc:
                 platform.down()
                 fail(exc.message)
+        started.append(centre)
         console.print(f"[green]✓[/] capability centre       {centre.url}   (Open Inference Protocol: /v2)")
         console.print(f"[green]✓[/] Ray dashboard           http://127.0.0.1:{dashboard_port}")
         with console.status("starting the scheduler (pool `local` on the local Ray) …"):
@@ -88,6 +90,7 @@ def up(
             except PlatformError as exc:
                 platform.down()
                 fail(exc.message)
+        started.append(sched)
         console.print(f"[green]✓[/] scheduler API           {sched.url}/api/v1   (pool `local`)")
         console.print(
             f"  scheduler metrics         http://127.0.0.1:{scheduler_metrics_port}/metrics", highlight=False
@@ -109,13 +112,20 @@ def up(
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    while not stopping:
-        if not all(alive(s.pid) for s in platform.services()):
-            console.print("[red]a platform process exited; stopping the rest[/]")
-            break
-        time.sleep(0.5)
+    ended = None
+    while not stopping and ended is None:
+        ended = platform.ended(started)
+        if ended is None:
+            time.sleep(0.5)
+    if ended is not None and ended.deliberate:
+        console.print(ended.message)  # `brain down` stopped everything: nothing left to do here
+        return
+    if ended is not None:
+        console.print(f"[red]{ended.message}; stopping the rest[/]")
     stopped = platform.down()
     console.print(f"stopped: {', '.join(stopped) or 'nothing'}")
+    if ended is not None:
+        raise typer.Exit(1)
 
 
 def ensure_starter_queues() -> None:

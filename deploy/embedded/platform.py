@@ -47,6 +47,25 @@ class Service:
     children_file: str = ""
 
 
+@dataclass(frozen=True)
+class Ended:
+    """Why services that a foreground `brain up` started no longer run."""
+
+    deliberate: bool
+    """True when `brain down` stopped them; False when one exited by itself."""
+    services: list[Service]
+    """The services that are gone: all of them after `brain down`, the ones that exited otherwise."""
+
+    @property
+    def message(self) -> str:
+        names = ", ".join(s.name for s in self.services)
+        verb = "is" if len(self.services) == 1 else "are"
+        if self.deliberate:
+            return f"the platform was stopped (brain down): {names} {verb} gone"
+        logs = ", ".join(s.log for s in self.services)
+        return f"{names} exited by itself (see {logs})"
+
+
 def port_free(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -78,6 +97,9 @@ class Platform:
         self.run_dir = self.home / "run"
         self.logs = self.home / "logs"
         self.state_file = self.run_dir / "platform.json"
+        self.stop_file = self.run_dir / "stopping.json"
+        """Present (with the stopper's pid) while `Platform.down` stops the services: a foreground `brain up`
+        then knows that the processes it sees exit are being stopped, not crashing."""
         self.ray_token_file = token_path(self.home)
         """The local Ray's auth token (mode 0600): the centre's head is started with it, the scheduler's pool
         `local` authenticates with it."""
@@ -242,8 +264,42 @@ class Platform:
 
     def down(self) -> list[str]:
         """Stop every recorded service, newest first; return their names."""
+        services = self.services()
+        if not services:
+            return []
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.stop_file.write_text(json.dumps({"pid": os.getpid()}))
         stopped = []
-        for service in reversed(self.services()):
-            self.stop_service(service)
-            stopped.append(service.name)
+        try:
+            for service in reversed(services):
+                self.stop_service(service)
+                stopped.append(service.name)
+        finally:
+            # Removed only after the last record: whoever sees no marker also sees the records' end state.
+            self.stop_file.unlink(missing_ok=True)
         return stopped
+
+    def stopping(self) -> bool:
+        """Whether a `brain down` is stopping the platform now (the marker of one that died is ignored)."""
+        try:
+            pid = int(json.loads(self.stop_file.read_text())["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+        return alive(pid)
+
+    def ended(self, started: list[Service]) -> Ended | None:
+        """None while the services of ``started`` run, or while a `brain down` is still stopping them;
+        otherwise why they ended: all stopped by `brain down`, or some exited by themselves."""
+        # The order matters: `down` writes its marker before it stops anything and removes it after the last
+        # record, so a service seen gone here, with no marker after that, is either still recorded because
+        # it exited by itself, or no longer recorded because `brain down` has finished.
+        gone = [s for s in started if not alive(s.pid)]
+        if not gone or self.stopping():
+            return None
+        recorded = {s.name: s.pid for s in self.services()}
+        crashed = [s for s in gone if recorded.get(s.name) == s.pid]
+        if crashed:
+            return Ended(deliberate=False, services=crashed)
+        if len(gone) == len(started):
+            return Ended(deliberate=True, services=gone)
+        return None  # some were stopped on purpose, the rest still run

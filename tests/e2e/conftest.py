@@ -24,15 +24,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture
-def brain(tmp_path: Path) -> Brain:
-    """Run `brain ARGS…` with its own BRAIN_HOME; return the completed process."""
-    env = {
+def brain_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of the `brain` commands of a test: its own BRAIN_HOME under ``tmp_path``."""
+    return {
         **os.environ,
         "BRAIN_HOME": str(tmp_path / "home"),
         "PYTHONPATH": f"{ROOT}{os.pathsep}{tmp_path / 'pkgs'}",
         "BRAIN_FORMULA_PACKAGES": '["components", "tests"]',
         "COLUMNS": "200",
     }
+
+
+@pytest.fixture
+def brain(tmp_path: Path, brain_env: dict[str, str]) -> Brain:
+    """Run `brain ARGS…` with its own BRAIN_HOME; return the completed process."""
+    env = brain_env
 
     def run(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(

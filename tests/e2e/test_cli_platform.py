@@ -2,12 +2,16 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psutil
 
 from tests.conftest import free_port
 from tests.e2e.conftest import BRAIN, Brain
@@ -28,6 +32,57 @@ def test_up_serves_the_mlflow_ui_and_down_stops_it(brain: Brain) -> None:
     with socket.socket() as s:
         assert s.connect_ex(("127.0.0.1", int(port))) != 0, "the MLflow server is still listening"
     assert "nothing was running" in brain("down").stdout
+
+
+def test_the_embedded_mlflow_runs_no_job_consumers(brain: Brain, tmp_path: Path) -> None:
+    """MLflow 3's job execution (a runner and ~250 MB huey consumers) is off: the platform never uses it."""
+    port = str(free_port())
+    try:
+        brain("up", "--detach", "--no-serve", "--no-builtins", "--mlflow-port", port)
+        records = json.loads((tmp_path / "home" / "run" / "platform.json").read_text())
+        mlflow = next(r for r in records if r["name"] == "mlflow")
+        # `brain up` returned after /health answered; MLflow launches its job runner right after the
+        # web server's process, before that server can answer, so a runner would be there by now.
+        below = [" ".join(p.cmdline()) for p in psutil.Process(mlflow["pid"]).children(recursive=True)]
+        assert below, "the MLflow server has no web server process below it"
+        consumers = [c for c in below if "mlflow.server.jobs" in c or "huey" in c]
+        assert not consumers, f"job-execution processes run under the embedded MLflow: {consumers}"
+        assert len(below) <= 2, f"more processes than the web server under the embedded MLflow: {below}"
+    finally:
+        brain("down")
+
+
+def test_a_foreground_up_exits_when_brain_down_stops_the_platform(
+    brain: Brain, brain_env: dict[str, str], tmp_path: Path
+) -> None:
+    port = str(free_port())
+    log = tmp_path / "up.out"
+    with log.open("w") as out:
+        up = subprocess.Popen(
+            [str(BRAIN), "up", "--no-serve", "--no-builtins", "--mlflow-port", port],
+            env=brain_env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        _poll(lambda: "press Ctrl-C" in log.read_text() or up.poll() is not None, 180)
+        assert up.poll() is None, log.read_text()
+        assert "mlflow" in brain("down").stdout  # from a second process, as in another terminal
+        _poll(lambda: up.poll() is not None, 30)
+        out = log.read_text()
+        assert up.returncode == 0, out
+        assert "the platform was stopped (brain down): mlflow is gone" in out
+        assert "stopped:" not in out, "the foreground `brain up` tried to stop the platform a second time"
+    finally:
+        if up.poll() is None:
+            up.send_signal(signal.SIGINT)  # stops what it started
+            up.wait(120)
+        brain("down")
+
+
+def _poll(check: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
 
 
 def test_doctor_reports_json(brain: Brain) -> None:

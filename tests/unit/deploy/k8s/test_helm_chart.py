@@ -64,6 +64,15 @@ def test_default_render_has_every_part() -> None:
     ]
 
 
+def test_the_registry_server_runs_no_job_execution() -> None:
+    # MLflow 3 starts a job runner and huey consumers (~250 MB each) that a registry never uses.
+    (mlflow,) = [
+        d for d in template() if d["kind"] == "Deployment" and d["metadata"]["name"] == "brain-mlflow"
+    ]
+    env = {e["name"]: e.get("value") for e in mlflow["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+
+
 def test_rendered_ray_objects_validate_against_the_crds() -> None:
     documents = template()
     ray_objects = _by_kind(documents, "RayService") + _by_kind(documents, "RayCluster")

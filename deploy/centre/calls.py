@@ -115,7 +115,7 @@ def infer_body(
     """One OIP inference from raw bytes to raw bytes, the model called inline (no batching)."""
     call = InferCall(centre, key, name, version, address)
     call.decode(body, header_length)
-    return call.finish(call.step(lambda: centre.predict(call.runtime, call.inputs)))
+    return call.inline()
 
 
 async def infer_async(
@@ -132,7 +132,7 @@ async def infer_async(
     call.decode(body, header_length)
     batcher = centre.batcher(call.component, call.runtime)
     if batcher is None:
-        return call.finish(call.step(lambda: centre.predict(call.runtime, call.inputs)))
+        return call.inline()
     try:
         outputs = await batcher.predict(call.inputs, call.rows)
     except Exception as exc:
@@ -199,6 +199,10 @@ class InferCall:
         except Exception as exc:
             self.failed(exc)
             raise
+
+    def inline(self) -> oip.EncodedBody:
+        """Predict in this thread (no batching) and encode the answer."""
+        return self.finish(self.step(lambda: self.centre.predict(self.runtime, self.inputs)))
 
     def finish(self, outputs: dict[str, np.ndarray]) -> oip.EncodedBody:
         encoded = self.step(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Protocol, TypeVar
 
 import typer
+from rich.table import Table
 
 from deploy.cli._common import JsonOpt, console, emit_json, fail
 from scheduler.errors import SchedulerError
@@ -47,6 +49,25 @@ VariantOption = Annotated[
 ]
 
 
+class _Result(Protocol):
+    def to_json(self) -> dict[str, object]: ...
+
+
+R = TypeVar("R", bound=_Result)
+
+
+def _show(
+    result: R, table: Callable[[R], Table], draw: Callable[[R, Path], None], as_json: bool, plot: Path | None
+) -> None:
+    """A simulation's result as JSON or a table, and its plot when one is asked for."""
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        console.print(table(result))
+    if plot is not None:
+        draw(result, plot)
+
+
 def _check_policy(policy: str) -> None:
     if policy not in SCORERS:
         raise typer.BadParameter(
@@ -75,12 +96,7 @@ def fill(
         result = run_fill(loaded, (policy, *baselines), max_demand=max_demand, seed=settings.sim_seed)
     except SchedulerError as error:
         fail(str(error))
-    if as_json:
-        emit_json(result.to_json())
-    else:
-        console.print(fill_table(result))
-    if plot is not None:
-        plot_fill(result, plot)
+    _show(result, fill_table, plot_fill, as_json, plot)
 
 
 @sim_app.command()
@@ -103,12 +119,7 @@ def replay(
         result = run_replay(loaded, load, replay_policies(policy), cycle_s=settings.cycle_interval_s)
     except SchedulerError as error:
         fail(str(error))
-    if as_json:
-        emit_json(result.to_json())
-    else:
-        console.print(replay_table(result))
-    if plot is not None:
-        plot_replay(result, plot)
+    _show(result, replay_table, plot_replay, as_json, plot)
 
 
 @sim_app.command()
@@ -121,9 +132,4 @@ def matrix(
         result = run_matrix(trace or settings.trace_dir, FILL_POLICIES, seed=settings.sim_seed, limit=limit)
     except SchedulerError as error:
         fail(str(error))
-    if as_json:
-        emit_json(result.to_json())
-    else:
-        console.print(matrix_table(result))
-    if plot is not None:
-        plot_matrix(result, plot)
+    _show(result, matrix_table, plot_matrix, as_json, plot)

@@ -8,6 +8,7 @@ deployment hop costs 4-8x on a small host). Behind Ray Serve's HAProxy ingress
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -18,6 +19,7 @@ from deploy.centre.calls import install
 from deploy.centre.dedicated import dedicated_app_name
 from deploy.centre.gateway import build_app
 from deploy.centre.inference import Centre
+from deploy.centre.ingress import LOOPBACK_ENV, loopback_internal_grpc
 from deploy.settings import PlatformSettings
 from model_hub import HubSettings, ServingPolicy
 
@@ -47,6 +49,8 @@ def _log_to_stderr() -> None:
 class CapabilityCentreReplica:
     def __init__(self, home: str, max_models: int = 512) -> None:
         _log_to_stderr()
+        if os.environ.get(LOOPBACK_ENV) == "1":
+            loopback_internal_grpc()
         hub = HubSettings(home=home)
         settings = PlatformSettings(home=home)
         self.centre = Centre.open(hub, settings)

@@ -28,6 +28,40 @@ REQUEST_ID = b"x-request-id"
 #: The env that installs :func:`middlewares` in Serve (the runner, the chart and the k8s manifests).
 INGRESS_ENV = {"RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": "deploy.centre.ingress:middlewares"}
 
+#: Set to "1" by the embedded platform (one Ray node on 127.0.0.1): see :func:`loopback_internal_grpc`.
+LOOPBACK_ENV = "BRAIN_SERVE_LOOPBACK"
+
+
+def loopback_internal_grpc() -> bool:
+    """Bind this replica's inter-deployment gRPC server to 127.0.0.1 instead of ``[::]``.
+
+    Ray Serve 2.60 binds it to every interface with no setting (``Replica._on_initialized`` passes
+    ``"[::]:0"`` to ``add_port_to_grpc_server``), the one platform listener left off loopback after
+    `brain up`. Serve builds the user callable (this replica's constructor) before it starts that server,
+    so replacing the helper the replica module imported changes the address it binds. Callers reach the
+    server at the node's IP, which is 127.0.0.1 on the embedded platform; on a multi-node cluster it must
+    stay on every interface, so only the embedded runner turns this on. Returns whether it could: a Ray
+    without that helper is left as it is (``brain doctor`` then reports the listener).
+    """
+    try:
+        from ray.serve._private import replica
+    except ImportError:
+        return False
+    bind = getattr(replica, "add_port_to_grpc_server", None)
+    if bind is None:
+        return False
+    if getattr(bind, "brain_loopback", False):
+        return True
+
+    def on_loopback(server: Any, address: str) -> int:
+        if address.startswith("[::]:"):
+            address = "127.0.0.1:" + address.removeprefix("[::]:")
+        return int(bind(server, address))
+
+    on_loopback.brain_loopback = True  # type: ignore[attr-defined]
+    replica.add_port_to_grpc_server = on_loopback
+    return True
+
 
 class ShortCalls:
     """Pure ASGI middleware: inference calls are not watched for disconnects (see the module)."""

@@ -18,7 +18,7 @@ from rich.table import Table
 from deploy.cli._common import console, emit_json, fail
 from deploy.embedded.errors import PlatformError
 from deploy.embedded.network import Listener, is_loopback, listeners, platform_pids
-from deploy.embedded.platform import Platform, alive, port_free
+from deploy.embedded.platform import Platform, Service, alive, port_free
 from deploy.settings import scheduler_settings
 
 MLFLOW_PORT = Annotated[int, typer.Option(envvar="BRAIN_MLFLOW_PORT", help="Port of the MLflow UI.")]
@@ -197,7 +197,11 @@ def doctor(
         except importlib.metadata.PackageNotFoundError:
             ok, detail = False, "not installed: run `make install`"
         check(f"package {package}", ok, detail)
-    running = {s.port for s in Platform().services() if alive(s.pid)}
+    # A port is the platform's own if one of its processes listens on it (the dashboard and the scheduler's
+    # metrics are second ports of recorded services, not services of their own).
+    running = {s.port for s in Platform().services() if alive(s.pid)} | {
+        listener.port for listener in platform_listeners(Platform())
+    }
     ports = (
         (mlflow_port, "MLflow UI"),
         (port, "capability centre"),
@@ -273,6 +277,19 @@ def check_ray_token(platform: Platform, check: Callable[[str, bool, str], None])
     )
 
 
+def _pids(services: list[Service]) -> set[int]:
+    """The running services' processes and their descendants (Ray's and Serve's included)."""
+    return platform_pids(
+        [s.pid for s in services], [Path(s.children_file) for s in services if s.children_file]
+    )
+
+
+def platform_listeners(platform: Platform) -> list[Listener]:
+    """What the running platform's processes listen on (none when it is not running)."""
+    services = [s for s in platform.services() if alive(s.pid)]
+    return listeners(_pids(services)) if services else []
+
+
 def check_listeners(platform: Platform, check: Callable[[str, bool, str], None]) -> None:
     """Every listening socket of the platform's processes; one not on loopback fails while BRAIN_HOST is."""
     from deploy.settings import PlatformSettings
@@ -283,9 +300,7 @@ def check_listeners(platform: Platform, check: Callable[[str, bool, str], None])
         return
     host = PlatformSettings().host
     private = is_loopback(host)
-    pids = platform_pids(
-        [s.pid for s in services], [Path(s.children_file) for s in services if s.children_file]
-    )
+    pids = _pids(services)
     found = listeners(pids)
     check(
         "listening sockets",

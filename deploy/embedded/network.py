@@ -11,6 +11,10 @@
 - Serve's HAProxy puts its stats (:8404) and Prometheus (:9101) frontends on every interface and Ray Serve
   2.60 has no setting for their address, so HAProxy is started through a wrapper that rewrites those two
   ``bind`` lines to 127.0.0.1 (:func:`write_haproxy_wrapper`);
+- Serve's HAProxy keeps its admin socket (mode 666, ``level admin``), metrics socket, config and server
+  state under ``/tmp/haproxy-serve`` by default, where any local user can drive it and two platforms on
+  one host would share it; the platform gives each of its homes a private directory instead
+  (:func:`haproxy_dir`, :func:`haproxy_env`);
 - MLflow, the scheduler's API and metrics listen on 127.0.0.1 (``deploy.embedded.platform``).
 
 :func:`listeners` lists what the platform's processes really listen on; `brain doctor` fails on any that is
@@ -20,16 +24,19 @@ not on loopback while ``BRAIN_HOST`` is.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import ipaddress
 import os
 import secrets
 import shlex
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 
+from deploy.embedded.errors import PlatformError
 from deploy.embedded.proctree import read_recorded, still_running
 
 TOKEN_FILE = "ray_auth_token"
@@ -65,6 +72,43 @@ def ensure_token(path: Path) -> Path:
 def ray_env(token_file: Path) -> dict[str, str]:
     """Env vars of the process that starts the platform's Ray head: loopback, token auth with our file."""
     return {**RAY_LOOPBACK_ENV, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file)}
+
+
+#: Serve puts its HAProxy files under ``<dir>/<node id>/`` (56 hex characters), and a Unix socket path has
+#: at most 107 bytes: the directory must stay short, so it lives in the temporary directory, not the home.
+HAPROXY_DIR_PREFIX = "brain-hap-"
+
+
+def haproxy_dir(home: Path) -> Path:
+    """A directory only this user may enter, for Serve's HAProxy files of the platform at ``home``.
+
+    Created mode 0700; one that exists must be a real directory (not a link) owned by this user — another
+    user could otherwise have placed it to read or hijack the admin socket — and is set to 0700 again.
+    """
+    digest = hashlib.sha256(str(home.expanduser().resolve()).encode()).hexdigest()[:8]
+    path = Path(tempfile.gettempdir()) / f"{HAPROXY_DIR_PREFIX}{os.getuid()}-{digest}"
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise PlatformError(
+            f"{path} is not a directory owned by this user; remove it (it should hold the platform's HAProxy "
+            "sockets) and start again"
+        )
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        path.chmod(0o700)
+    return path
+
+
+def haproxy_env(directory: Path) -> dict[str, str]:
+    """Env vars that put Serve's HAProxy admin and metrics sockets, config and state in ``directory``."""
+    return {
+        "RAY_SERVE_HAPROXY_CONFIG_FILE_LOC": str(directory / "haproxy.cfg"),
+        "RAY_SERVE_HAPROXY_SOCKET_PATH": str(directory / "admin.sock"),
+        "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH": str(directory / "metrics.sock"),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_BASE": str(directory),
+        "RAY_SERVE_HAPROXY_SERVER_STATE_FILE": str(directory / "server-state"),
+    }
 
 
 def write_haproxy_wrapper(path: Path, haproxy: str, ports: tuple[int, ...]) -> Path:

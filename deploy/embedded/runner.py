@@ -18,11 +18,13 @@ import threading
 from pathlib import Path
 
 from deploy.centre.dedicated import dedicated_app_name, dedicated_route_prefix, plan
-from deploy.centre.ingress import INGRESS_ENV
+from deploy.centre.ingress import INGRESS_ENV, LOOPBACK_ENV
 from deploy.embedded.network import (
     HAPROXY_METRICS_PORT,
     HAPROXY_STATS_PORT,
     ensure_token,
+    haproxy_dir,
+    haproxy_env,
     ray_env,
     token_path,
     write_haproxy_wrapper,
@@ -105,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     token = ensure_token(Path(args.ray_token_file) if args.ray_token_file else token_path(home))
     os.environ.pop("RAY_AUTH_TOKEN", None)  # an inline token would win over our file
     os.environ.update(ray_env(token))
+    hap_dir = haproxy_dir(home)
+    os.environ.update(haproxy_env(hap_dir))
+    os.environ[LOOPBACK_ENV] = "1"  # one node on 127.0.0.1: replicas' internal gRPC on loopback too
     wrapper = home / "run" / "haproxy"
     os.environ["RAY_SERVE_HAPROXY_BINARY_PATH"] = str(
         write_haproxy_wrapper(
@@ -172,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
             ray.shutdown()
             # Serve's HAProxy can survive both shutdowns; whatever we started must be gone.
             terminate(still_running(read_recorded(children_file)))
+            # The sockets and config of a stopped HAProxy: nothing there is needed by the next start.
+            shutil.rmtree(hap_dir, ignore_errors=True)
     return 0
 
 

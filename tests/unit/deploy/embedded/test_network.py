@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from deploy.embedded.errors import PlatformError
 from deploy.embedded.network import (
     Listener,
     ensure_token,
+    haproxy_dir,
+    haproxy_env,
     is_loopback,
     listeners,
     platform_pids,
@@ -154,3 +157,35 @@ def test_platform_processes_include_descendants(tmp_path: Path) -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_haproxy_files_go_to_a_private_short_directory(tmp_path: Path) -> None:
+    home = tmp_path / "a-rather-long-platform-home-directory-name" / "with" / "more" / "levels"
+    directory = haproxy_dir(home)
+    try:
+        assert directory.is_dir() and _mode(directory) == 0o700
+        assert directory == haproxy_dir(home)  # the same home, the same directory
+        env = haproxy_env(directory)
+        # Serve adds "/<56-hex node id>/" before each file name; a Unix socket path has at most 107 bytes.
+        for name in ("RAY_SERVE_HAPROXY_SOCKET_PATH", "RAY_SERVE_HAPROXY_METRICS_SOCKET_PATH"):
+            assert env[name].startswith(str(directory) + "/")
+            assert len(env[name]) + 57 <= 107
+        directory.chmod(0o755)  # widened by someone: narrowed again
+        assert _mode(haproxy_dir(home)) == 0o700
+        assert haproxy_dir(tmp_path / "other") != directory
+    finally:
+        directory.rmdir()
+
+
+def test_a_haproxy_directory_that_is_a_link_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    probe = haproxy_dir(home)
+    probe.rmdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    probe.symlink_to(elsewhere)
+    try:
+        with pytest.raises(PlatformError, match="not a directory owned by this user"):
+            haproxy_dir(home)
+    finally:
+        probe.unlink()

@@ -97,6 +97,10 @@ class Placer:
     def _place_on_one_node(self, job: Job) -> tuple[BundlePlacement, ...] | None:
         first = job.bundles[0]
         nodes = self.candidates(job, first)
+        # The one node must be of a GPU type every bundle accepts, not only the first.
+        for bundle in job.bundles[1:]:
+            if bundle.gpu_types is not None:
+                nodes = nodes[self.static_mask(job, bundle)[nodes]]
         if nodes.size == 0:
             return None
         # Cheap pre-filter on the summed demand, then try nodes in score order.

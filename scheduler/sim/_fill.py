@@ -5,8 +5,10 @@ the arrived GPU demand reaches `max_demand` × capacity, as the paper's Monte-Ca
 pod lists. A task that does not fit when it arrives is dropped and arrivals go on (the paper's curves
 keep rising past 100%). The order is random, not the file's: a workload variant that appends the tasks
 it adds (multigpu20 and multigpu30 put their multi-GPU tasks after the default trace's 8,152) would
-otherwise show them only once the cluster is 98% full, and so test nothing of what it stresses. At each step of arrived demand we record the share of GPU capacity
-allocated, the unallocated GPUs, and the fragmented GPUs (FGD's measure against the trace's workload).
+otherwise show them only once the cluster is 98% full, and so test nothing of what it stresses.
+
+At each step of arrived demand we record the share of GPU capacity allocated, the unallocated GPUs, and
+the fragmented GPUs (FGD's measure against the trace's workload).
 """
 
 from __future__ import annotations

@@ -89,6 +89,16 @@ def parse_gpu_types(spec: str | Iterable[str] | None) -> frozenset[str] | None:
     return types or None
 
 
+def common_gpu_types(bundles: Iterable[Resources]) -> frozenset[str] | None:
+    """The GPU types one node must have to hold all of `bundles` (a single-node gang): the types every
+    bundle that names some accepts. None: any type; an empty set: no type can hold them all."""
+    common: frozenset[str] | None = None
+    for bundle in bundles:
+        if bundle.gpu_types is not None:
+            common = bundle.gpu_types if common is None else common & bundle.gpu_types
+    return common
+
+
 @dataclass(frozen=True, slots=True)
 class Quota:
     """A quota that may leave resources out: None means "not constrained by this quota", never zero.

@@ -28,6 +28,7 @@ from scheduler.model import (
     QueueTree,
     Resources,
     city_id,
+    common_gpu_types,
 )
 
 # Versions are drawn from one counter shared by every Allocation, copies included, so that a version
@@ -132,6 +133,10 @@ def job_key(job: Job) -> tuple[object, ...]:
     regions = tuple(sorted(job.allowed_regions)) if job.allowed_regions is not None else None
     pools = tuple(sorted(job.pools)) if job.pools is not None else None
     return (tuple(b.shape for b in job.bundles), job.strategy, regions, pools)
+
+
+def _of_types(bundle: Resources) -> str:
+    return f" of type {'|'.join(sorted(bundle.gpu_types))}" if bundle.gpu_types is not None else ""
 
 
 class ClusterState:
@@ -292,7 +297,16 @@ class ClusterState:
                     raise UnknownRegion(region, self.regions)
         cap = self.capacity
         bundles: Iterable[Resources] = job.bundles
-        if job.strategy is GangStrategy.STRICT_PACK:
+        if job.strategy is GangStrategy.STRICT_PACK and len(job.bundles) > 1:
+            # The gang's one node must hold the sum, and be of a GPU type every bundle accepts.
+            types = common_gpu_types(job.bundles)
+            if types is not None and not types:
+                named = ", ".join("|".join(sorted(b.gpu_types)) for b in job.bundles if b.gpu_types)
+                raise ResourcesImpossible(
+                    f"job {job.id}: the bundles of a single-node gang (STRICT_PACK) accept no GPU type "
+                    f"in common ({named})",
+                    "let the bundles accept a common GPU type, or use the PACK strategy",
+                )
             whole = sum(b.gpu for b in job.bundles if b.gpu_milli == GPU_MILLI)
             shared = sum(1 for b in job.bundles if b.gpu and b.gpu_milli < GPU_MILLI)
             bundles = [
@@ -300,6 +314,7 @@ class ClusterState:
                     cpu_milli=sum(b.cpu_milli for b in job.bundles),
                     memory_mib=sum(b.memory_mib for b in job.bundles),
                     gpu=whole + shared,
+                    gpu_types=types,
                 )
             ]
         for bundle in bundles:
@@ -316,8 +331,9 @@ class ClusterState:
                 biggest = int(np.argmax(cap.gpu_count * 10**9 + cap.cpu))
                 raise ResourcesImpossible(
                     f"job {job.id}: a bundle of {bundle.cpu_milli} mCPU, {bundle.memory_mib} MiB, "
-                    f"{bundle.gpu} GPU fits on no node (largest: {int(cap.cpu[biggest])} mCPU, "
-                    f"{int(cap.memory[biggest])} MiB, {int(cap.gpu_count[biggest])} GPU)",
+                    f"{bundle.gpu} GPU{_of_types(bundle)} fits on no node "
+                    f"(largest: {int(cap.cpu[biggest])} mCPU, {int(cap.memory[biggest])} MiB, "
+                    f"{int(cap.gpu_count[biggest])} GPU)",
                     "split the job into smaller bundles of a gang, or ask for less",
                 )
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 import numpy as np
 
 from scheduler.model import Admit, BundlePlacement, Decision, Job, Preempt
-from scheduler.policy._placement import Placer
+from scheduler.policy._placement import Placer, Releases
 from scheduler.policy._quota import QuotaBook
 from scheduler.policy.config import Ordering, PolicyConfig
 from scheduler.state import ClusterState, RunningJob
@@ -38,6 +38,7 @@ class _Cycle:
         self.reservations = 0
         self._lowest: dict[str, int | None] = {}
         self._borrowing: bool | None = None
+        self._releases: Releases | None = None
         tree = state.queues
         weights = sum(tree.queues[leaf].weight for leaf in tree.leaves)
         self.fair_share = {leaf: tree.queues[leaf].weight / weights for leaf in tree.leaves}
@@ -90,15 +91,66 @@ class _Cycle:
             self.failed_keys.add(key)
         if self.config.preemption and _may_preempt(self, job) and self._preempt_for(job, demand):
             return True
-        if quota_ok and aged:
-            self.placer.reserve_for(job)
+        if quota_ok and aged and job.id not in self.placer.reserved:
+            self.placer.reserve_for(job, self.releases())
             self.reservations += 1
         return False
+
+    def serve_aged(self, jobs: list[Job]) -> set[str]:
+        """Before anyone else: start the jobs that waited `reserve_after_s` if they fit, else reserve
+        each a node (up to `max_reservations`). Returns the ids admitted.
+
+        Done first, and so again at every cycle, the reservation holds across cycles although the policy
+        keeps no state: a node reserved inside the ordinary order could be taken again, at the next
+        cycle, by work ranked before the starving job, and would never drain (big gangs waited as long
+        with reservations as without).
+        """
+        config, now = self.config, self.state.now
+        aged = [j for j in jobs if now - j.submit_time >= config.reserve_after_s]
+        aged.sort(key=lambda j: (-_effective_priority(j, now, config), j.submit_time, j.id))
+        admitted: set[str] = set()
+        for job in aged[: config.max_reservations]:
+            if self.done():
+                break
+            demand = _demand(job)
+            if not self.quota.fits(job.queue, demand):
+                continue
+            placements = self.placer.place(job)
+            if placements is not None:
+                self._admit(job, placements, demand)
+                admitted.add(job.id)
+            elif self.reservations < config.max_reservations:
+                self.placer.reserve_for(job, self.releases())
+                self.reservations += 1
+        return admitted
+
+    def releases(self) -> Releases:
+        """Per node, what each job there holds and when it is expected to end: jobs running (but not
+        those being preempted) and those admitted so far this cycle. Taken only when a job needs a
+        reservation, and kept until the next admission."""
+        if self._releases is None:
+            now = self.state.now
+            found: Releases = defaultdict(list)
+
+            def add(job: Job, start: float, placements: tuple[BundlePlacement, ...]) -> None:
+                end = start + job.runtime if job.runtime is not None else np.inf
+                for bundle, placement in zip(job.bundles, placements, strict=True):
+                    found[placement.node].append((end, bundle, placement))
+
+            for run in self.state.running.values():
+                if run.job.id not in self.victims:
+                    add(run.job, run.start_time, run.placements)
+            for decision in self.decisions:
+                if isinstance(decision, Admit):
+                    add(self.state.pending[decision.job_id], now, decision.placements)
+            self._releases = found
+        return self._releases
 
     def _admit(self, job: Job, placements: tuple[BundlePlacement, ...], demand: np.ndarray) -> None:
         self.quota.charge(job.queue, demand)
         self.decisions.append(Admit(job.id, placements))
         self.admitted += 1
+        self._releases = None  # it holds something now
 
     def _victim_order(self, job: Job, demand: np.ndarray) -> list[RunningJob]:
         """Whom to evict, in order: borrowers (if the job is within its guarantee), then lower priority.
@@ -253,8 +305,11 @@ def schedule(state: ClusterState, config: PolicyConfig) -> list[Decision]:
     # tenant with a few big long jobs wait behind everyone's small ones, although it takes no one's
     # entitlement.
     bands: dict[int, dict[str, list[Job]]] = defaultdict(lambda: defaultdict(list))
-    for job in _considered(cycle):
-        bands[_effective_priority(job, state.now, config)][job.queue].append(job)
+    considered = _considered(cycle)
+    served = cycle.serve_aged(considered)
+    for job in considered:
+        if job.id not in served:
+            bands[_effective_priority(job, state.now, config)][job.queue].append(job)
     failed = cycle.failed_keys
     for priority in sorted(bands, reverse=True):
         queues = bands[priority]

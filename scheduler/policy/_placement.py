@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from scheduler.model import BundlePlacement, GangStrategy, Job, Resources
@@ -11,6 +13,11 @@ from scheduler.state import Allocation, Capacity
 # Gang strategies steer later bundles towards (PACK) or away from (SPREAD) the nodes the gang already
 # uses; the bias dwarfs any scorer's range so it decides first and the scorer breaks ties.
 _GANG_BIAS = 1e12
+
+Held = tuple[float, Resources, BundlePlacement]
+"""What one bundle of a running job holds on a node, and when the job is expected to end (inf: unknown)."""
+Releases = dict[int, list[Held]]
+"""Per node, the bundles held there (see `Held`)."""
 
 
 class Placer:
@@ -22,6 +29,8 @@ class Placer:
         self.scorer = scorer
         self.blocked = np.zeros(cap.size, dtype=bool)
         """Nodes reserved this cycle for a starving job: nobody else lands there."""
+        self.reserved: dict[str, int] = {}
+        """Job id -> the node reserved for it (open to that job only)."""
         self._static: dict[tuple[object, ...], np.ndarray] = {}
 
     def static_mask(self, job: Job, bundle: Resources) -> np.ndarray:
@@ -52,7 +61,11 @@ class Placer:
     def candidates(self, job: Job, bundle: Resources) -> np.ndarray:
         """Indices of nodes that can hold the bundle now."""
         alloc = self.alloc
-        ok = self.static_mask(job, bundle) & ~self.blocked
+        static = self.static_mask(job, bundle)
+        ok = static & ~self.blocked
+        own = self.reserved.get(job.id)
+        if own is not None:
+            ok[own] = static[own]
         ok = ok & (alloc.cpu_free >= bundle.cpu_milli) & (alloc.memory_free >= bundle.memory_mib)
         if bundle.gpu == 1:
             ok &= alloc.max_gpu_free >= bundle.gpu_milli
@@ -97,6 +110,10 @@ class Placer:
     def _place_on_one_node(self, job: Job) -> tuple[BundlePlacement, ...] | None:
         first = job.bundles[0]
         nodes = self.candidates(job, first)
+        # The one node must be of a GPU type every bundle accepts, not only the first.
+        for bundle in job.bundles[1:]:
+            if bundle.gpu_types is not None:
+                nodes = nodes[self.static_mask(job, bundle)[nodes]]
         if nodes.size == 0:
             return None
         # Cheap pre-filter on the summed demand, then try nodes in score order.
@@ -161,8 +178,15 @@ class Placer:
             and all(alloc.gpu_free[n, g] >= m for (n, g), m in need_gpu.items())
         )
 
-    def reserve_for(self, job: Job) -> None:
-        """Block the node closest to holding the job's first bundle, so it drains towards the job."""
+    def reserve_for(self, job: Job, releases: Releases | None = None) -> None:
+        """Block the node that will hold the job's first bundle soonest, so it drains towards the job.
+
+        With `releases` (per node, the expected end and holdings of the jobs on it), that is the node
+        whose running work is expected to make room first, as EASY backfilling reserves by run-time
+        estimates: the node "closest" by resources can be held by one job that runs for days. Nodes
+        whose room depends on a job of unknown run time, and the choice without `releases`, go by the
+        smallest resource shortfall.
+        """
         bundle = job.bundles[0]
         mask = self.static_mask(job, bundle) & ~self.blocked
         mask &= (self.cap.cpu >= bundle.cpu_milli) & (self.cap.memory >= bundle.memory_mib)
@@ -179,4 +203,30 @@ class Placer:
         whole = (alloc.gpu_free[nodes] >= bundle.gpu_milli).sum(axis=1)
         short_gpu = np.maximum(bundle.gpu - whole, 0) / np.maximum(cap.gpu_count[nodes], 1)
         shortfall = np.maximum(np.maximum(short_cpu, short_mem), short_gpu)
-        self.blocked[nodes[int(np.argmin(shortfall))]] = True
+        if releases is not None:
+            ready = np.array([self._ready_at(bundle, int(n), releases.get(int(n), ())) for n in nodes])
+            order = np.lexsort((shortfall, ready))  # soonest first, then the smallest shortfall
+            self._reserve(job, int(nodes[int(order[0])]))
+            return
+        self._reserve(job, int(nodes[int(np.argmin(shortfall))]))
+
+    def _reserve(self, job: Job, node: int) -> None:
+        self.blocked[node] = True
+        self.reserved[job.id] = node
+
+    def _ready_at(self, bundle: Resources, node: int, held: Sequence[Held]) -> float:
+        """When `node` is expected to hold `bundle`, as the jobs on it end (inf: not known)."""
+        alloc = self.alloc
+        cpu, mem = int(alloc.cpu_free[node]), int(alloc.memory_free[node])
+        gpu = alloc.gpu_free[node].astype(np.int64)
+        for end, resources, placement in sorted(held, key=lambda h: h[0]):
+            if not np.isfinite(end):
+                return np.inf
+            cpu += resources.cpu_milli
+            mem += resources.memory_mib
+            for g in placement.gpus:
+                gpu[g] += placement.gpu_milli
+            gpus_ok = not bundle.gpu or int((gpu >= bundle.gpu_milli).sum()) >= bundle.gpu
+            if cpu >= bundle.cpu_milli and mem >= bundle.memory_mib and gpus_ok:
+                return end
+        return np.inf

@@ -3,12 +3,14 @@ compare-and-set transitions, pools and queues."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import inspect, text
 
 from scheduler.db import open_engine
 from scheduler.errors import IdempotencyConflict, JobNotFound, QueueTreeInvalid, SpecInvalid, UnknownPool
-from scheduler.model import JobState
+from scheduler.model import JobState, Quota
 from scheduler.spec import ClusterPoolSpec, JobRequest, QueueSpec
 from scheduler.store import VERSION_TABLE, SchedulerStore, downgrade, migrate
 
@@ -27,7 +29,7 @@ def test_migrations_use_their_own_version_table(db_url: str) -> None:
     assert {"sched_pools", "sched_queues", "sched_jobs", "sched_job_events", VERSION_TABLE} <= tables
     assert "alembic_version" not in tables  # the platform's own table stays free for its migrations
     with engine.connect() as conn:
-        assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0001"
+        assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0002"
     downgrade(engine, "base")
     assert not {"sched_jobs", "sched_pools"} & set(inspect(engine).get_table_names())
     engine.dispose()
@@ -104,3 +106,42 @@ def test_queues_must_form_a_tree(store: SchedulerStore) -> None:
     store.put_queues([QueueSpec(name="root2"), QueueSpec(name="c", parent="root2", tenant="c")], replace=True)
     tree = store.queue_tree()
     assert tree is not None and set(tree.queues) == {"root2", "c"}
+
+
+def test_quotas_stored_before_partial_quotas_leave_their_zeros_unnamed(db_url: str) -> None:
+    # Before revision 0002 every stored quota wrote all three resources, 0 for those left out.
+    engine = open_engine(db_url)
+    migrate(engine, "0001")
+    old = {
+        "name": "a",
+        "parent": "shandong",
+        "tenant": "a",
+        "guaranteed": {"cpu": 1.0, "memory_mib": 0, "gpu": 0.0},
+        "borrowing_limit": {"cpu": 0.0, "memory_mib": 0, "gpu": 0.0},
+        "lending_limit": None,
+        "weight": 1.0,
+    }
+    with engine.begin() as conn:
+        for name, spec in (("shandong", {"name": "shandong"}), ("a", old)):
+            conn.execute(
+                text("INSERT INTO sched_queues (name, spec, updated_at) VALUES (:n, :s, 0)"),
+                {"n": name, "s": json.dumps(spec)},
+            )
+    migrate(engine)
+    store = SchedulerStore(engine)
+    (queue,) = [q for q in store.queue_specs() if q.name == "a"]
+    assert queue.guaranteed is not None and queue.borrowing_limit is not None
+    # {cpu: 1} guarantees one CPU and says nothing of memory or GPUs ...
+    assert queue.guaranteed.to_model() == Quota(cpu_milli=1000)
+    # ... while a quota of nothing at all stays a quota of nothing (not an unlimited one).
+    assert queue.borrowing_limit.to_model() == Quota(0, 0, 0)
+    # A zero written since is a real zero, and later starts do not rewrite it.
+    store.put_queues([QueueSpec.model_validate({**old, "guaranteed": {"cpu": 1, "memory_mib": 0}})])
+    migrate(engine)
+    (queue,) = [q for q in store.queue_specs() if q.name == "a"]
+    assert queue.guaranteed is not None and queue.guaranteed.to_model() == Quota(1000, 0, None)
+    downgrade(engine, "0001")  # the old code reads zeros where the new one has nothing named
+    with engine.connect() as conn:
+        stored = json.loads(conn.execute(text("SELECT spec FROM sched_queues WHERE name = 'a'")).scalar_one())
+    assert stored["guaranteed"] == {"cpu": 1.0, "memory_mib": 0, "gpu": 0}
+    store.close()

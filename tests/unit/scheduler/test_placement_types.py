@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from scheduler import Admit, ClusterState, Job, Node, PolicyConfig, Pool, QueueTree, Resources, schedule
-from scheduler.model import parse_gpu_types
+from scheduler.errors import ResourcesImpossible
+from scheduler.model import GangStrategy, parse_gpu_types
 from scheduler.policy.scorers import Fgd
 from tests.unit.scheduler.builders import job
 
@@ -70,3 +72,32 @@ def test_whole_gpus_kept_whole_for_the_gang_class() -> None:
     assert first == second  # both halves on one GPU: three nodes stay whole for the 2-GPU class
     used = np.flatnonzero(state.alloc.gpu_free.sum(axis=1) < state.capacity.gpu_count * 1000)
     assert used.size == 1
+
+
+def gang(name: str, *bundles: Resources) -> Job:
+    return Job(id=name, tenant="a", queue="a", bundles=bundles, strategy=GangStrategy.STRICT_PACK)
+
+
+def test_single_node_gang_is_validated_against_its_gpu_types() -> None:
+    # T4 nodes have 2 GPUs, G2 nodes 4: three GPUs of which two must be T4s fit on no one node, although
+    # the G2 nodes are big enough for the sum.
+    nodes = [Node(f"t4-{i}", "p", 32_000, 131_072, gpu_count=2, gpu_type="T4") for i in range(2)]
+    nodes += [Node(f"g2-{i}", "p", 32_000, 131_072, gpu_count=4, gpu_type="G2") for i in range(2)]
+    state = ClusterState([Pool("p", city="jinan")], nodes, QueueTree.flat(["a"]))
+    t4 = Resources(gpu=2, gpu_types=frozenset({"T4"}))
+    with pytest.raises(ResourcesImpossible, match="3 GPU of type T4 fits on no node"):
+        state.submit(gang("too-big-for-a-t4", t4, Resources(gpu=1)))
+    with pytest.raises(ResourcesImpossible, match="no GPU type in common"):
+        state.submit(gang("disjoint", t4, Resources(gpu=1, gpu_types=frozenset({"G2"}))))
+    state.submit(gang("fits-a-g2", Resources(gpu=3), Resources(gpu=1, gpu_types=frozenset({"G2", "T4"}))))
+
+
+def test_single_node_gang_lands_on_a_type_every_bundle_accepts() -> None:
+    # The first bundle accepts any type and type pressure sends it to a G2; the second accepts only T4s,
+    # so the gang's one node must be a T4.
+    workload = [(Resources(gpu=1, gpu_types=frozenset({"T4"})), 1.0), (Resources(gpu=1), 1.0)]
+    state = cluster()
+    node = place(
+        state, Fgd(workload), gang("g", Resources(gpu=1), Resources(gpu=1, gpu_types=frozenset({"T4"})))
+    )
+    assert node.startswith("t4-")

@@ -9,6 +9,7 @@ import pytest
 
 from scheduler import (
     Admit,
+    BundlePlacement,
     ClusterState,
     GangStrategy,
     Node,
@@ -346,3 +347,25 @@ def _shared(node: int, gpu: int, milli: int):  # type: ignore[no-untyped-def]
     from scheduler import BundlePlacement
 
     return BundlePlacement(node=node, gpus=(gpu,), gpu_milli=milli)
+
+
+def test_reservation_holds_against_higher_priority_work_and_picks_the_node_that_frees_first() -> None:
+    # Two 8-GPU nodes, one GPU busy on each: on the north node until t=3,000, on the east one until
+    # t=90,000. The big job has waited past reserve_after_s; a small job of a higher priority class
+    # arrives. It must not take the node that drains first (north), held for the big job: before, the
+    # reservation was made in ordinary order, after the small job had already landed there.
+    state = two_city_state(tenants=["a"], nodes_per_pool=1)
+    north, east = (state.capacity.node_ids.index(n) for n in ("jinan-1-n0", "qingdao-1-n0"))
+    for name, node, runtime in (("short", north, 3_000.0), ("long", east, 90_000.0)):
+        running = replace(job(name, gpu=1), runtime=runtime)
+        state.restore(running, (BundlePlacement(node=node, gpus=(0,), gpu_milli=1000),), start_time=0.0)
+    state.now = 2_000.0
+    state.submit(job("big", gpu=8, submit=0.0))
+    state.submit(job("urgent", gpu=1, priority=5, submit=1_999.0))
+    (decision,) = cycle(state, reserve_after_s=1_800.0, preemption=False)
+    assert decision.job_id == "urgent" and isinstance(decision, Admit)
+    assert decision.placements[0].node == east
+    state.now = 3_000.0
+    state.finish("short")
+    (decision,) = cycle(state, reserve_after_s=1_800.0, preemption=False)
+    assert decision.job_id == "big" and isinstance(decision, Admit) and decision.placements[0].node == north

@@ -76,6 +76,20 @@ def test_trace_loads_as_published() -> None:
 
 
 @needs_trace
+def test_fill_arrivals_mix_the_whole_pod_list(small_trace: Trace) -> None:
+    # As the paper's Monte-Carlo experiment: every task once in a seeded random order, then resampled.
+    # In file order, tasks a variant appends (multigpu20/30 put theirs last) would arrive only once the
+    # cluster is nearly full.
+    tasks = arrivals(small_trace, 1.2, seed=2023)
+    first = tasks[: len(small_trace.tasks)]
+    assert sorted(t.name for t in first) == sorted(t.name for t in small_trace.tasks)
+    assert [t.name for t in first] != [t.name for t in small_trace.tasks]
+    assert [t.name for t in arrivals(small_trace, 1.2, seed=2023)] == [t.name for t in tasks]
+    last = {t.name for t in small_trace.tasks[-60:]}  # the file's last tenth
+    assert sum(t.name in last for t in first[: len(first) // 2]) >= 15  # about half come in the first half
+
+
+@needs_trace
 def test_fill_on_a_slice(small_trace: Trace) -> None:
     result = run_fill(small_trace, ("fgd", "best-fit"), max_demand=1.2, step=0.1)
     capacity = small_trace.gpu_capacity_milli / GPU_MILLI

@@ -1,0 +1,42 @@
+// Draws every chart of a page: a <div class="chart" data-chart="bars|series"> followed by its data in a
+// non-executed <script type="application/json" class="chart-data"> block (allowed by the page's CSP).
+// Apache ECharts comes from the npm registry (deploy/portal/package.json), served by the portal itself.
+import * as echarts from "/vendor/echarts.js";
+
+const COLORS = ["#0b5cad", "#c2410c", "#15803d", "#7e22ce", "#a16207", "#0e7490", "#be123c", "#4d7c0f"];
+
+function barsOption(data) {
+  const series = Object.entries(data.series).map(([name, values]) => ({ name, type: "bar", data: values }));
+  return {
+    color: COLORS,
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: { left: 48, right: 16, top: 32, bottom: 64 },
+    xAxis: { type: "category", data: data.names, axisLabel: { rotate: data.names.length > 8 ? 40 : 0 } },
+    yAxis: { type: "value" },
+    series,
+  };
+}
+
+function seriesOption(rows, title) {
+  const length = Math.max(...rows.map((r) => r.length));
+  return {
+    color: COLORS,
+    tooltip: { trigger: "axis" },
+    legend: { top: 0 },
+    grid: { left: 48, right: 16, top: 32, bottom: 32 },
+    xAxis: { type: "category", data: Array.from({ length }, (_, i) => i) },
+    yAxis: { type: "value", scale: true },
+    series: rows.map((row, i) => ({ name: `${title}[${i}]`, type: "line", data: row, showSymbol: false })),
+  };
+}
+
+for (const box of document.querySelectorAll("div.chart")) {
+  const block = box.nextElementSibling;
+  if (!block || !block.classList.contains("chart-data")) continue;
+  const data = JSON.parse(block.textContent);
+  const chart = echarts.init(box, null, { renderer: "canvas" });
+  chart.setOption(box.dataset.chart === "series" ? seriesOption(data, box.dataset.title || "") : barsOption(data));
+  box.dataset.drawn = "true";
+  window.addEventListener("resize", () => chart.resize());
+}

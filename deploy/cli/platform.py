@@ -185,6 +185,7 @@ def doctor(
     dashboard_port: DASHBOARD_PORT = 8265,
     scheduler_metrics_port: SCHEDULER_METRICS_PORT = 9108,
     scheduler_api_port: SCHEDULER_API_PORT = 8300,
+    portal_port: PORTAL_PORT = 8400,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check Python, packages, free ports and stores; exit 1 if something is wrong."""

@@ -34,11 +34,13 @@ install: $(STAMP) $(PORTAL_JS)
 
 # Debian packages the tests and benchmarks use: PostgreSQL (a throwaway server per test
 # session), wrk (load generator), chromium (the portal's browser tests drive it through Playwright) and
-# nodejs/npm (install the portal's JavaScript). Installed only when missing, and only where we can.
-SYSTEM_DEPS := postgresql wrk chromium nodejs npm
+# nodejs/npm (install the portal's JavaScript), fonts-wqy-zenhei (so that chromium draws Chinese).
+# Installed only when missing, and only where we can.
+SYSTEM_DEPS := postgresql wrk chromium fonts-wqy-zenhei nodejs npm
 system-deps:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v wrk >/dev/null 2>&1 \
-			|| ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then \
+			|| ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1 \
+			|| ! fc-list :lang=zh 2>/dev/null | grep -q . ; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing Debian packages: $(SYSTEM_DEPS)"; \
 			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_DEPS) >/dev/null) \

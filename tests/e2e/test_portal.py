@@ -264,9 +264,13 @@ def test_operator_cordons_a_pool_and_sees_a_job_queue_then_run(browser: Any, pla
     page.wait_for_selector("div.chart[data-drawn='true']")
     _shot(page, "pools")
     page.goto(job_url)
-    page.get_by_role("button", name="取消").click()
-    page.wait_for_url(job_url)
-    assert page.locator("#job-state").inner_text() in ("stopping", "cancelled")
+    with page.expect_navigation():
+        page.get_by_role("button", name="取消").click()
+    deadline = time.monotonic() + 60
+    while state not in ("stopping", "cancelled") and time.monotonic() < deadline:
+        page.goto(job_url)
+        state = page.locator("#job-state").inner_text()
+    assert state in ("stopping", "cancelled")
     page.context.close()
 
 
@@ -276,3 +280,19 @@ def test_a_phone_sees_the_catalogue(browser: Any, platform: Portal) -> None:
     assert overflow <= 0, f"the catalogue is {overflow} px wider than a phone"
     _shot(page, "catalogue-phone")
     page.context.close()
+
+
+def test_whoami_names_the_keys_rights_and_refuses_a_bad_key(platform: Portal) -> None:
+    url = f"{platform.url}/api/v1/whoami"
+    me = httpx.get(url, headers={"Authorization": f"Bearer {platform.consumer_key}"})  # type: ignore[attr-defined]
+    assert me.status_code == 200
+    assert (me.json()["tenant"], me.json()["role"], me.json()["kind"]) == (
+        "lubei-chem",
+        "consumer",
+        "enterprise",
+    )
+    assert "infer" in me.json()["rights"] and "manage pools" not in me.json()["rights"]
+    admin = httpx.get(url, headers={"Authorization": f"Bearer {platform.admin_key}"})  # type: ignore[attr-defined]
+    assert "manage pools" in admin.json()["rights"]
+    assert httpx.get(url).status_code == 401
+    assert httpx.get(url, headers={"Authorization": "Bearer ibk_nope_nope"}).status_code == 401

@@ -1,7 +1,7 @@
 // Draws every chart of a page: a <div class="chart" data-chart="bars|series"> followed by its data in a
 // non-executed <script type="application/json" class="chart-data"> block (allowed by the page's CSP).
 // Apache ECharts comes from the npm registry (deploy/portal/package.json), served by the portal itself.
-import * as echarts from "/vendor/echarts.js";
+// Loaded only by a page that has a chart: the catalogue's first load does not carry its 1 MB.
 
 const COLORS = ["#0b5cad", "#c2410c", "#15803d", "#7e22ce", "#a16207", "#0e7490", "#be123c", "#4d7c0f"];
 
@@ -31,7 +31,10 @@ function seriesOption(rows, title) {
   };
 }
 
-for (const box of document.querySelectorAll("div.chart")) {
+const boxes = document.querySelectorAll("div.chart");
+const echarts = boxes.length ? await import("/vendor/echarts.js") : null;
+
+for (const box of boxes) {
   const block = box.nextElementSibling;
   if (!block || !block.classList.contains("chart-data")) continue;
   const data = JSON.parse(block.textContent);

@@ -426,13 +426,19 @@ def build_portal(
         session = session_of(request)
         session.require("read usage")
         month = month or _this_month()
-        lines = (await upstream.centre("GET", "/api/v1/usage", session.key, params={"month": month}))["lines"]
+        params = {"month": month}
+        lines = (await upstream.centre("GET", "/api/v1/usage", session.key, params=params))["lines"]
+        days = (await upstream.centre("GET", "/api/v1/usage/daily", session.key, params=params))["days"]
         by_component: dict[str, int] = defaultdict(int)
         by_tenant: dict[str, int] = defaultdict(int)
         for line in lines:
             by_component[line["component"]] += line["calls"]
             by_tenant[line["tenant"]] += line["calls"]
         own = sum(line["calls"] for line in lines if line["tenant"] == session.tenant)
+        province = None
+        if session.may("read usage of other tenants"):
+            tenants = (await upstream.centre("GET", "/api/v1/tenants", session.key))["items"]
+            province = _by_industry_and_city(by_tenant, tenants)
         return render(
             request,
             "usage.html",
@@ -440,6 +446,8 @@ def build_portal(
             lines=lines,
             by_component=dict(sorted(by_component.items())),
             by_tenant=dict(sorted(by_tenant.items())),
+            daily=_daily_series(days),
+            province=province,
             own_calls=own,
             quota=session.identity.get("monthly_quota"),
         )
@@ -458,8 +466,79 @@ def build_portal(
             headers={"Content-Disposition": f'attachment; filename="usage-{month}.csv"'},
         )
 
+    # --- keys and tenants (admins) ------------------------------------------------------------------
+
+    async def keys_page(request: Request, session: Session, issued: dict[str, Any] | None = None) -> Response:
+        keys = (await upstream.centre("GET", "/api/v1/keys", session.key))["items"]
+        tenants = None
+        if session.may("manage tenants"):
+            tenants = (await upstream.centre("GET", "/api/v1/tenants", session.key))["items"]
+        roles = ("consumer", "developer", "ops", "admin")
+        return render(request, "keys.html", keys=keys, issued=issued, roles=roles, tenants=tenants)
+
+    @app.get("/keys")
+    async def keys(request: Request) -> Response:
+        session = session_of(request)
+        session.require("manage keys")
+        return await keys_page(request, session)
+
+    @app.post("/keys")
+    async def issue_key(
+        request: Request,
+        csrf: str = Form(""),
+        role: str = Form("consumer"),
+        label: str = Form(""),
+        days: str = Form(""),
+    ) -> Response:
+        session = session_of(request)
+        session.check_csrf(csrf)
+        session.require("manage keys")
+        body: dict[str, Any] = {"role": role, "label": label}
+        if days.strip():
+            if not days.strip().isdigit():
+                raise Refused(400, f"the lifetime must be a whole number of days, not {days!r}")
+            body["days"] = int(days)
+        issued = await upstream.centre("POST", "/api/v1/keys", session.key, json=body)
+        # The secret is in this answer only (no redirect: it must not reach a URL or a later page).
+        return await keys_page(request, session, issued)
+
+    @app.post("/keys/{prefix}/revoke")
+    async def revoke_key(request: Request, prefix: str, csrf: str = Form("")) -> Response:
+        session = session_of(request)
+        session.check_csrf(csrf)
+        session.require("manage keys")
+        await upstream.centre("POST", f"/api/v1/keys/{quote(prefix, safe='')}/revoke", session.key)
+        return RedirectResponse("/keys", 303)
+
     app.state.words = WORDS
     return app
+
+
+def _daily_series(days: list[dict[str, Any]]) -> dict[str, Any]:
+    """Calls per day of each component, for a line chart: {names: days, series: {component: [calls]}}."""
+    dates = sorted({d["day"] for d in days})
+    at = {day: i for i, day in enumerate(dates)}
+    series: dict[str, list[int]] = {}
+    for d in days:
+        values = series.setdefault(d["component"], [0] * len(dates))
+        values[at[d["day"]]] += d["calls"]
+    return {"names": dates, "series": dict(sorted(series.items()))}
+
+
+def _by_industry_and_city(
+    by_tenant: dict[str, int], tenants: list[dict[str, Any]]
+) -> dict[str, dict[str, int]]:
+    """Calls per industry brain and per city, for the provincial office's yearly assessment (考核评估).
+    A tenant in several industry chains counts in each of them."""
+    industry: dict[str, int] = defaultdict(int)
+    city: dict[str, int] = defaultdict(int)
+    known = {t["name"]: t for t in tenants}
+    for name, calls in by_tenant.items():
+        tenant = known.get(name, {"industries": [], "city": ""})
+        for code in tenant["industries"] or ["—"]:
+            industry[code] += calls
+        city[SHANDONG_CITIES.get(tenant["city"], tenant["city"] or "—")] += calls
+    return {"industry": dict(sorted(industry.items())), "city": dict(sorted(city.items()))}
 
 
 def _local(target: str) -> str:

@@ -18,6 +18,11 @@ function barsOption(data) {
   };
 }
 
+function linesOption(data) {
+  const series = Object.entries(data.series).map(([name, values]) => ({ name, type: "line", data: values }));
+  return { ...barsOption(data), series, yAxis: { type: "value", minInterval: 1 } };
+}
+
 function seriesOption(rows, title) {
   const length = Math.max(...rows.map((r) => r.length));
   return {
@@ -39,7 +44,10 @@ for (const box of boxes) {
   if (!block || !block.classList.contains("chart-data")) continue;
   const data = JSON.parse(block.textContent);
   const chart = echarts.init(box, null, { renderer: "canvas" });
-  chart.setOption(box.dataset.chart === "series" ? seriesOption(data, box.dataset.title || "") : barsOption(data));
+  const kind = box.dataset.chart;
+  const option =
+    kind === "series" ? seriesOption(data, box.dataset.title || "") : kind === "lines" ? linesOption(data) : barsOption(data);
+  chart.setOption(option);
   box.dataset.drawn = "true";
   window.addEventListener("resize", () => chart.resize());
 }

@@ -70,6 +70,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
         )  # fmt: skip
         issued = p.brain("keys", "issue", "lubei-chem", "--role", "consumer", "--json").stdout
         p.consumer_key = json.loads(issued)["key"]  # type: ignore[attr-defined]
+        issued = p.brain("keys", "issue", "lubei-chem", "--role", "admin", "--json").stdout
+        p.enterprise_admin_key = json.loads(issued)["key"]  # type: ignore[attr-defined]
         _fill_catalogue(p.home / "catalog.db", CATALOGUE_SIZE - 7)
         yield p
     finally:
@@ -296,3 +298,60 @@ def test_whoami_names_the_keys_rights_and_refuses_a_bad_key(platform: Portal) ->
     assert "manage pools" in admin.json()["rights"]
     assert httpx.get(url).status_code == 401
     assert httpx.get(url, headers={"Authorization": "Bearer ibk_nope_nope"}).status_code == 401
+
+
+def _as(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_tenancy_routes_refuse_what_the_rights_table_does_not_allow(platform: Portal) -> None:
+    consumer = _as(platform.consumer_key)  # type: ignore[attr-defined]
+    admin = _as(platform.enterprise_admin_key)  # type: ignore[attr-defined]
+    url = platform.url
+    assert httpx.get(f"{url}/api/v1/keys", headers=consumer).status_code == 403
+    assert httpx.post(f"{url}/api/v1/keys", headers=consumer, json={}).status_code == 403
+    assert httpx.get(f"{url}/api/v1/tenants", headers=admin).status_code == 403  # not an operator
+    daily = httpx.get(f"{url}/api/v1/usage/daily", headers=consumer, params={"month": "2026-11"})
+    assert daily.status_code == 200 and all(d["tenant"] == "lubei-chem" for d in daily.json()["days"])
+    other = httpx.get(
+        f"{url}/api/v1/usage/daily", headers=consumer, params={"month": "2026-11", "tenant": "platform"}
+    )
+    assert other.status_code == 403
+    bad_month = httpx.get(f"{url}/api/v1/usage/daily", headers=consumer, params={"month": "11/2026"})
+    assert bad_month.status_code == 400 and "month" in bad_month.json()["error"]
+    # an enterprise admin manages its own tenant's keys, and nobody else's (404: no oracle)
+    assert httpx.get(f"{url}/api/v1/keys", headers=admin, params={"tenant": "platform"}).status_code == 404
+    assert httpx.post(f"{url}/api/v1/keys", headers=admin, json={"tenant": "platform"}).status_code == 404
+    platform_key = "_".join(platform.admin_key.split("_")[:2])  # type: ignore[attr-defined]
+    revoke = httpx.post(f"{url}/api/v1/keys/{platform_key}/revoke", headers=admin)
+    assert revoke.status_code == 404
+    wrong = httpx.post(f"{url}/api/v1/keys", headers=admin, json={"role": "king"})
+    assert wrong.status_code == 400 and "role" in wrong.json()["error"]
+    extra = httpx.post(f"{url}/api/v1/keys", headers=admin, json={"role": "consumer", "owner": "x"})
+    assert extra.status_code == 400
+    listed = httpx.get(f"{url}/api/v1/keys", headers=admin).json()
+    assert {k["tenant"] for k in listed["items"]} == {"lubei-chem"}
+    assert all("key" not in k for k in listed["items"])  # never a secret in a list
+
+
+def test_admin_issues_a_key_shown_once_and_revokes_it(browser: Any, platform: Portal) -> None:
+    page = _login(browser, platform, platform.enterprise_admin_key)  # type: ignore[attr-defined]
+    page.goto(f"{platform.portal}/keys")
+    _check_accessibility(page)
+    page.get_by_label("角色").select_option("consumer")
+    page.get_by_label("用途").fill("portal test")
+    page.get_by_role("button", name="签发").click()
+    secret = page.locator("#new-key").inner_text().strip()
+    assert secret.startswith("ibk_")
+    me = httpx.get(f"{platform.url}/api/v1/whoami", headers=_as(secret))
+    assert me.status_code == 200 and me.json()["tenant"] == "lubei-chem"
+    page.goto(f"{platform.portal}/keys")
+    assert page.locator("#new-key").count() == 0 and secret not in page.content()  # shown once
+    prefix = "_".join(secret.split("_")[:2])
+    page.locator(f"tr[data-key='{prefix}']").get_by_role("button", name="吊销").click()
+    page.wait_for_selector(f"tr[data-key='{prefix}'] td.state:text('revoked')")
+    deadline = time.monotonic() + 20  # other replicas stop trusting it within key_cache_seconds
+    while httpx.get(f"{platform.url}/api/v1/whoami", headers=_as(secret)).status_code != 401:
+        assert time.monotonic() < deadline, "a revoked key still authenticates"
+        time.sleep(0.5)
+    page.context.close()

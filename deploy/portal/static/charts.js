@@ -47,7 +47,8 @@ for (const box of boxes) {
   const kind = box.dataset.chart;
   const option =
     kind === "series" ? seriesOption(data, box.dataset.title || "") : kind === "lines" ? linesOption(data) : barsOption(data);
-  chart.setOption(option);
+  // No animation: the figures are read (and screenshot) at once, and a phone is spared the work.
+  chart.setOption({ ...option, animation: false });
   box.dataset.drawn = "true";
   window.addEventListener("resize", () => chart.resize());
 }

@@ -15,6 +15,8 @@ import numpy as np
 
 #: Most values shown of one output tensor in the answer's table.
 SHOWN_VALUES = 200
+#: Fewest points along an output's last axis that the answer draws as a line chart.
+SERIES_POINTS = 8
 
 
 @lru_cache(maxsize=64)
@@ -77,14 +79,13 @@ def answer_view(response: dict[str, Any]) -> list[dict[str, Any]]:
         data = list(output.get("data", []))
         shape = list(output.get("shape", []))
         numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in data)
-        # A series: numbers along the last axis with more than one point (e.g. a 24-hour forecast).
-        width = shape[-1] if shape else len(data)
+        # One row per item of the batch (the first axis), the rest flattened.
+        width = len(data) // shape[0] if len(shape) >= 2 and shape[0] > 0 else len(data)
         rows = [data[i : i + width] for i in range(0, len(data), width)] if width else [data]
-        chart = (
-            [[v if math.isfinite(v) else None for v in row] for row in rows[:8]]
-            if numeric and width > 1
-            else None
-        )
+        # A series: numbers along the last axis, at least SERIES_POINTS of them (the 24 hours of a load
+        # forecast), not a few categories or one value per row.
+        series = numeric and len(shape) >= 2 and shape[-1] >= SERIES_POINTS
+        chart = [[v if math.isfinite(v) else None for v in row] for row in rows[:8]] if series else None
         shown.append(
             {
                 "name": output.get("name"),

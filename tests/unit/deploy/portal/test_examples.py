@@ -42,13 +42,25 @@ def test_a_series_gets_a_chart_and_a_scalar_does_not() -> None:
     shown = answer_view(
         {
             "outputs": [
-                {"name": "load", "datatype": "FP32", "shape": [1, 4], "data": [1.0, 2.0, float("nan"), 4.0]},
-                {"name": "total", "datatype": "FP32", "shape": [1], "data": [6.5]},
+                {
+                    "name": "load",
+                    "datatype": "FP32",
+                    "shape": [1, 8],
+                    "data": [1.0, 2.0, float("nan"), *[4.0] * 5],
+                },
+                {"name": "total", "datatype": "FP32", "shape": [2], "data": [6.5, 7.0]},
+                {
+                    "name": "parts",
+                    "datatype": "FP32",
+                    "shape": [2, 3],
+                    "data": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                },
             ]
         }
     )
-    assert shown[0]["chart"] == [[1.0, 2.0, None, 4.0]] and len(shown[0]["rows"][0]) == 4
-    assert shown[1]["chart"] is None and shown[1]["rows"] == [[6.5]]
+    assert shown[0]["chart"] == [[1.0, 2.0, None, *[4.0] * 5]] and len(shown[0]["rows"][0]) == 8
+    assert shown[1]["chart"] is None and shown[1]["rows"] == [[6.5, 7.0]]  # one value per row
+    assert shown[2]["chart"] is None and shown[2]["rows"] == [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]  # categories
 
 
 def test_request_examples_carry_the_body_and_no_key() -> None:

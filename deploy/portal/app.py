@@ -571,4 +571,9 @@ def _pool_view(pool: dict[str, Any]) -> dict[str, Any]:
         if reported_total or total:
             resources.append({"name": name, "used": float(used), "total": float(reported_total or total)})
     cpu = next((r["total"] for r in resources if r["name"] == "CPU"), 0.0)
-    return {**pool, "resources": resources, "cpu_total": cpu}
+    return {
+        **pool,
+        "resources": resources,
+        "cpu_total": cpu,
+        "city_zh": SHANDONG_CITIES.get(pool["city"], ""),
+    }

@@ -29,6 +29,7 @@ from deploy.portal.sessions import (
     COOKIE,
     LANG_COOKIE,
     LOGIN_COOKIE,
+    LoginLimiter,
     Refused,
     Session,
     SessionStore,
@@ -77,6 +78,7 @@ def build_portal(
     upstream = Upstream(centre_url, scheduler_url)
     store = sessions if sessions is not None else SessionStore()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    logins = LoginLimiter()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -198,12 +200,16 @@ def build_portal(
         next: str = Form("/catalogue"),
     ) -> Response:
         check_login_csrf(request.cookies.get(LOGIN_COOKIE), csrf)
+        address = request.client.host if request.client is not None else ""
+        logins.check(address)
         key = key.strip()
         try:
             if not key:
                 raise APIRefusal(401, "no API key given")
             identity = await upstream.centre("GET", "/api/v1/whoami", key)
         except APIRefusal as exc:
+            if exc.status == 401:
+                logins.failed(address)
             return render(request, "login.html", exc.status, csrf=csrf, next=_local(next), error=exc.message)
         session = store.open(key, identity)
         response = RedirectResponse(_local(next), 303)

@@ -84,6 +84,42 @@ def check_login_csrf(cookie: str | None, submitted: str | None) -> None:
         raise Refused(403, "the login form's CSRF token is missing or stale; reload the page and try again")
 
 
+class LoginLimiter:
+    """Failed logins per browser address within a window. The centre counts failed authentications per
+    client address, and every login through the portal reaches it from the portal's address: without
+    this, one guesser would spend everyone's budget (docs/portal.md)."""
+
+    def __init__(
+        self, max_failures: int = 10, window_s: float = 60.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        if max_failures <= 0 or window_s <= 0:
+            raise ValueError("max_failures and window_s must be positive")
+        self.max_failures, self.window_s = max_failures, window_s
+        self._clock = clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, address: str) -> None:
+        """Refuse (429) an address with too many recent failures."""
+        now = self._clock()
+        with self._lock:
+            recent = [t for t in self._failures.get(address, []) if now - t < self.window_s]
+            if recent:
+                self._failures[address] = recent
+            else:
+                self._failures.pop(address, None)
+            if len(recent) >= self.max_failures:
+                wait = self.window_s - (now - recent[0])
+                raise Refused(429, f"too many failed logins from this address; try again in {wait:.0f} s")
+
+    def failed(self, address: str) -> None:
+        with self._lock:
+            self._failures.setdefault(address, []).append(self._clock())
+            if len(self._failures) > 100_000:  # bounded: forget the oldest addresses
+                for stale in list(self._failures)[:50_000]:
+                    del self._failures[stale]
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(32)
 

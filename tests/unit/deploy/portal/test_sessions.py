@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.portal.sessions import Refused, SessionStore, check_login_csrf
+from deploy.portal.sessions import LoginLimiter, Refused, SessionStore, check_login_csrf
 
 CONSUMER = {"tenant": "lubei-chem", "role": "consumer", "rights": ["read catalogue", "infer", "read usage"]}
 OPERATOR = {"tenant": "platform", "role": "ops", "rights": ["read catalogue", "manage pools"]}
@@ -88,3 +88,17 @@ def test_rights_come_from_whoami_and_refuse_what_is_missing() -> None:
 def test_bad_limits_are_refused_at_once() -> None:
     with pytest.raises(ValueError, match="positive"):
         SessionStore(idle_s=0)
+
+
+def test_failed_logins_are_limited_per_address_for_a_window() -> None:
+    clock = Clock()
+    limiter = LoginLimiter(max_failures=3, window_s=60, clock=clock)
+    for _ in range(3):
+        limiter.check("10.0.0.1")
+        limiter.failed("10.0.0.1")
+    with pytest.raises(Refused) as refused:
+        limiter.check("10.0.0.1")
+    assert refused.value.status == 429 and "60 s" in refused.value.message
+    limiter.check("10.0.0.2")  # another address is not affected
+    clock.now += 61
+    limiter.check("10.0.0.1")

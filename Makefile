@@ -22,18 +22,31 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Apache ECharts for the portal, from the npm registry (package.json + package-lock.json in deploy/portal);
+# never committed, never from a CDN. npm ci runs only when node_modules is missing or older than the lock.
+PORTAL_JS := deploy/portal/node_modules/.package-lock.json
+$(PORTAL_JS): deploy/portal/package-lock.json
+	@command -v npm >/dev/null 2>&1 || $(MAKE) system-deps
+	cd deploy/portal && npm ci --no-audit --no-fund
+	@touch $@
+
+install: $(STAMP) $(PORTAL_JS)
 
 # Debian packages the tests and benchmarks use: PostgreSQL (a throwaway server per test
-# session) and wrk (load generator). Installed only when missing, and only where we can.
+# session), wrk (load generator), chromium (the portal's browser tests drive it through Playwright) and
+# nodejs/npm (install the portal's JavaScript), fonts-wqy-zenhei (so that chromium draws Chinese).
+# Installed only when missing, and only where we can.
+SYSTEM_DEPS := postgresql wrk chromium fonts-wqy-zenhei nodejs npm
 system-deps:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v wrk >/dev/null 2>&1; then \
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v wrk >/dev/null 2>&1 \
+			|| ! command -v chromium >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1 \
+			|| ! fc-list :lang=zh 2>/dev/null | grep -q . ; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			echo "installing Debian packages: postgresql wrk"; \
-			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql wrk >/dev/null) \
-				|| echo "warning: could not install postgresql/wrk; the tests that need them will skip and say so"; \
+			echo "installing Debian packages: $(SYSTEM_DEPS)"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_DEPS) >/dev/null) \
+				|| echo "warning: could not install $(SYSTEM_DEPS); the tests that need them will skip and say so"; \
 		else \
-			echo "note: postgresql or wrk missing and not root; the tests that need them will skip and say so"; \
+			echo "note: one of $(SYSTEM_DEPS) is missing and we are not root; the tests that need it will skip and say so"; \
 		fi; \
 	fi
 
@@ -78,4 +91,4 @@ bench: install system-deps $(PEERS_VENV)/.installed-stamp
 	$(BIN)/python bench/serving.py --mlserver-venv $(PEERS_VENV)
 
 clean:
-	rm -rf $(VENV) $(PEERS_VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(PEERS_VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info deploy/portal/node_modules

@@ -35,6 +35,9 @@ class PlatformSettings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     """HTTP port of the capability centre."""
 
+    portal_port: int = Field(default=8400, ge=1, le=65535)
+    """HTTP port of the portal (能力中心门户, `deploy/portal`), on the same interface as the centre."""
+
     max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     """Largest request body accepted; larger ones get 413."""
 

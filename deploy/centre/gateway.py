@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from deploy.centre import tenancy_routes
 from deploy.centre.calls import (
     address_of,
     centre_of,
@@ -147,6 +148,7 @@ def build_api() -> FastAPI:
         kind: list[str] | None = None,
         industry: list[str] | None = None,
         q: str | None = Query(None, max_length=200),
+        owner: str | None = Query(None, max_length=64),
         # Bounded here: a page number past 64 bits reached SQLite and answered 500 (found by schemathesis).
         page: int = Query(1, ge=1, le=MAX_PAGE),
         page_size: int = Query(20, ge=1, le=MAX_PAGE_SIZE),
@@ -160,6 +162,7 @@ def build_api() -> FastAPI:
                 kinds=kind or [],  # type: ignore[arg-type]
                 industries=industry or [],
                 text=q,
+                owner=owner,
                 page=page,
                 page_size=page_size,
             )
@@ -194,6 +197,7 @@ def build_api() -> FastAPI:
             raise BadRequest("format must be json or csv")
         return JSONResponse({"month": month, "lines": [line.as_dict() for line in lines]})
 
+    tenancy_routes.include(api)
     _document_statuses(api)
     return api
 
@@ -229,6 +233,7 @@ ROUTE_STATUSES: dict[str, tuple[int, ...]] = {
     "/api/v1/components/{name}:predict": _LOADS,
     "/api/v1/components": (400, *_AUTHENTICATED),
     "/api/v1/usage": (400, *_AUTHENTICATED),
+    **tenancy_routes.STATUSES,
 }
 
 

@@ -32,6 +32,7 @@ SCHEDULER_METRICS_PORT = Annotated[
 SCHEDULER_API_PORT = Annotated[
     int, typer.Option(envvar="BRAIN_SCHEDULER_API_PORT", help="Port of the scheduler's REST API.")
 ]
+PORTAL_PORT = Annotated[int, typer.Option(envvar="BRAIN_PORTAL_PORT", help="Port of the portal (web UI).")]
 
 
 def up(
@@ -40,6 +41,7 @@ def up(
     dashboard_port: DASHBOARD_PORT = 8265,
     scheduler_metrics_port: SCHEDULER_METRICS_PORT = 9108,
     scheduler_api_port: SCHEDULER_API_PORT = 8300,
+    portal_port: PORTAL_PORT = 8400,
     serve: Annotated[bool, typer.Option(help="Start the capability centre on Ray Serve.")] = True,
     builtins: Annotated[
         bool, typer.Option(help="Train and register the built-in components on first run.")
@@ -95,6 +97,13 @@ def up(
         console.print(
             f"  scheduler metrics         http://127.0.0.1:{scheduler_metrics_port}/metrics", highlight=False
         )
+        try:
+            portal = platform.start_portal(portal_port, centre.url, sched.url)
+        except PlatformError as exc:
+            platform.down()
+            fail(exc.message)
+        started.append(portal)
+        console.print(f"[green]✓[/] portal 门户              {portal.url}/   (log in with an API key)")
     console.print(f"  data folder (BRAIN_HOME)  {platform.home}")
     console.print(f"  logs                      {platform.logs}")
     if issued is not None:
@@ -176,6 +185,7 @@ def doctor(
     dashboard_port: DASHBOARD_PORT = 8265,
     scheduler_metrics_port: SCHEDULER_METRICS_PORT = 9108,
     scheduler_api_port: SCHEDULER_API_PORT = 8300,
+    portal_port: PORTAL_PORT = 8400,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check Python, packages, free ports and stores; exit 1 if something is wrong."""
@@ -208,6 +218,7 @@ def doctor(
         (dashboard_port, "Ray dashboard"),
         (scheduler_api_port, "scheduler REST API"),
         (scheduler_metrics_port, "scheduler metrics"),
+        (portal_port, "portal"),
     )
     for number, what in ports:
         free = port_free(number)

@@ -239,6 +239,19 @@ class Platform:
             "scheduler", command, api_port, url, f"{url}/healthz", timeout, env=scheduler_env()
         )
 
+    def start_portal(self, port: int, centre_url: str, scheduler_url: str, timeout: float = 30.0) -> Service:
+        """The portal (`deploy/portal`): web pages over the centre's and the scheduler's REST APIs."""
+        running = self._running("portal")
+        if running is not None:
+            return running
+        self._check_ports({port: "the portal"})
+        command = [
+            sys.executable, "-m", "deploy.portal", "--host", self.host, "--port", str(port),
+            "--centre", centre_url, "--scheduler", scheduler_url,
+        ]  # fmt: skip
+        url = f"http://{self.host}:{port}"
+        return self._launch("portal", command, port, url, f"{url}/healthz", timeout)
+
     # --- stop --------------------------------------------------------------------------------
 
     def stop_service(self, service: Service, grace: float = 10.0) -> None:

@@ -83,6 +83,36 @@ def usage_report(
     return lines
 
 
+def usage_by_day(
+    engine: Engine, month: str, *, tenant: str | None = None, component: str | None = None
+) -> list[dict[str, Any]]:
+    """Calls and errors of ``month`` per day × tenant × component (all versions), oldest day first: the
+    series behind the portal's usage charts; the monthly lines stay `usage_report`'s."""
+    first, following = month_days(month)
+    query = (
+        select(
+            UsageRow.day,
+            UsageRow.tenant,
+            UsageRow.component,
+            func.sum(UsageRow.calls),
+            func.sum(UsageRow.errors),
+        )
+        .where(UsageRow.day >= first, UsageRow.day < following)
+        .group_by(UsageRow.day, UsageRow.tenant, UsageRow.component)
+        .order_by(UsageRow.day, UsageRow.tenant, UsageRow.component)
+    )
+    if tenant is not None:
+        query = query.where(UsageRow.tenant == tenant)
+    if component is not None:
+        query = query.where(UsageRow.component == component)
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [
+        {"day": day.isoformat(), "tenant": t, "component": c, "calls": int(n or 0), "errors": int(e or 0)}
+        for day, t, c, n, e in rows
+    ]
+
+
 def render_usage(lines: Iterable[UsageLine], fmt: Literal["csv", "json"]) -> str:
     """A report as CSV (header line first) or a JSON list of objects; tables are the CLI's to draw."""
     if fmt == "json":

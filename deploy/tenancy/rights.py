@@ -61,6 +61,9 @@ RIGHTS: dict[str, Right] = {
         frozenset({Role.admin, Role.ops, Role.developer, Role.consumer}),
         "调用可见组件",
     ),
+    "read own key": _own(
+        "keys", "see its own key's tenant, role and rights", EVERY_ROLE, "查看本密钥的租户、角色与权限"
+    ),
     "read catalogue": _own("catalogue", "search visible components", EVERY_ROLE, "检索可见组件目录"),
     "read usage": _own("usage", "read its own tenant's usage", EVERY_ROLE, "查看本租户用量"),
     "register components": _own(

@@ -51,6 +51,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         "dashboard": free_port(),
         "scheduler": free_port(),
         "scheduler-api": free_port(),
+        "portal": free_port(),
     }
     p = Platform(tmp_path_factory.mktemp("platform-home"), ports)
     try:
@@ -67,6 +68,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             str(ports["scheduler"]),
             "--scheduler-api-port",
             str(ports["scheduler-api"]),
+            "--portal-port",
+            str(ports["portal"]),
         )
         p.admin_key = up.stdout.strip().splitlines()[-2].strip()  # type: ignore[attr-defined]
         assert p.admin_key.startswith("ibk_"), up.stdout  # type: ignore[attr-defined]

@@ -35,6 +35,10 @@ class PlatformSettings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     """HTTP port of the capability centre."""
 
+    grpc_port: int = Field(default=8001, ge=0, le=65535)
+    """gRPC port of the capability centre (the Open Inference Protocol's `inference.GRPCInferenceService`,
+    on the same interface as HTTP, BRAIN_HOST); 8001 as Triton's and KServe's. 0 turns gRPC off."""
+
     max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     """Largest request body accepted; larger ones get 413."""
 

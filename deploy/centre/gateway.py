@@ -111,11 +111,11 @@ def build_api() -> FastAPI:
 
     @api.get("/v2/models/{name}")
     async def model_metadata(name: str, request: Request) -> dict[str, Any]:
-        return await _off_loop(request, name, None, _metadata)
+        return await _off_loop(request, name, None, describe_model)
 
     @api.get("/v2/models/{name}/versions/{version}")
     async def model_version_metadata(name: str, version: str, request: Request) -> dict[str, Any]:
-        return await _off_loop(request, name, version_of(version), _metadata)
+        return await _off_loop(request, name, version_of(version), describe_model)
 
     @api.get("/v2/models/{name}/ready")
     async def model_ready(name: str, request: Request) -> JSONResponse:
@@ -287,7 +287,8 @@ async def _off_loop(
     return await asyncio.get_running_loop().run_in_executor(centre.cold_pool, run)
 
 
-def _metadata(centre: Centre, principal: Principal, name: str, version: int | None) -> dict[str, Any]:
+def describe_model(centre: Centre, principal: Principal, name: str, version: int | None) -> dict[str, Any]:
+    """The OIP model metadata of a component (or one version) this caller may use: every door's."""
     centre.admit(principal, "read catalogue")
     component = centre.component(name, principal)
     chosen = centre.pick_version(component, version) if version is not None else None
@@ -304,11 +305,17 @@ def _metadata(centre: Centre, principal: Principal, name: str, version: int | No
     }
 
 
-def _ready(centre: Centre, principal: Principal, name: str, version: int | None) -> JSONResponse:
+def check_model_ready(centre: Centre, principal: Principal, name: str, version: int | None) -> None:
+    """Admit a readiness question and load the version if needed: ready means it can answer now.
+    Raises what a call would (unknown, not visible, no active version)."""
     centre.admit(principal, "read catalogue")
     component = centre.component(name, principal)
     chosen = centre.pick_version(component, version)
-    centre.runtime(name, chosen)  # loads it if needed: ready means it can answer now
+    centre.runtime(name, chosen)
+
+
+def _ready(centre: Centre, principal: Principal, name: str, version: int | None) -> JSONResponse:
+    check_model_ready(centre, principal, name, version)
     return JSONResponse({"name": name, "ready": True})
 
 
@@ -327,4 +334,4 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
     return Response(encoded.body, 200, headers=encoded.headers())
 
 
-__all__ = ["build_api", "build_app", "install"]
+__all__ = ["SERVER", "build_api", "build_app", "check_model_ready", "describe_model", "install"]

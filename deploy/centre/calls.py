@@ -216,19 +216,25 @@ class InferCall:
     def finish(self, outputs: dict[str, np.ndarray]) -> oip.EncodedBody:
         """Encode the OIP REST answer and meter the call."""
         return self.answer(
+            outputs,
             lambda: oip.encode_response(
                 self.decoded,
                 outputs,
                 model_name=self.name,
                 model_version=str(self.chosen),
                 output_specs=self.runtime.card.outputs,
-            )
+            ),
         )
 
-    def answer(self, encode: Callable[[], T]) -> T:
-        """Run a door's encode step and meter the call as a success."""
+    def answer(self, outputs: dict[str, np.ndarray], encode: Callable[[], T]) -> T:
+        """Run a door's encode step of ``outputs``, meter the call as a success and count it into its
+        version's drift statistics."""
         encoded = self.step(encode)
         self.succeeded()
+        try:
+            self.centre.observe(self.runtime, self.inputs, outputs)
+        except Exception:  # monitoring must never turn an answer into an error
+            log.exception("drift statistics failed")
         return encoded
 
     def succeeded(self) -> None:

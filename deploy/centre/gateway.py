@@ -168,6 +168,23 @@ def build_api() -> FastAPI:
             raise BadRequest(f"invalid catalogue query: {exc}") from None
         return {"total": result.total, "page": result.page, "items": [e.as_dict() for e in result.items]}
 
+    @api.get("/api/v1/components/{name}/drift")
+    async def drift(name: str, request: Request) -> dict[str, Any]:
+        centre = centre_of(request)
+        key, address = key_of(request), address_of(request)
+
+        def report() -> dict[str, Any]:
+            principal = centre.authenticate(key, address)
+            component = centre.component(name, principal)  # 404 for what the caller may not see
+            if component.card.owner == principal.tenant.name:
+                principal.require("read drift")
+            else:
+                principal.require("read drift of other tenants")
+            return centre.drift_report(component)
+
+        # A name never seen is looked up in MLflow, and a key may need the database: off the event loop.
+        return await asyncio.get_running_loop().run_in_executor(centre.cold_pool, report)
+
     @api.get("/api/v1/usage")
     async def usage(
         request: Request,
@@ -228,6 +245,7 @@ ROUTE_STATUSES: dict[str, tuple[int, ...]] = {
     "/v2/models/{name}/versions/{version}/infer": _LOADS,
     "/api/v1/components/{name}:predict": _LOADS,
     "/api/v1/components": (400, *_AUTHENTICATED),
+    "/api/v1/components/{name}/drift": (404, *_AUTHENTICATED),
     "/api/v1/usage": (400, *_AUTHENTICATED),
 }
 

@@ -181,7 +181,7 @@ class InferenceService:
                     call, outputs = await asyncio.get_running_loop().run_in_executor(
                         centre.cold_pool, _cold_call, centre, key, name, version, address, request
                     )
-                return call.answer(lambda: _encode(call, outputs))
+                return call.answer(outputs, lambda: _encode(call, outputs))
             finally:
                 centre.metrics.in_flight.dec()
         except Exception as exc:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from deploy.centre.oip import DATATYPES
@@ -24,7 +25,8 @@ from deploy.embedded.proctree import read_recorded, still_running, terminate
 from deploy.settings import PlatformSettings
 from deploy.tenancy import Role, TenantSpec, TenantStore
 from deploy.tenancy.bootstrap import ensure_operator
-from model_hub import HubSettings, Registry
+from model_hub import HubSettings, Registry, ServingPolicy
+from model_hub.reference_stats import record_training_reference
 from tests import onnx_models
 from tests.cards import make_card
 from tests.conftest import ROOT, free_port
@@ -73,6 +75,12 @@ def _prepare(home: Path) -> tuple[Registry, TenantStore, dict[str, str]]:
         "tests.formulas:scale",
         {"factor": 2.0},
     )
+    # A private component registered with training statistics (standard normal inputs) and a drift
+    # threshold: the drift tests shift its traffic.
+    registry.register_onnx(make_card(name="drift-probe", visibility="private"), onnx_models.linear(seed=5))
+    normal = np.random.default_rng(3).standard_normal((4000, 4)).astype(np.float32)
+    record_training_reference(registry, "drift-probe", 1, {"x": normal})
+    registry.set_serving("drift-probe", ServingPolicy(drift_threshold=0.25))
     # Every OIP datatype in and out (the codecs' round trip), private to the tenant `bulk`; and every
     # datatype with a typed-contents field in gRPC (all but FP16).
     for name, datatypes in (("echo-types", DATATYPES), ("echo-typed", [d for d in DATATYPES if d != "FP16"])):
@@ -143,6 +151,7 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
         "BRAIN_MAX_BODY_BYTES": "100000",
         "BRAIN_USAGE_FLUSH_SECONDS": "0.5",
         "BRAIN_KEY_CACHE_SECONDS": "1",
+        "BRAIN_DRIFT_SAMPLE_RATE": "0.5",
         "PYTHONPATH": str(ROOT),
     }
     log = (home / "runner.log").open("wb")

@@ -231,10 +231,12 @@ class InferCall:
         version's drift statistics."""
         encoded = self.step(encode)
         self.succeeded()
-        try:
-            self.centre.observe(self.runtime, self.inputs, outputs)
-        except Exception:  # monitoring must never turn an answer into an error
-            log.exception("drift statistics failed")
+        monitor = self.runtime.drift
+        if monitor is not None:
+            try:
+                monitor.observe(self.inputs, outputs)
+            except Exception:  # monitoring must never turn an answer into an error
+                log.exception("drift statistics failed")
         return encoded
 
     def succeeded(self) -> None:

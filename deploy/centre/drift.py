@@ -1,10 +1,12 @@
 """Drift of a served component version: its sampled traffic against its training statistics.
 
 Per version a replica keeps, per feature of the reference (`model_hub.reference_stats`), one array
-of bin counts — bounded memory, no payload. One call in ``every`` is counted (a fixed sample rate,
-BRAIN_DRIFT_SAMPLE_RATE), so the hot path pays a counter increment for the others. The scores (PSI
-per feature) are computed off the hot path, by the centre's background thread, which also raises
-the drift event when a component's threshold (`ServingPolicy.drift_threshold`) is crossed.
+of bin counts — bounded memory, no payload kept. One call in ``every`` is sampled (a fixed sample
+rate, BRAIN_DRIFT_SAMPLE_RATE), so the hot path pays a counter increment for the others; a sampled
+call leaves a copy of its feature values (the monitored columns, or a wide tensor's row means), at
+most MAX_PENDING_ROWS rows, until the centre's background check (every 2 s) bins them and drops
+them. The same check computes the scores (PSI per feature) and raises the drift event when a
+component's threshold (`ServingPolicy.drift_threshold`) is crossed.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model_hub.reference_stats import ReferenceStats, feature_values, psi
+from model_hub.reference_stats import ReferenceStats, psi
 
 #: Rows a version must have counted before its scores mean anything (and an event can be raised).
 MIN_ROWS = 200
+
+#: Sampled rows a version holds between two background checks (2 s); more are dropped and counted.
+MAX_PENDING_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -28,48 +33,119 @@ class FeatureDrift:
     psi: float
 
 
+@dataclass(frozen=True)
+class _Group:
+    """The features of one tensor, counted together: one comparison against a matrix of edges."""
+
+    kind: str
+    tensor: str
+    columns: list[int] | None
+    """The tensor's columns that are features; None: its row mean is the one feature."""
+    features: slice
+    """Positions of these features in the reference (a tensor's features are consecutive there)."""
+    edges: np.ndarray
+    """(1, features, BINS - 1) inner edges, padded with +inf where deciles coincided."""
+    offsets: np.ndarray
+    """(features,) the first flat bin of each feature: feature × bins."""
+
+
 class DriftMonitor:
     """Streaming histograms of one version's sampled inputs and outputs over its reference bins."""
 
     def __init__(self, reference: ReferenceStats, every: int) -> None:
         self.reference = reference
         self.every = max(1, every)
-        self._edges = [np.asarray(f.edges, dtype=np.float64) for f in reference.features]
+        self._bins = max(len(f.fractions) for f in reference.features)
         self._expected = [np.asarray(f.fractions, dtype=np.float64) for f in reference.features]
-        self._index: dict[tuple[str, str], int] = {
-            (f.kind, f.name): i for i, f in enumerate(reference.features)
-        }
-        self._counts = [np.zeros(len(f.fractions), dtype=np.int64) for f in reference.features]
+        self._counts = np.zeros((len(reference.features), self._bins), dtype=np.int64)
+        self._groups: list[_Group] = []
+        by_tensor: dict[tuple[str, str], list[int]] = {}
+        for i, f in enumerate(reference.features):
+            by_tensor.setdefault((f.kind, f.tensor), []).append(i)
+        for (kind, tensor), positions in by_tensor.items():
+            columns = [reference.features[i].column for i in positions]
+            if positions != list(range(positions[0], positions[-1] + 1)):
+                raise ValueError(f"the reference's features of {kind} {tensor!r} are not consecutive")
+            edges = np.full((1, len(positions), self._bins - 1), np.inf)
+            for row, i in enumerate(positions):
+                inner = reference.features[i].edges
+                edges[0, row, : len(inner)] = inner
+            self._groups.append(
+                _Group(
+                    kind,
+                    tensor,
+                    None if columns == [None] else [c for c in columns if c is not None],
+                    slice(positions[0], positions[-1] + 1),
+                    edges,
+                    np.arange(len(positions)) * self._bins,
+                )
+            )
         self._calls = 0
         self.rows = 0
         self.alerted = False
         """Whether the last check found the threshold crossed (an event is raised on the crossing)."""
         self._lock = threading.Lock()
+        # Feature values of sampled calls not binned yet, per group (at most MAX_PENDING_ROWS rows).
+        self._pending: list[list[np.ndarray]] = [[] for _ in self._groups]
+        self._pending_rows = 0
+        self.dropped = 0
+        """Sampled rows left out because the background check fell behind (pending was full)."""
 
     def observe(self, inputs: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]) -> None:
-        """Count one call's rows if it is sampled; the others cost one increment."""
+        """Keep one sampled call's feature values (a copy of those columns only, or a wide tensor's row
+        means) for the next `flush`; the calls not sampled cost one increment.
+
+        Binning waits for the background check: a handful of numpy calls per sampled request cost
+        2-3 times their standalone time between the request's own work (cold caches), while binning
+        all pending rows at once costs a few calls per pass.
+        """
         self._calls += 1
         if self._calls % self.every:
             return
+        if self._pending_rows >= MAX_PENDING_ROWS:
+            self.dropped += 1
+            return
+        rows = 0
+        for group, pending in zip(self._groups, self._pending, strict=True):
+            array = (inputs if group.kind == "input" else outputs).get(group.tensor)
+            if array is None or array.ndim == 0 or array.dtype.kind not in "biuf":
+                continue
+            table = array.reshape(array.shape[0], -1)
+            # Fancy indexing copies: nothing of the request body is kept alive.
+            pending.append(
+                table.mean(axis=1, keepdims=True) if group.columns is None else table[:, group.columns]
+            )
+            rows = max(rows, table.shape[0])
+        self._pending_rows += rows
+
+    def flush(self) -> None:
+        """Bin the pending values into the counts: all rows of a feature group in one pass."""
         with self._lock:
-            for kind, arrays in (("input", inputs), ("output", outputs)):
-                for name, _, _, values in feature_values(arrays, kind):  # type: ignore[arg-type]
-                    i = self._index.get((kind, name))
-                    if i is None:
-                        continue
-                    bins = np.searchsorted(self._edges[i], values[np.isfinite(values)], side="right")
-                    self._counts[i] += np.bincount(bins, minlength=self._counts[i].size)
-            first = next(iter(inputs.values()), None)
-            self.rows += int(first.shape[0]) if first is not None and first.ndim > 0 else 1
+            pending, self._pending = self._pending, [[] for _ in self._groups]
+            rows, self._pending_rows = self._pending_rows, 0
+            for group, values_list in zip(self._groups, pending, strict=True):
+                if not values_list:
+                    continue
+                values = np.concatenate(values_list).astype(np.float64, copy=False)
+                # A value's bin is the number of inner edges at or below it (searchsorted, side right),
+                # for every feature of the tensor at once; NaN is in no bin.
+                bins = np.add.reduce(values[:, :, None] >= group.edges, axis=2)
+                flat = (bins + group.offsets)[np.isfinite(values)]
+                counts = self._counts[group.features]
+                counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
+            self.rows += rows
 
     def scores(self) -> list[FeatureDrift]:
-        """PSI per feature, in the reference's order."""
+        """PSI per feature, in the reference's order (after binning what is pending)."""
+        self.flush()
         with self._lock:
-            counts = [c.copy() for c in self._counts]
+            counts = self._counts.copy()
         return [
-            FeatureDrift(f.name, f.kind, round(psi(self._expected[i], counts[i]), 6))
+            FeatureDrift(f.name, f.kind, round(psi(self._expected[i], counts[i, : len(f.fractions)]), 6))
             for i, f in enumerate(self.reference.features)
         ]
 
     def ready(self) -> bool:
+        """Whether enough rows were counted to score (after binning what is pending)."""
+        self.flush()
         return self.rows >= MIN_ROWS

@@ -157,6 +157,13 @@ class Centre:
             raise NotFound(f"component {name!r}", "`GET /api/v1/components` lists what you can use")
         return found
 
+    def any_component(self, name: str) -> Component:
+        """The component whoever owns it (for platform operators' views); NotFound if there is none."""
+        found = self._component(name)
+        if found is None:
+            raise NotFound(f"component {name!r}", "`GET /api/v1/components` lists what you can use")
+        return found
+
     def pick_version(self, component: Component, version: int | None) -> int:
         if version is not None:
             if version not in component.active:
@@ -221,14 +228,6 @@ class Centre:
             # Formulas say what is wrong with a request by raising ValueError (e.g. an unknown
             # fuel code); that is the caller's mistake, not the server's.
             raise BadRequest(f"{runtime.name}: {exc}") from None
-
-    def observe(
-        self, runtime: Runtime, inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray]
-    ) -> None:
-        """Count a successful call into its version's drift histograms (one call in N is sampled)."""
-        monitor = self.drift.get((runtime.name, runtime.version))
-        if monitor is not None:
-            monitor.observe(inputs, outputs)
 
     def check_drift(self) -> None:
         """Score every monitored version (PSI per feature into Prometheus) and raise the drift event
@@ -416,6 +415,8 @@ class Centre:
                 reference = None
             if reference is not None:
                 self.drift[(name, version)] = DriftMonitor(reference, self._drift_every)
+        # A reloaded version keeps counting into the same histograms.
+        runtime.drift = self.drift.get((name, version))
         return runtime
 
     def _loaded(self, event: LoadEvent) -> None:

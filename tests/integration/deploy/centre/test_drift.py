@@ -57,6 +57,11 @@ def test_drift_scores_are_for_the_owner_and_operators_only(centre: Centre) -> No
     other = httpx.get(f"{centre.url}{DRIFT}", headers=centre.headers("shantui"), timeout=30)
     assert other.status_code == 404  # not visible to another tenant: as if it did not exist
     assert httpx.get(f"{centre.url}{DRIFT}", timeout=30).status_code == 401
+    # A public component of another tenant: visible, but its drift is its owner's business.
+    public = httpx.get(
+        f"{centre.url}/api/v1/components/sum-formula/drift", headers=centre.headers("shantui"), timeout=30
+    )
+    assert public.status_code == 403 and "read drift of other tenants" in public.json()["error"]
 
 
 def test_a_shifted_stream_crosses_the_threshold(centre: Centre) -> None:

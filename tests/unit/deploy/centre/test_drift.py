@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deploy.centre.drift import MIN_ROWS, DriftMonitor
+from deploy.centre.drift import MAX_PENDING_ROWS, MIN_ROWS, DriftMonitor
 from model_hub.reference_stats import WIDE, ReferenceStats, compute_reference, psi
 
 RNG = np.random.default_rng(0)
@@ -64,7 +64,7 @@ def monitor_fed(shift: float, every: int = 1, calls: int = 50, rows: int = 20) -
 
 def test_a_shifted_input_stream_crosses_the_threshold_and_the_training_one_does_not() -> None:
     steady = monitor_fed(0.0)
-    assert steady.ready() and steady.rows == 1000 >= MIN_ROWS
+    assert steady.ready() and steady.rows == 1000 >= MIN_ROWS  # ready() bins what is pending
     assert max(f.psi for f in steady.scores()) < 0.1
     shifted = monitor_fed(1.0)
     scores = {f.name: f.psi for f in shifted.scores()}
@@ -75,5 +75,10 @@ def test_a_shifted_input_stream_crosses_the_threshold_and_the_training_one_does_
 
 def test_only_one_call_in_every_is_counted() -> None:
     monitor = monitor_fed(0.0, every=10, calls=50, rows=20)
-    assert monitor.rows == 5 * 20
     assert not monitor.ready()  # too few rows to score yet
+    assert monitor.rows == 5 * 20
+
+
+def test_pending_rows_are_bounded() -> None:
+    monitor = monitor_fed(0.0, calls=60, rows=500)  # 30,000 rows sampled before any check
+    assert monitor.ready() and monitor.rows == MAX_PENDING_ROWS and monitor.dropped == 20

@@ -48,6 +48,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     ports = {
         "mlflow": free_port(),
         "serve": free_port(),
+        "grpc": free_port(),
         "dashboard": free_port(),
         "scheduler": free_port(),
         "scheduler-api": free_port(),
@@ -61,6 +62,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             str(ports["mlflow"]),
             "--port",
             str(ports["serve"]),
+            "--grpc-port",
+            str(ports["grpc"]),
             "--dashboard-port",
             str(ports["dashboard"]),
             "--scheduler-metrics-port",
@@ -245,14 +248,16 @@ def test_the_platform_listens_on_loopback_only(platform: Platform) -> None:
     p = platform.ports
     proc = platform.brain(
         "doctor", "--json", "--mlflow-port", str(p["mlflow"]), "--port", str(p["serve"]),
-        "--dashboard-port", str(p["dashboard"]), "--scheduler-metrics-port", str(p["scheduler"]),
-        "--scheduler-api-port", str(p["scheduler-api"]), check=False,
+        "--grpc-port", str(p["grpc"]), "--dashboard-port", str(p["dashboard"]),
+        "--scheduler-metrics-port", str(p["scheduler"]), "--scheduler-api-port", str(p["scheduler-api"]),
+        check=False,
     )  # fmt: skip
     checks = {c["check"]: c for c in json.loads(proc.stdout)["checks"]}
     listening = {name: c for name, c in checks.items() if name.startswith("listen ")}
     # Ray Serve 2.60 binds each replica's inter-deployment gRPC server to [::]:0 with no setting for it
-    # (ray/serve/_private/replica.py, _on_initialized): the one listener left off loopback, which doctor
-    # reports. Everything else must be on loopback.
+    # (ray/serve/_private/replica.py, _on_initialized), and with the OIP gRPC service on, the replica's own
+    # gRPC server that HAProxy forwards to, likewise: the listeners left off loopback, which doctor
+    # reports. Everything else must be on loopback (HAProxy's gRPC frontend included).
     exposed = [c for c in listening.values() if not c["ok"]]
     assert exposed and all(c["detail"].startswith("ray::ServeReplica") for c in exposed), exposed
     assert proc.returncode == 1

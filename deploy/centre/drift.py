@@ -3,10 +3,9 @@
 Per version a replica keeps, per feature of the reference (`model_hub.reference_stats`), one array
 of bin counts — bounded memory, no payload kept. One call in ``every`` is sampled (a fixed sample
 rate, BRAIN_DRIFT_SAMPLE_RATE), so the hot path pays a counter increment for the others; a sampled
-call leaves a copy of its feature values (the monitored columns, or a wide tensor's row means), at
-most MAX_PENDING_ROWS rows, until the centre's background check (every 2 s) bins them and drops
-them. The same check computes the scores (PSI per feature) and raises the drift event when a
-component's threshold (`ServingPolicy.drift_threshold`) is crossed.
+call leaves its monitored tensors (at most MAX_PENDING_BYTES of them) until the centre's background
+check (every 2 s) bins them and drops them. The same check computes the scores (PSI per feature) and
+raises the drift event when a component's threshold (`ServingPolicy.drift_threshold`) is crossed.
 """
 
 from __future__ import annotations
@@ -22,8 +21,9 @@ from model_hub.reference_stats import ReferenceStats, psi
 #: Rows a version must have counted before its scores mean anything (and an event can be raised).
 MIN_ROWS = 200
 
-#: Sampled rows a version holds between two background checks (2 s); more are dropped and counted.
-MAX_PENDING_ROWS = 20_000
+#: Bytes of sampled tensors a version holds between two background checks (2 s); calls sampled
+#: beyond it are dropped and counted.
+MAX_PENDING_BYTES = 8 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -87,46 +87,57 @@ class DriftMonitor:
         self._lock = threading.Lock()
         # Feature values of sampled calls not binned yet, per group (at most MAX_PENDING_ROWS rows).
         self._pending: list[list[np.ndarray]] = [[] for _ in self._groups]
-        self._pending_rows = 0
+        self._pending_bytes = 0
         self.dropped = 0
-        """Sampled rows left out because the background check fell behind (pending was full)."""
+        """Sampled calls left out because the background check fell behind (pending was full)."""
 
     def observe(self, inputs: Mapping[str, np.ndarray], outputs: Mapping[str, np.ndarray]) -> None:
-        """Keep one sampled call's feature values (a copy of those columns only, or a wide tensor's row
-        means) for the next `flush`; the calls not sampled cost one increment.
+        """Keep one sampled call's monitored tensors for the next `flush`; the calls not sampled cost
+        one increment.
 
-        Binning waits for the background check: a handful of numpy calls per sampled request cost
-        2-3 times their standalone time between the request's own work (cold caches), while binning
-        all pending rows at once costs a few calls per pass.
+        No numpy call is made here: between a call's own work, each one costs tens of microseconds
+        (cold caches; measured in bench/drift_overhead.py), so reshaping and binning wait for the
+        background check. A tensor that is a view of the request body (binary tensors) is copied, so
+        that no body is kept alive; the others are owned by this call and only referenced.
         """
         self._calls += 1
         if self._calls % self.every:
             return
-        if self._pending_rows >= MAX_PENDING_ROWS:
+        if self._pending_bytes >= MAX_PENDING_BYTES:
             self.dropped += 1
             return
-        rows = 0
         for group, pending in zip(self._groups, self._pending, strict=True):
             array = (inputs if group.kind == "input" else outputs).get(group.tensor)
             if array is None or array.ndim == 0 or array.dtype.kind not in "biuf":
                 continue
-            table = array.reshape(array.shape[0], -1)
-            # Fancy indexing copies: nothing of the request body is kept alive.
-            pending.append(
-                table.mean(axis=1, keepdims=True) if group.columns is None else table[:, group.columns]
-            )
-            rows = max(rows, table.shape[0])
-        self._pending_rows += rows
+            base = array.base
+            if base is not None and not (isinstance(base, np.ndarray) and base.base is None):
+                array = array.copy()  # a view of something else (the request body): not kept alive
+            pending.append(array)
+            self._pending_bytes += array.nbytes
 
     def flush(self) -> None:
-        """Bin the pending values into the counts: all rows of a feature group in one pass."""
+        """Bin the pending values into the counts: each group's rows in one pass."""
         with self._lock:
             pending, self._pending = self._pending, [[] for _ in self._groups]
-            rows, self._pending_rows = self._pending_rows, 0
-            for group, values_list in zip(self._groups, pending, strict=True):
-                if not values_list:
+            self._pending_bytes = 0
+            rows = 0
+            for group, arrays in zip(self._groups, pending, strict=True):
+                if not arrays:
                     continue
-                values = np.concatenate(values_list).astype(np.float64, copy=False)
+                parts = []
+                for array in arrays:
+                    table = array.reshape(array.shape[0], -1)
+                    if group.columns is None:
+                        parts.append(
+                            np.add.reduce(table, axis=1, dtype=np.float64, keepdims=True) / table.shape[1]
+                        )
+                    elif table.shape[1] > max(group.columns):
+                        parts.append(table[:, group.columns])
+                if not parts:
+                    continue
+                values = np.concatenate(parts).astype(np.float64, copy=False)
+                rows = max(rows, values.shape[0])
                 # A value's bin is the number of inner edges at or below it (searchsorted, side right),
                 # for every feature of the tensor at once; NaN is in no bin.
                 bins = np.add.reduce(values[:, :, None] >= group.edges, axis=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from deploy.centre.drift import MAX_PENDING_ROWS, MIN_ROWS, DriftMonitor
+from deploy.centre.drift import MAX_PENDING_BYTES, MIN_ROWS, DriftMonitor
 from model_hub.reference_stats import WIDE, ReferenceStats, compute_reference, psi
 
 RNG = np.random.default_rng(0)
@@ -79,6 +79,19 @@ def test_only_one_call_in_every_is_counted() -> None:
     assert monitor.rows == 5 * 20
 
 
-def test_pending_rows_are_bounded() -> None:
-    monitor = monitor_fed(0.0, calls=60, rows=500)  # 30,000 rows sampled before any check
-    assert monitor.ready() and monitor.rows == MAX_PENDING_ROWS and monitor.dropped == 20
+def test_pending_tensors_are_bounded() -> None:
+    # 60 calls of 5,000 rows (6.8 MB each, the FP64 history mostly) before any check: the second
+    # passes the 8 MiB, the others are dropped and counted.
+    monitor = monitor_fed(0.0, calls=60, rows=5000)
+    assert MAX_PENDING_BYTES == 8 * 1024 * 1024
+    assert monitor.ready() and monitor.rows == 2 * 5000 and monitor.dropped == 58
+
+
+def test_views_of_a_request_body_are_copied() -> None:
+    monitor = DriftMonitor(reference(), 1)
+    body = bytearray(np.zeros((2, 4), np.float32).tobytes())
+    x = np.frombuffer(body, np.float32).reshape(2, 4)  # as the binary tensor extension decodes
+    monitor.observe({"x": x, "history": np.zeros((2, 168))}, {"y": np.zeros((2, 1), np.float32)})
+    body[:4] = np.float32(1e9).tobytes()  # the body's memory is reused: the kept rows must not change
+    scores = {f.name: f for f in monitor.scores()}
+    assert monitor.rows == 2 and scores["x[0]"].psi == monitor.scores()[0].psi

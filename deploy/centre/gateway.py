@@ -112,11 +112,11 @@ def build_api() -> FastAPI:
 
     @api.get("/v2/models/{name}")
     async def model_metadata(name: str, request: Request) -> dict[str, Any]:
-        return await _off_loop(request, name, None, _metadata)
+        return await _off_loop(request, name, None, describe_model)
 
     @api.get("/v2/models/{name}/versions/{version}")
     async def model_version_metadata(name: str, version: str, request: Request) -> dict[str, Any]:
-        return await _off_loop(request, name, version_of(version), _metadata)
+        return await _off_loop(request, name, version_of(version), describe_model)
 
     @api.get("/v2/models/{name}/ready")
     async def model_ready(name: str, request: Request) -> JSONResponse:
@@ -170,6 +170,24 @@ def build_api() -> FastAPI:
         except ValueError as exc:
             raise BadRequest(f"invalid catalogue query: {exc}") from None
         return {"total": result.total, "page": result.page, "items": [e.as_dict() for e in result.items]}
+
+    @api.get("/api/v1/components/{name}/drift")
+    async def drift(name: str, request: Request) -> dict[str, Any]:
+        centre = centre_of(request)
+        key, address = key_of(request), address_of(request)
+
+        def report() -> dict[str, Any]:
+            principal = centre.authenticate(key, address)
+            if principal.may("read drift of other tenants"):  # a platform operator: any component
+                return centre.drift_report(centre.any_component(name))
+            component = centre.component(name, principal)  # 404 for what the caller may not see
+            if component.card.owner != principal.tenant.name:  # visible, e.g. public, but not its own
+                principal.require("read drift of other tenants")
+            principal.require("read drift")
+            return centre.drift_report(component)
+
+        # A name never seen is looked up in MLflow, and a key may need the database: off the event loop.
+        return await asyncio.get_running_loop().run_in_executor(centre.cold_pool, report)
 
     @api.get("/api/v1/usage")
     async def usage(
@@ -232,6 +250,7 @@ ROUTE_STATUSES: dict[str, tuple[int, ...]] = {
     "/v2/models/{name}/versions/{version}/infer": _LOADS,
     "/api/v1/components/{name}:predict": _LOADS,
     "/api/v1/components": (400, *_AUTHENTICATED),
+    "/api/v1/components/{name}/drift": (404, *_AUTHENTICATED),
     "/api/v1/usage": (400, *_AUTHENTICATED),
     **tenancy_routes.STATUSES,
 }
@@ -292,7 +311,8 @@ async def _off_loop(
     return await asyncio.get_running_loop().run_in_executor(centre.cold_pool, run)
 
 
-def _metadata(centre: Centre, principal: Principal, name: str, version: int | None) -> dict[str, Any]:
+def describe_model(centre: Centre, principal: Principal, name: str, version: int | None) -> dict[str, Any]:
+    """The OIP model metadata of a component (or one version) this caller may use: every door's."""
     centre.admit(principal, "read catalogue")
     component = centre.component(name, principal)
     chosen = centre.pick_version(component, version) if version is not None else None
@@ -309,11 +329,17 @@ def _metadata(centre: Centre, principal: Principal, name: str, version: int | No
     }
 
 
-def _ready(centre: Centre, principal: Principal, name: str, version: int | None) -> JSONResponse:
+def check_model_ready(centre: Centre, principal: Principal, name: str, version: int | None) -> None:
+    """Admit a readiness question and load the version if needed: ready means it can answer now.
+    Raises what a call would (unknown, not visible, no active version)."""
     centre.admit(principal, "read catalogue")
     component = centre.component(name, principal)
     chosen = centre.pick_version(component, version)
-    centre.runtime(name, chosen)  # loads it if needed: ready means it can answer now
+    centre.runtime(name, chosen)
+
+
+def _ready(centre: Centre, principal: Principal, name: str, version: int | None) -> JSONResponse:
+    check_model_ready(centre, principal, name, version)
     return JSONResponse({"name": name, "ready": True})
 
 
@@ -332,4 +358,4 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
     return Response(encoded.body, 200, headers=encoded.headers())
 
 
-__all__ = ["build_api", "build_app", "install"]
+__all__ = ["SERVER", "build_api", "build_app", "check_model_ready", "describe_model", "install"]

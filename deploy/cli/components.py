@@ -590,3 +590,69 @@ def _train_in_process(chosen: list[Any], retrain: bool, seed: int, as_json: bool
     for p in results:
         what = f"trained in {p.seconds:.1f} s" if p.trained else "already registered"
         console.print(f"  {p.name}: version {p.version.version} ({what})")
+
+
+@app.command()
+def drift(
+    name: str,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Set the PSI at which a drift event is raised for this component (0: none)."),
+    ] = None,
+    url: Annotated[
+        str, typer.Option(envvar="BRAIN_URL", help="The capability centre.")
+    ] = "http://127.0.0.1:8000",
+    key: Annotated[
+        str | None,
+        typer.Option(envvar="BRAIN_API_KEY", help="An API key of the component's owner, or an operator's."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show how far a component's served traffic has drifted from its training statistics (PSI per
+    feature, as the replica that answers counted it), and set its drift threshold."""
+    import httpx
+
+    if threshold is not None:
+        registry = _registry()
+        current = registry.info(name).serving
+        try:
+            policy = ServingPolicy.model_validate(
+                {**current.model_dump(), "drift_threshold": threshold or None}
+            )
+        except ValidationError as exc:
+            fail(f"invalid drift threshold for {name}: {one_line(exc)}")
+        registry.set_serving(name, policy)
+    if not key:
+        fail("an API key is needed to read drift scores from the centre: --key or BRAIN_API_KEY")
+    try:
+        response = httpx.get(
+            f"{url}/api/v1/components/{name}/drift", headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+    except httpx.HTTPError as exc:
+        fail(f"the capability centre at {url} did not answer ({exc}); is it running (`brain up`)?")
+    if response.status_code != 200:
+        fail(f"{response.status_code}: {response.json().get('error', response.text)}")
+    report = response.json()
+    if threshold is not None:  # the replica learns the new threshold with its next route refresh
+        report["threshold"] = policy.drift_threshold
+    if as_json:
+        emit_json(report)
+        return
+    limit = report["threshold"]
+    console.print(
+        f"{name}: threshold {limit if limit is not None else 'none'}; "
+        f"{report['sample_rate']:g} of calls sampled; scores from {report['min_rows']} rows on"
+    )
+    if not report["versions"]:
+        console.print(
+            "no monitored version in the replica that answered (no calls yet, or no training statistics)"
+        )
+    for version in report["versions"]:
+        table = Table(title=f"version {version['version']}: {version['rows_sampled']} rows sampled")
+        for column in ("feature", "kind", "PSI"):
+            table.add_column(column)
+        for feature in version["features"]:
+            over = limit is not None and feature["psi"] >= limit
+            shown = f"[red]{feature['psi']:.4f}[/]" if over else f"{feature['psi']:.4f}"
+            table.add_row(feature["name"], feature["kind"], shown)
+        console.print(table)

@@ -72,6 +72,12 @@ RIGHTS: dict[str, Right] = {
         frozenset({Role.admin, Role.developer}),
         "注册、发布本租户组件版本",
     ),
+    "read drift": _own(
+        "drift",
+        "read the drift scores of its tenant's components",
+        frozenset({Role.admin, Role.ops, Role.developer}),
+        "查看本租户组件的漂移评分",
+    ),
     "manage deployments": _own("deployments", "manage its tenant's deployments", MANAGERS, "管理本租户部署"),
     "manage keys": _own(
         "keys", "issue and revoke its tenant's keys", frozenset({Role.admin}), "签发、吊销本租户密钥"
@@ -92,6 +98,9 @@ RIGHTS: dict[str, Right] = {
         "queues", "read its queue and those above it, with quotas", EVERY_ROLE, "查看本租户队列及上级配额"
     ),
     "read usage of other tenants": _platform("usage", "read every tenant's usage", "查看所有租户用量"),
+    "read drift of other tenants": _platform(
+        "drift", "read the drift scores of every tenant's components", "查看所有租户组件的漂移评分"
+    ),
     "manage pools": _platform(
         "pools, topology, queues",
         "list, register, cordon, drain pools; apply the topology",

@@ -140,6 +140,35 @@ class Intake:
 
         return Submission("torch", write)
 
+    def torch_files(self, card: Card, folder: Path) -> Submission:
+        """A torch version given as its two stored files, ``torch.json`` and ``weights.safetensors``
+        in ``folder`` (what the platform's API takes: no pickle). The module is rebuilt from them,
+        exactly as a replica will, and must answer sample inputs of the card with its outputs."""
+        safety.check_size(safety.folder_size(folder), self.settings.max_model_bytes)
+        try:
+            spec = json.loads((folder / torch_module.SPEC).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise TorchRejected(f"{torch_module.SPEC} is not readable JSON: {exc}") from None
+        if (
+            not isinstance(spec, dict)
+            or set(spec) != {"entrypoint", "config"}
+            or not isinstance(spec["entrypoint"], str)
+            or not isinstance(spec["config"], dict)
+        ):
+            raise TorchRejected(
+                f'{torch_module.SPEC} must be {{"entrypoint": "pkg.module:Factory", "config": {{...}}}}'
+            )
+        module = torch_module.build(folder, self.settings.formula_packages)
+        torch_module.run(module, card, convert.sample_inputs(card.inputs))
+        names = (torch_module.SPEC, torch_module.WEIGHTS)
+        data = {name: (folder / name).read_bytes() for name in names}
+
+        def write(target: Path) -> None:
+            for name, content in data.items():
+                (target / name).write_bytes(content)
+
+        return Submission("torch", write)
+
     def sklearn(self, card: Card, estimator: Any, inputs: Mapping[str, np.ndarray]) -> Submission:
         """A fitted scikit-learn estimator converted with skl2onnx and checked."""
         model = convert.sklearn_to_onnx(

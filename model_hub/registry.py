@@ -150,6 +150,13 @@ class Registry:
         """Register a model file by its suffix: ``.onnx`` or a pickle-based format."""
         return self._register(card, self.intake.file(card, path), lineage, new_version)
 
+    def register_upload(
+        self, card: Card, folder: Path, *, lineage: Lineage | None = None, new_version: bool = False
+    ) -> Version:
+        """Register the files of an upload through the platform's API (`Intake.upload`: ONNX,
+        torch as JSON + safetensors, or a formula; never a pickle)."""
+        return self._register(card, self.intake.upload(card, folder), lineage, new_version)
+
     def _register(
         self, card: Card, submission: Submission, lineage: Lineage | None, new_version: bool
     ) -> Version:

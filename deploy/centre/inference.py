@@ -20,7 +20,7 @@ from datetime import datetime
 import numpy as np
 
 from deploy.centre.batching import Batcher
-from deploy.centre.errors import BadRequest, NotFound, NotReady, OperatorOnly, ServeError
+from deploy.centre.errors import BadRequest, Gone, NotFound, NotReady, OperatorOnly, ServeError
 from deploy.centre.keycheck import KeyCheck
 from deploy.centre.metrics import Metrics
 from deploy.centre.oip import Caps
@@ -59,6 +59,7 @@ class Component:
     fetched: float = field(default=0.0, compare=False)
     serving: ServingPolicy = field(default_factory=ServingPolicy)
     versions: dict[int, Version] = field(default_factory=dict, compare=False)
+    replaced_by: str | None = None
 
 
 class Centre:
@@ -140,7 +141,8 @@ class Centre:
         )
 
     def component(self, name: str, principal: Principal) -> Component:
-        """The component if ``principal`` may see it; NotFound otherwise, whether it exists or not."""
+        """The component if ``principal`` may see it; NotFound otherwise, whether it exists or not.
+        Gone (410, naming the replacement) for a deprecated one: deprecation stops serving."""
         found = self._component(name)
         if found is None or not can_see(
             principal.tenant,
@@ -149,6 +151,8 @@ class Centre:
             industries=found.card.industries,
         ):
             raise NotFound(f"component {name!r}", "`GET /api/v1/components` lists what you can use")
+        if found.deprecated:
+            raise Gone(name, found.replaced_by)
         return found
 
     def pick_version(self, component: Component, version: int | None) -> int:
@@ -325,6 +329,7 @@ class Centre:
             time.monotonic(),
             info.serving,
             {v.version: v for v in info.versions if v.version in active},
+            info.replaced_by,
         )
 
     def _load(self, name: str, version: int) -> Runtime:

@@ -501,3 +501,86 @@ def test_export_is_a_zip_of_the_verified_folder(server: Server, client: httpx.Cl
     assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
     names = set(zipfile.ZipFile(io.BytesIO(response.content)).namelist())
     assert names == {"card.json", "formula.json", "manifest.json"}
+
+
+# --- `brain components` through the API --------------------------------------------------------------
+
+
+def test_the_cli_goes_through_the_api_with_a_url_and_key(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`brain components` with BRAIN_URL/BRAIN_API_KEY: the key's tenant owns what it registers, a
+    scikit-learn pickle is converted here and uploaded as ONNX, a pickle file is refused here."""
+    import yaml
+    from sklearn.linear_model import Ridge
+    from typer.testing import CliRunner
+
+    from deploy.cli.main import app
+
+    monkeypatch.setenv("BRAIN_URL", server.url)
+    monkeypatch.setenv("BRAIN_API_KEY", server.keys["developer"])
+    monkeypatch.setenv("BRAIN_HOME", str(tmp_path / "client-home"))  # nothing local is used
+    runner = CliRunner()
+
+    def brain(*args: str) -> Any:
+        result = runner.invoke(app, ["components", *args])
+        assert result.exit_code == 0, (args, result.output, result.exception)
+        return result
+
+    card = tmp_path / "card.yaml"
+    fields = card_data(name="cli-scale", **SCALE_IO)
+    fields.pop("owner")
+    card.write_text(yaml.safe_dump(fields, allow_unicode=True), encoding="utf-8")
+    params = tmp_path / "params.json"
+    params.write_text('{"factor": 3.0}', encoding="utf-8")
+    registered = json.loads(
+        brain(
+            "register",
+            "--card",
+            str(card),
+            "--formula",
+            "tests.formulas:scale",
+            "--params",
+            str(params),
+            "--promote",
+            "production",
+            "--json",
+        ).stdout
+    )
+    assert (registered["name"], registered["version"], registered["aliases"]) == (
+        "cli-scale",
+        1,
+        ["production"],
+    )
+    shown = json.loads(brain("show", "cli-scale", "--json").stdout)
+    assert shown["card"]["owner"] == "lubei-chem"
+
+    # Converted on the client: the developer's own pickle is loaded here, ONNX goes up.
+    x = np.random.default_rng(0).standard_normal((32, 4)).astype(np.float32)
+    estimator = tmp_path / "ridge.joblib"
+    import joblib
+
+    joblib.dump(Ridge().fit(x, x.sum(axis=1)), estimator)
+    sk_card = tmp_path / "sk.yaml"
+    sk_fields = card_data(name="cli-ridge")
+    sk_fields.pop("owner")
+    sk_card.write_text(yaml.safe_dump(sk_fields, allow_unicode=True), encoding="utf-8")
+    converted = json.loads(
+        brain("register", "--card", str(sk_card), "--sklearn", str(estimator), "--json").stdout
+    )
+    assert converted["format"] == "onnx"
+
+    refused = runner.invoke(app, ["components", "register", "--card", str(sk_card), "--file", str(estimator)])
+    assert refused.exit_code != 0 and "no pickle-based files" in " ".join(refused.output.split())
+
+    brain("deprecate", "cli-scale", "--replacement", "cli-ridge")
+    assert json.loads(brain("show", "cli-scale", "--json").stdout)["replaced_by"] == "cli-ridge"
+    exported = brain("export", "cli-ridge", "--dest", str(tmp_path / "out"), "--json")
+    folder = Path(json.loads(exported.stdout)["path"])
+    assert {"model.onnx", "card.json", "manifest.json"} <= {p.name for p in folder.iterdir()}
+
+    # Another tenant's key through the same commands: refused by the platform.
+    monkeypatch.setenv("BRAIN_API_KEY", server.keys["other-admin"])
+    other = runner.invoke(app, ["components", "promote", "cli-ridge", "1"])
+    assert other.exit_code != 0
+    assert "belongs to tenant 'lubei-chem'" in str(getattr(other.exception, "message", other.output))

@@ -1,8 +1,9 @@
 """The capability centre's HTTP face: the Open Inference Protocol (KServe V2) and a small REST API.
 
-`build_api` is the FastAPI app (metadata, readiness, metrics, inference, catalogue, usage, and the
-OpenAPI description of them all); `build_app` puts the inference fast path (`fast_path`) in front of
-it, which is what a replica serves. The inference call itself is `calls.InferCall`.
+`build_api` is the FastAPI app (metadata, readiness, metrics, inference, catalogue, usage, the
+registry API of `registry_routes`, and the OpenAPI description of them all); `build_app` puts the
+inference fast path (`fast_path`) in front of it, which is what a replica serves. The inference
+call itself is `calls.InferCall`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from deploy.centre.calls import (
 from deploy.centre.errors import BadRequest, ServeError
 from deploy.centre.fast_path import InferFastPath
 from deploy.centre.inference import Centre, require_operator
+from deploy.centre.registry_routes import REGISTRY_STATUSES
+from deploy.centre.registry_routes import router as registry_router
 from deploy.centre.rows import predict_rows as _predict_rows
 from deploy.metering import render_usage, usage_report
 from deploy.tenancy import Principal
@@ -216,6 +219,12 @@ def build_api() -> FastAPI:
         return JSONResponse({"month": month, "lines": [line.as_dict() for line in lines]})
 
     tenancy_routes.include(api)
+    # --- the registry API (register, version, release, deprecate, canary, serving, export) ---------
+
+    # Its routes themselves (not include_router, which FastAPI mounts as one lazy entry), so that
+    # _document_statuses sees each of them.
+    api.router.routes.extend(registry_router.routes)
+
     _document_statuses(api)
     return api
 
@@ -224,17 +233,20 @@ def build_api() -> FastAPI:
 STATUS_MEANINGS = {
     400: "The request is malformed, or over a cap (tensor elements, BYTES elements, rows); the message says",
     401: "No API key, or one that is unknown, revoked or expired",
-    403: "The key's role (or, for /metrics, its tenant) may not do this",
+    403: "The key's role or tenant may not do this (another tenant's component: its owner or an operator)",
     404: "No such component or version visible to this key, or a name no component can have",
-    409: "The stored artifact does not match its recorded hash; the operator must re-register it",
-    413: "The body is over BRAIN_MAX_BODY_BYTES, or the model over the resident size limit",
-    422: "The stored version cannot be served (refused by the safety checks)",
+    409: "The stored artifact does not match its recorded hash or the platform's signature of it; "
+    "or (registry) the name is taken",
+    410: "The component is deprecated and no longer served; the message names its replacement, if any",
+    413: "The body is over its limit (BRAIN_MAX_BODY_BYTES; an upload: BRAIN_MAX_MODEL_BYTES), or the model "
+    "over the resident size limit",
+    422: "The stored version cannot be served, or an upload is refused (card, safety checks, a pickle)",
     429: "Over the tenant's rate or monthly quota, or too many failed authentications from this address",
     503: "The centre, or the component (no active version), is not ready; retry after Retry-After",
 }
 
 _AUTHENTICATED = (401, 403, 429, 503)
-_LOADS = (400, 404, 409, 413, 422, *_AUTHENTICATED)
+_LOADS = (400, 404, 409, 410, 413, 422, *_AUTHENTICATED)
 
 #: The statuses each route answers besides 200 (tests/security checks the document against the server).
 ROUTE_STATUSES: dict[str, tuple[int, ...]] = {
@@ -242,7 +254,7 @@ ROUTE_STATUSES: dict[str, tuple[int, ...]] = {
     "/v2/health/live": (),
     "/v2/health/ready": (503,),
     "/metrics": _AUTHENTICATED,
-    "/v2/models/{name}": (404, *_AUTHENTICATED),
+    "/v2/models/{name}": (404, 410, *_AUTHENTICATED),
     "/v2/models/{name}/versions/{version}": _LOADS,
     "/v2/models/{name}/ready": _LOADS,
     "/v2/models/{name}/versions/{version}/ready": _LOADS,
@@ -264,9 +276,13 @@ def _document_statuses(api: FastAPI) -> None:
     """
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for route in api.routes:
-        if not isinstance(route, APIRoute) or route.path not in ROUTE_STATUSES:
+        if not isinstance(route, APIRoute):
             continue
-        statuses = ROUTE_STATUSES[route.path]
+        method = next(iter(route.methods or {"GET"}))
+        found = REGISTRY_STATUSES.get((method, route.path), ROUTE_STATUSES.get(route.path))
+        if found is None:
+            continue
+        statuses = found
         for status in statuses:
             route.responses[status] = {"description": STATUS_MEANINGS[status], "content": error}
     original = api.openapi

@@ -22,7 +22,7 @@ import numpy as np
 
 from deploy.centre.batching import Batcher
 from deploy.centre.drift import MIN_ROWS, DriftMonitor
-from deploy.centre.errors import BadRequest, NotFound, NotReady, OperatorOnly, ServeError
+from deploy.centre.errors import BadRequest, Gone, NotFound, NotReady, OperatorOnly, ServeError
 from deploy.centre.keycheck import KeyCheck
 from deploy.centre.metrics import Metrics
 from deploy.centre.oip import Caps
@@ -62,6 +62,7 @@ class Component:
     fetched: float = field(default=0.0, compare=False)
     serving: ServingPolicy = field(default_factory=ServingPolicy)
     versions: dict[int, Version] = field(default_factory=dict, compare=False)
+    replaced_by: str | None = None
 
 
 class Centre:
@@ -146,7 +147,8 @@ class Centre:
         )
 
     def component(self, name: str, principal: Principal) -> Component:
-        """The component if ``principal`` may see it; NotFound otherwise, whether it exists or not."""
+        """The component if ``principal`` may see it; NotFound otherwise, whether it exists or not.
+        Gone (410, naming the replacement) for a deprecated one: deprecation stops serving."""
         found = self._component(name)
         if found is None or not can_see(
             principal.tenant,
@@ -155,6 +157,8 @@ class Centre:
             industries=found.card.industries,
         ):
             raise NotFound(f"component {name!r}", "`GET /api/v1/components` lists what you can use")
+        if found.deprecated:
+            raise Gone(name, found.replaced_by)
         return found
 
     def any_component(self, name: str) -> Component:
@@ -399,6 +403,7 @@ class Centre:
             time.monotonic(),
             info.serving,
             {v.version: v for v in info.versions if v.version in active},
+            info.replaced_by,
         )
 
     def _load(self, name: str, version: int) -> Runtime:

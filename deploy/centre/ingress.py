@@ -70,7 +70,7 @@ def loopback_internal_grpc() -> bool:
             add(server, _on_loopback(address))
 
         add_on_loopback.brain_loopback = True  # type: ignore[attr-defined]
-        default_impl.add_grpc_address = add_on_loopback
+        default_impl.add_grpc_address = add_on_loopback  # type: ignore[assignment]
     return True
 
 

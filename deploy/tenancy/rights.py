@@ -78,7 +78,24 @@ RIGHTS: dict[str, Right] = {
         frozenset({Role.admin, Role.ops, Role.developer}),
         "查看本租户组件的漂移评分",
     ),
-    "manage deployments": _own("deployments", "manage its tenant's deployments", MANAGERS, "管理本租户部署"),
+    "release components": _own(
+        "components",
+        "promote, roll back, deprecate and canary its tenant's components",
+        frozenset({Role.admin, Role.developer}),
+        "发布、回滚、弃用、灰度本租户组件",
+    ),
+    "export components": _own(
+        "components",
+        "export the artifacts of its tenant's components",
+        frozenset({Role.admin, Role.developer}),
+        "导出本租户组件制品",
+    ),
+    "manage deployments": _own(
+        "deployments",
+        "manage its tenant's deployments and components' serving policies",
+        MANAGERS,
+        "管理本租户部署与组件服务策略",
+    ),
     "manage keys": _own(
         "keys", "issue and revoke its tenant's keys", frozenset({Role.admin}), "签发、吊销本租户密钥"
     ),
@@ -118,7 +135,9 @@ RIGHTS: dict[str, Right] = {
         "jobs", "submit jobs of priority class critical", "提交 critical 优先级作业"
     ),
     "moderate registry": _platform(
-        "components", "promote, deprecate or withdraw any tenant's component", "审核、下架任意租户组件"
+        "components",
+        "change, deprecate or export any tenant's component (registry moderation)",
+        "审核、下架、导出任意租户组件",
     ),
     "manage tenants": _platform(
         "tenants",

@@ -69,6 +69,12 @@ class SchedulerSettings(BaseSettings):
     ray_timeout_s: float = Field(default=10.0, gt=0)
     """Timeout of one call to a Ray cluster's dashboard; a pool that does not answer is unhealthy."""
 
+    leader_lease_s: float = Field(default=15.0, gt=0)
+    """Seconds the leader lease lasts (BRAIN_LEADER_LEASE_S). Of several schedulers on one database, only
+    the holder of the lease places work; it renews the lease every cycle, and another takes over within
+    this time plus one cycle once the holder dies (at once when it stops cleanly). Keep it well above the
+    longest cycle and the clock skew between the schedulers' hosts."""
+
     api_host: str = "127.0.0.1"
     """Interface the REST API listens on (`python -m scheduler.service --api-port`); loopback by default."""
 

@@ -106,6 +106,10 @@ class Scheduler:
         self._given = dict(backends or {})
         self._backends: dict[str, tuple[str, Backend]] = {}
         self._health: dict[str, PoolHealth] = {}
+        self._unhealthy_since: dict[str, float] = {}
+        self._orphans: dict[str, set[str]] = defaultdict(set)
+        """Per pool, attempts given up while it was unreachable: stopped when it answers again, in case it
+        was cut off rather than dead (kept in memory: a restarted scheduler forgets them)."""
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         """Who this scheduler is in the leader lease."""
         self.leading: bool | None = None
@@ -163,6 +167,13 @@ class Scheduler:
             self.store.record_pool_health(
                 name, "healthy" if health.healthy else "unhealthy", health.message, nodes, usage
             )
+            if health.healthy:
+                if self._unhealthy_since.pop(name, None) is not None:
+                    log.info("pool %s answers again", name)
+                self._stop_orphans(name, self.backend(row))
+            elif name not in self._unhealthy_since:
+                self._unhealthy_since[name] = time.monotonic()
+                log.warning("pool %s is unhealthy: %s", name, health.message)
             if nodes is not None:
                 row.nodes = json.dumps(nodes, sort_keys=True)
             self.metrics.pool_healthy.labels(name).set(1 if health.healthy else 0)
@@ -183,6 +194,12 @@ class Scheduler:
                 )
                 continue
             backend = self.backend(row)
+            down = self._down_for(row.name)
+            if down is not None:
+                self._give_up(job, row, down, report)
+                continue
+            if row.name in self._unhealthy_since:
+                continue  # it failed its health check this cycle: asking after each job would only time out
             try:
                 self._reconcile_job(job, row, backend, report)
             except BackendError as exc:
@@ -340,8 +357,43 @@ class Scheduler:
             self.metrics.finished.labels("failed").inc()
             self.metrics.failed.inc()
 
-    def _outcome_unknown(self, job: JobRow, row: PoolRow, report: CycleReport) -> None:
-        what = (
+    def _down_for(self, pool: str) -> float | None:
+        """Seconds the pool has been unreachable, once that is `pool_lost_after_s` or more; else None."""
+        since = self._unhealthy_since.get(pool)
+        if since is None:
+            return None
+        down = time.monotonic() - since
+        return down if down >= self.settings.pool_lost_after_s else None
+
+    def _give_up(self, job: JobRow, row: PoolRow, down: float, report: CycleReport) -> None:
+        """A job on a pool unreachable for too long: what became of it there cannot be known."""
+        assert job.submission_id is not None
+        self._orphans[row.name].add(job.submission_id)
+        why = f"pool {row.name} unreachable for {down:.0f} s"
+        if job.cancel_requested:
+            self.store.transition(
+                job.id, ON_POOL, JobState.CANCELLED, "cancelled", f"{why}; cancelled by request",
+                finished_at=time.time(), message="cancelled by request",
+            )  # fmt: skip
+            return
+        if job.state == JobState.ADMITTED.value and job.submitted_at is None:
+            # Never accepted there: nothing of it can have run, so it simply waits for another pool.
+            self._requeue(job, f"{why} before it accepted {job.submission_id}", report)
+            return
+        self._outcome_unknown(job, row, report, f"{why}; {job.submission_id} outcome unknown")
+
+    def _stop_orphans(self, pool: str, backend: Backend) -> None:
+        for sid in sorted(self._orphans.pop(pool, set())):
+            try:
+                backend.stop(sid)
+            except BackendError as exc:
+                self._orphans[pool].add(sid)
+                log.warning(
+                    "pool %s: stopping %s, given up while the pool was unreachable: %s", pool, sid, exc
+                )
+
+    def _outcome_unknown(self, job: JobRow, row: PoolRow, report: CycleReport, what: str = "") -> None:
+        what = what or (
             f"pool {row.name} no longer knows {job.submission_id} (its Ray cluster restarted or dropped it): "
             "outcome unknown"
         )

@@ -31,8 +31,12 @@ class FakeBackend(Backend):
         self.submissions: Counter[str] = Counter()
         self.fail_next_submit = False
         self.launches: dict[str, Launch] = {}
+        self.down = False
+        """The cluster does not answer: unhealthy, and every call fails."""
 
     def submit(self, launch: Launch) -> None:
+        if self.down:
+            raise BackendError("connection refused")
         if self.fail_next_submit:
             self.fail_next_submit = False
             raise BackendError("connection reset")
@@ -43,12 +47,16 @@ class FakeBackend(Backend):
         self.runs[launch.submission_id] = RunInfo(RunStatus.PENDING)
 
     def status(self, submission_id: str) -> RunInfo:
+        if self.down:
+            raise BackendError("connection refused")
         return self.runs.get(submission_id, RunInfo(RunStatus.MISSING))
 
     def logs(self, submission_id: str, tail: int | None = None) -> str:
         return f"log of {submission_id}"
 
     def stop(self, submission_id: str) -> None:
+        if self.down:
+            raise BackendError("connection refused")
         if submission_id in self.runs and self.runs[submission_id].status not in (
             RunStatus.SUCCEEDED,
             RunStatus.FAILED,
@@ -56,6 +64,8 @@ class FakeBackend(Backend):
             self.runs[submission_id] = RunInfo(RunStatus.STOPPED, "stopped")
 
     def health(self) -> PoolHealth:
+        if self.down:
+            return PoolHealth(False, "connection refused")
         node = NodeCapacity(id="node-1", cpu_milli=round(self.cpus * 1000), memory_mib=64 * 1024)
         return PoolHealth(True, nodes=(node,), usage={"CPU": (0.0, self.cpus)})
 
@@ -415,3 +425,41 @@ def poll_until(condition: Callable[[], object], timeout_s: float = 10.0) -> None
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def test_jobs_on_a_pool_unreachable_too_long_follow_their_retry_policy_and_the_pool_recovers(
+    client: SchedulerControl, fake: FakeBackend
+) -> None:
+    client.store.put_pool(ClusterPoolSpec(name="qingdao", city="qingdao", address="http://127.0.0.2:1"))
+    other = FakeBackend()
+    settings = client.settings.model_copy(update={"pool_lost_after_s": 0.2, "max_jobs_per_pool": 4})
+    scheduler = Scheduler(client.store, settings, backends={"jinan": fake, "qingdao": other})
+    other.down = True  # everything lands on jinan first
+    again, once = submit(client, retries=1), submit(client, retries=0)
+    scheduler.cycle()
+    sids = {job: client.job(job).submission_id or "" for job in (again, once)}
+    for sid in sids.values():
+        fake.set(sid, RunStatus.RUNNING)
+    scheduler.cycle()
+    other.down, fake.down = False, True  # jinan's head dies
+    waiting = submit(client)
+    scheduler.cycle()
+    assert client.store.pool("jinan").health == "unhealthy"
+    assert client.job(waiting).pool == "qingdao"  # queued work avoids the dead pool at once
+    assert client.job(again).state == "running"  # not given up before pool_lost_after_s
+    time.sleep(0.25)
+    scheduler.cycle()
+    moved, lost = client.job(again), client.job(once)
+    assert (moved.state, moved.pool, moved.attempt) == ("admitted", "qingdao", 2)
+    detail = [e.detail for e in client.store.events(again) if e.kind == "unknown-retried"]
+    assert (
+        detail
+        and detail[0].startswith("pool jinan unreachable for")
+        and "outcome unknown, retried" in detail[0]
+    )
+    assert lost.state == "failed" and lost.message.startswith("marked lost: pool jinan unreachable")
+    fake.down = False  # the cluster is back (cut off, not dead): the attempts given up are stopped
+    scheduler.cycle()
+    assert client.store.pool("jinan").health == "healthy"
+    assert {fake.runs[sid].status for sid in sids.values()} == {RunStatus.STOPPED}
+    assert fake.submissions == Counter(sids.values())  # nothing was submitted there again

@@ -1,0 +1,261 @@
+"""Fault experiments on the live scheduler, shared by its integration tests and `bench/reliability`.
+
+`crash_and_restart` is issue #12's scenario 3: many jobs queued on two real Ray clusters, two scheduler
+service processes on one database (one leads, one waits), the leader killed with SIGKILL while jobs run,
+the follower taking over, the killed one started again (it waits now). Every job's program appends one
+line to its own marker file, so a job that ran twice shows two lines whatever the database says.
+
+Whoever calls these must hold ``flock /tmp/brain-ray.lock`` (they drive Ray clusters).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from scheduler.backends import make_backend
+from scheduler.control import SchedulerControl
+from scheduler.model import FINAL, ON_POOL, JobState
+from scheduler.settings import SchedulerSettings
+from scheduler.spec import ClusterPoolSpec, QueueSpec, TopologySpec
+from scheduler.store import SchedulerStore
+from tests.ray_clusters import RayCluster, poll, port_block, start_cluster
+
+ROOT = Path(__file__).resolve().parents[1]
+TENANTS = ("jinan-steel", "qingdao-port", "yantai-chem", "weifang-agri")
+
+
+RESULTS = ROOT / "bench" / "results"
+
+
+@contextlib.contextmanager
+def two_clusters(cpus: int = 2) -> Iterator[tuple[dict[str, RayCluster], Path]]:
+    """Two fresh local Ray clusters, jinan and qingdao, and a scratch folder; all removed after."""
+    root = Path(tempfile.mkdtemp(prefix="brf-", dir="/tmp"))
+    started: dict[str, RayCluster] = {}
+    try:
+        first = port_block(set())
+        started["jinan"] = start_cluster("jinan", first, root, cpus=cpus)
+        started["qingdao"] = start_cluster("qingdao", port_block({first}), root, cpus=cpus)
+        yield started, root
+    finally:
+        for cluster in started.values():
+            cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def write_result(name: str, body: dict[str, Any]) -> None:
+    """Keep a scenario's full figures in ``bench/results/reliability_<name>.json``."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"reliability_{name}.json").write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+
+
+def marker_job(markers: Path, key: str, seconds: float) -> str:
+    """A driver that sleeps, then appends one line to ``markers/key`` (one line per run); no Ray needed."""
+    code = (
+        f"import time; time.sleep({seconds}); "
+        f"f = open({str(markers / key)!r}, 'a'); f.write('ran\\n'); f.close()"
+    )
+    return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+
+
+def topology(clusters: dict[str, RayCluster], tenants: tuple[str, ...] = TENANTS) -> TopologySpec:
+    return TopologySpec(
+        pools=[
+            ClusterPoolSpec(name=name, city=name, address=c.address, auth_token_file=str(c.token_file))
+            for name, c in clusters.items()
+        ],
+        queues=[QueueSpec(name="shandong")]
+        + [QueueSpec(name=t, parent="shandong", tenant=t) for t in tenants],
+    )
+
+
+def service(db_url: str, home: Path, log: Path, lease_s: float, max_jobs: int) -> subprocess.Popen[bytes]:
+    """`python -m scheduler.service` on `db_url`, in its own session (so it can be killed alone)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "BRAIN_MAX_JOBS_PER_POOL": str(max_jobs),
+        "BRAIN_LEADER_LEASE_S": str(lease_s),
+    }
+    argv = [
+        sys.executable,
+        "-m",
+        "scheduler.service",
+        "--home",
+        str(home),
+        "--db-url",
+        db_url,
+        "--interval",
+        "0.2",
+    ]
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def end(process: subprocess.Popen[bytes]) -> int:
+    """SIGTERM (the service finishes its cycle and releases its lease), SIGKILL if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    return process.wait(timeout=30)
+
+
+def _holder_pid(store: SchedulerStore) -> int | None:
+    lease = store.lease("scheduler")
+    if lease is None or lease.expires_at < time.time():
+        return None
+    return int(lease.holder.split(":")[1])
+
+
+@dataclass
+class CrashFigures:
+    database: str
+    jobs: int
+    on_pool_at_kill: int
+    queued_at_kill: int
+    takeover_s: float
+    lease_s: float
+    ran_after_restart: int
+    lost: int
+    ran_twice: int
+    ray_runs_twice: int
+    both_led: bool
+    fifo_kept: bool
+    share_spread: int
+    """max − min admissions per tenant among those after the kill (equal weights: fair means small)."""
+    final_states: dict[str, int]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.lost == 0
+            and self.ran_twice == 0
+            and self.ray_runs_twice == 0
+            and not self.both_led
+            and self.fifo_kept
+            and self.share_spread <= 2
+            and self.takeover_s <= self.lease_s + 5
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+def crash_and_restart(
+    clusters: dict[str, RayCluster],
+    db_url: str,
+    root: Path,
+    jobs: int = 1000,
+    run_after: int = 24,
+    lease_s: float = 4.0,
+    max_jobs: int = 3,
+) -> CrashFigures:
+    """Queue `jobs`, kill the leading scheduler with SIGKILL while some run, let the follower take over and
+    run `run_after` more, cancel the rest (queued ones end at once), and count what happened."""
+    started = time.monotonic()
+    markers = root / "markers"
+    markers.mkdir(parents=True)
+    settings = SchedulerSettings(home=root / "home", scheduler_db_url=db_url, max_queued_jobs_per_tenant=jobs)
+    client = SchedulerControl(SchedulerStore.open(settings), settings)
+    services: list[subprocess.Popen[bytes]] = []
+    try:
+        client.apply(topology(clusters))
+        ids = [
+            client.submit(
+                {"tenant": TENANTS[i % len(TENANTS)], "entrypoint": marker_job(markers, f"j{i}", 0.5),
+                 "bundles": [{"cpu": 0.5}], "idempotency_key": f"j{i}"}
+            ).id
+            for i in range(jobs)
+        ]  # fmt: skip
+        key_of = {job_id: f"j{i}" for i, job_id in enumerate(ids)}
+        order = {job_id: i for i, job_id in enumerate(ids)}
+        logs = [root / "a.log", root / "b.log", root / "a2.log"]
+        services.append(service(db_url, settings.home, logs[0], lease_s, max_jobs))
+        poll(lambda: _holder_pid(client.store) == services[0].pid, 60, what="the first scheduler to lead")
+        services.append(service(db_url, settings.home, logs[1], lease_s, max_jobs))
+        poll(lambda: "waiting:" in logs[1].read_text(), 60, what="the second scheduler to wait")
+        poll(lambda: client.store.count_jobs(states=[JobState.RUNNING]) >= 2, 120, what="jobs running")
+        services[0].send_signal(signal.SIGKILL)  # mid-cycle: admissions and submissions half done
+        services[0].wait(timeout=30)
+        killed_at = time.monotonic()
+        on_pool = client.store.count_jobs(states=ON_POOL)
+        queued = client.store.count_jobs(states=[JobState.QUEUED])
+        done_before = {j.id for j in client.store.jobs(states=FINAL)}
+        poll(
+            lambda: _holder_pid(client.store) == services[1].pid, lease_s + 30, every_s=0.05, what="takeover"
+        )
+        takeover = time.monotonic() - killed_at
+        services.append(service(db_url, settings.home, logs[2], lease_s, max_jobs))  # the killed one, back
+        poll(lambda: "waiting:" in logs[2].read_text(), 60, what="the restarted scheduler to wait")
+        target = len(done_before) + on_pool + run_after
+        poll(lambda: client.store.count_jobs(states=[JobState.SUCCEEDED]) >= target, 60 + 4 * run_after,
+             what=f"{run_after} more jobs to succeed")  # fmt: skip
+        for job in client.store.jobs(states=[JobState.QUEUED]):
+            client.store.request_cancel(job.id)
+        poll(lambda: client.store.count_jobs(states=[*ON_POOL, JobState.QUEUED]) == 0, 120, what="all ended")
+        both_led = "leading as" in logs[2].read_text() or logs[1].read_text().count("leading as") != 1
+    finally:
+        for process in services:
+            end(process)
+    rows = client.store.jobs()
+    states = Counter(row.state for row in rows)
+    lines = {
+        key: len((markers / key).read_text().splitlines())
+        for key in key_of.values()
+        if (markers / key).exists()
+    }
+    succeeded = [row for row in rows if row.state == "succeeded"]
+    # lost: a job the database no longer has, or one that succeeded without its marker (it never ran)
+    lost = (jobs - len(rows)) + sum(1 for row in succeeded if lines.get(key_of[row.id], 0) == 0)
+    ran_twice = sum(1 for n in lines.values() if n > 1)
+    ray_runs: Counter[str] = Counter()
+    for name in clusters:
+        backend = make_backend(client.store.pool(name).pool_spec)
+        for info in backend._jobs().list_jobs():  # type: ignore[attr-defined]
+            job_id = (info.metadata or {}).get("brain_job")
+            if job_id in order:
+                ray_runs[job_id] += 1
+    admitted = sorted((row for row in rows if row.admitted_at), key=lambda row: row.admitted_at or 0.0)
+    fifo = all(
+        [order[r.id] for r in admitted if r.tenant == t]
+        == sorted(order[r.id] for r in admitted if r.tenant == t)
+        for t in TENANTS
+    )
+    after = Counter(r.tenant for r in admitted if r.id not in done_before and r.state == "succeeded")
+    spread = max(after.get(t, 0) for t in TENANTS) - min(after.get(t, 0) for t in TENANTS)
+    client.close()
+    return CrashFigures(
+        database=db_url.split(":", 1)[0].split("+")[0],
+        jobs=jobs,
+        on_pool_at_kill=on_pool,
+        queued_at_kill=queued,
+        takeover_s=round(takeover, 2),
+        lease_s=lease_s,
+        ran_after_restart=len(succeeded) - len(done_before),
+        lost=lost,
+        ran_twice=ran_twice,
+        ray_runs_twice=sum(1 for n in ray_runs.values() if n > 1),
+        both_led=both_led,
+        fifo_kept=fifo,
+        share_spread=spread,
+        final_states=dict(states),
+        seconds=round(time.monotonic() - started, 1),
+    )

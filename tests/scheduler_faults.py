@@ -259,3 +259,179 @@ def crash_and_restart(
         final_states=dict(states),
         seconds=round(time.monotonic() - started, 1),
     )
+
+
+def restart(cluster: RayCluster) -> RayCluster:
+    """Start a stopped cluster again on its ports, with its token: a fresh Ray that knows no job."""
+    base = int(cluster.gcs_address.rsplit(":", 1)[1])
+    return start_cluster(
+        cluster.name, base, cluster.temp_dir.parent, cpus=_cpus(cluster), token=cluster.token
+    )
+
+
+def _cpus(cluster: RayCluster) -> int:
+    return 1 if "--num-cpus=1" in " ".join(map(str, cluster.process.args)) else 2  # type: ignore[arg-type]
+
+
+def sleeper(seconds: float) -> str:
+    code = f"import time; time.sleep({seconds})"
+    return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+
+
+@dataclass
+class ClusterFaultFigures:
+    forgotten_retried: bool
+    """Scenario 5: the job with a retry left ran again, with an "outcome unknown, retried" event."""
+    forgotten_lost: bool
+    """Scenario 5: the job without one was marked lost, not run again."""
+    forgotten_seen_s: float
+    """From the restarted cluster answering to the scheduler's verdict on the forgotten jobs."""
+    unhealthy_after_s: float
+    """Scenario 4: from the head stopped to the pool marked unhealthy."""
+    other_pool_served: bool
+    """A job queued while the pool was down ran on the other pool."""
+    resident_waited: bool
+    """A job allowed only in the dead pool's city waited for it (and ran there once it was back)."""
+    given_up_after_s: float
+    """From the head stopped to the jobs on it given up (pool_lost_after_s plus a cycle)."""
+    lost_after_s: float
+    retried_elsewhere: bool
+    marked_lost: bool
+    recovered_after_s: float
+    """From the restarted cluster answering to the pool healthy again."""
+    ran_twice: int
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.forgotten_retried
+            and self.forgotten_lost
+            and self.other_pool_served
+            and self.resident_waited
+            and self.retried_elsewhere
+            and self.marked_lost
+            and self.ran_twice == 0
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+def cluster_dies_and_returns(
+    clusters: dict[str, RayCluster], db_url: str, root: Path, lost_after_s: float = 5.0
+) -> ClusterFaultFigures:
+    """Scenario 5 (jinan's Ray restarted under two running jobs: it forgets them), then scenario 4 (jinan's
+    head stopped for longer than `lost_after_s`, then started again), with qingdao working throughout.
+
+    `clusters["jinan"]` is replaced by its restarted self, so the caller stops the right processes."""
+    import threading
+
+    from scheduler.loop import Scheduler
+
+    started = time.monotonic()
+    markers = root / "markers"
+    markers.mkdir(parents=True)
+    settings = SchedulerSettings(
+        home=root / "home", scheduler_db_url=db_url, cycle_interval_s=0.2, max_jobs_per_pool=4,
+        pool_lost_after_s=600.0,
+    )  # fmt: skip
+    client = SchedulerControl(SchedulerStore.open(settings), settings)
+    client.apply(topology(clusters, ("jinan-steel", "qingdao-port")))
+    store = client.store
+    scheduler = Scheduler(store, settings)
+    stop = threading.Event()
+    loop = threading.Thread(target=scheduler.run, args=(stop,), daemon=True)
+    loop.start()
+
+    def job(key: str, seconds: float, retries: int, regions: list[str] | None = None) -> str:
+        spec: dict[str, Any] = {
+            "tenant": "jinan-steel", "entrypoint": marker_job(markers, key, seconds),
+            "bundles": [{"cpu": 0.5}], "retries": retries, "idempotency_key": key,
+        }  # fmt: skip
+        if regions:
+            spec["allowed_regions"] = regions
+        return client.submit(spec).id
+
+    def state(job_id: str) -> str:
+        return client.job(job_id).state
+
+    def kinds(job_id: str) -> list[str]:
+        return [e.kind for e in store.events(job_id)]
+
+    def on_jinan(*ids: str) -> None:
+        poll(
+            lambda: all(state(j) == "running" and client.job(j).pool == "jinan" for j in ids),
+            90,
+            what="on jinan",
+        )
+
+    try:
+        # --- scenario 5: the cluster restarted under two running jobs -----------------------------------
+        store.set_cordon("qingdao", cordoned=True)  # both land on jinan
+        again, once = job("s5-again", 20, 1), job("s5-once", 20, 0)
+        on_jinan(again, once)
+        store.set_cordon("qingdao", cordoned=False)
+        clusters["jinan"].stop()
+        clusters["jinan"] = restart(clusters["jinan"])
+        back = time.monotonic()
+        poll(
+            lambda: "unknown-retried" in kinds(again) and "lost" in kinds(once),
+            60,
+            every_s=0.05,
+            what="verdict",
+        )
+        seen = time.monotonic() - back
+        forgotten_lost = state(once) == "failed" and "marked lost" in client.job(once).message
+        poll(lambda: state(again) in ("admitted", "running", "succeeded"), 30, what="retried")
+        forgotten_retried = client.job(again).attempt == 2
+
+        # --- scenario 4: the head stopped for longer than pool_lost_after_s ------------------------------
+        scheduler.settings.pool_lost_after_s = lost_after_s
+        store.set_cordon("qingdao", cordoned=True)
+        s4_again, s4_once = job("s4-again", 30, 1), job("s4-once", 30, 0)
+        on_jinan(s4_again, s4_once)
+        store.set_cordon("qingdao", cordoned=False)
+        clusters["jinan"].stop()
+        down = time.monotonic()
+        poll(lambda: store.pool("jinan").health == "unhealthy", 30, every_s=0.05, what="jinan unhealthy")
+        unhealthy = time.monotonic() - down
+        elsewhere = job("s4-elsewhere", 0.5, 0)
+        resident = job("s4-resident", 0.5, 0, ["jinan"])
+        poll(lambda: "lost" in kinds(s4_once), lost_after_s + 30, every_s=0.05, what="given up")
+        lost_after = time.monotonic() - down
+        poll(lambda: state(elsewhere) == "succeeded", 60, what="the other pool keeps working")
+        other_served = client.job(elsewhere).pool == "qingdao"
+        poll(lambda: client.job(s4_again).pool == "qingdao", 30, what="retried on qingdao")
+        given_up = lost_after  # both jobs are given up in the same cycle
+        retried_elsewhere = "unknown-retried" in kinds(s4_again)
+        marked_lost = state(s4_once) == "failed"
+        waited = state(resident) == "queued"
+        clusters["jinan"] = restart(clusters["jinan"])
+        back = time.monotonic()
+        poll(lambda: store.pool("jinan").health == "healthy", 60, every_s=0.05, what="jinan healthy again")
+        recovered = time.monotonic() - back
+        poll(lambda: state(resident) == "succeeded", 90, what="the resident job to run on jinan")
+        resident_waited = waited and client.job(resident).pool == "jinan"
+        for job_id in (again, s4_again):
+            poll(lambda job_id=job_id: state(job_id) == "succeeded", 90, what=f"{job_id} to succeed")  # type: ignore[misc]
+    finally:
+        stop.set()
+        loop.join(timeout=30)
+    twice = sum(1 for path in markers.iterdir() if len(path.read_text().splitlines()) > 1)
+    client.close()
+    return ClusterFaultFigures(
+        forgotten_retried=forgotten_retried,
+        forgotten_lost=forgotten_lost,
+        forgotten_seen_s=round(seen, 2),
+        unhealthy_after_s=round(unhealthy, 2),
+        other_pool_served=other_served,
+        resident_waited=resident_waited,
+        given_up_after_s=round(given_up, 2),
+        lost_after_s=lost_after_s,
+        retried_elsewhere=retried_elsewhere,
+        marked_lost=marked_lost,
+        recovered_after_s=round(recovered, 2),
+        ran_twice=twice,
+        seconds=round(time.monotonic() - started, 1),
+    )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.ray_clusters import RayCluster
-from tests.scheduler_faults import crash_and_restart
+from tests.scheduler_faults import cluster_dies_and_returns, crash_and_restart
 
 pytestmark = pytest.mark.slow
 
@@ -23,3 +23,16 @@ def test_a_killed_leader_loses_no_job_runs_none_twice_and_its_follower_takes_ove
     assert not figures.both_led and figures.fifo_kept, figures
     assert figures.takeover_s <= figures.lease_s + 5, figures
     assert figures.passed, figures
+
+
+def test_a_forgotten_or_dead_cluster_costs_no_silent_rerun_and_the_pool_recovers(
+    clusters: dict[str, RayCluster], tmp_path: Path
+) -> None:
+    # The package's jinan cluster is stopped and started again on its ports with its token; the fixture's
+    # dict holds the new one, so the package teardown stops it and later tests find it as before.
+    figures = cluster_dies_and_returns(clusters, f"sqlite:///{tmp_path / 's.db'}", tmp_path, lost_after_s=5.0)
+    assert figures.forgotten_lost and figures.forgotten_retried, figures  # scenario 5
+    assert figures.unhealthy_after_s <= 2.0 and figures.other_pool_served, figures  # scenario 4
+    assert figures.retried_elsewhere and figures.marked_lost and figures.resident_waited, figures
+    assert figures.given_up_after_s <= figures.lost_after_s + 3, figures
+    assert figures.recovered_after_s <= 5.0 and figures.ran_twice == 0, figures

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -61,6 +62,12 @@ def write_result(name: str, body: dict[str, Any]) -> None:
     """Keep a scenario's full figures in ``bench/results/reliability_<name>.json``."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"reliability_{name}.json").write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+
+
+def fresh_tag() -> str:
+    """A prefix for a run's idempotency keys. Job ids derive from (tenant, key) and Ray submission ids from
+    job ids, so two runs with the same keys on one Ray cluster would find each other's attempts there."""
+    return uuid.uuid4().hex[:8]
 
 
 def marker_job(markers: Path, key: str, seconds: float) -> str:
@@ -175,13 +182,14 @@ def crash_and_restart(
     markers.mkdir(parents=True)
     settings = SchedulerSettings(home=root / "home", scheduler_db_url=db_url, max_queued_jobs_per_tenant=jobs)
     client = SchedulerControl(SchedulerStore.open(settings), settings)
+    tag = fresh_tag()
     services: list[subprocess.Popen[bytes]] = []
     try:
         client.apply(topology(clusters))
         ids = [
             client.submit(
                 {"tenant": TENANTS[i % len(TENANTS)], "entrypoint": marker_job(markers, f"j{i}", 0.5),
-                 "bundles": [{"cpu": 0.5}], "idempotency_key": f"j{i}"}
+                 "bundles": [{"cpu": 0.5}], "idempotency_key": f"{tag}-j{i}"}
             ).id
             for i in range(jobs)
         ]  # fmt: skip
@@ -344,10 +352,12 @@ def cluster_dies_and_returns(
     loop = threading.Thread(target=scheduler.run, args=(stop,), daemon=True)
     loop.start()
 
+    tag = fresh_tag()
+
     def job(key: str, seconds: float, retries: int, regions: list[str] | None = None) -> str:
         spec: dict[str, Any] = {
             "tenant": "jinan-steel", "entrypoint": marker_job(markers, key, seconds),
-            "bundles": [{"cpu": 0.5}], "retries": retries, "idempotency_key": key,
+            "bundles": [{"cpu": 0.5}], "retries": retries, "idempotency_key": f"{tag}-{key}",
         }  # fmt: skip
         if regions:
             spec["allowed_regions"] = regions
@@ -433,5 +443,102 @@ def cluster_dies_and_returns(
         marked_lost=marked_lost,
         recovered_after_s=round(recovered, 2),
         ran_twice=twice,
+        seconds=round(time.monotonic() - started, 1),
+    )
+
+
+@dataclass
+class DrainFigures:
+    moved: int
+    overlap_s: float
+    """Largest time an old attempt still ran on the drained pool after its new attempt started (0: none)."""
+    moved_after_s: float
+    finish_kept_running: bool
+    """`drain finish`: the running job ended on its own on the drained pool, and nothing new landed there."""
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        return self.moved == 2 and self.overlap_s <= 0 and self.finish_kept_running
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+def drain_with_jobs_running(clusters: dict[str, RayCluster], db_url: str, root: Path) -> DrainFigures:
+    """Scenario 8: jinan drained with `requeue` while two jobs run there, then with `finish`."""
+    import threading
+
+    from scheduler.loop import Scheduler
+
+    started = time.monotonic()
+    markers = root / "markers"
+    markers.mkdir(parents=True)
+    settings = SchedulerSettings(
+        home=root / "home", scheduler_db_url=db_url, cycle_interval_s=0.2, max_jobs_per_pool=4
+    )
+    client = SchedulerControl(SchedulerStore.open(settings), settings)
+    client.apply(topology(clusters, ("jinan-steel",)))
+    store = client.store
+    stop = threading.Event()
+    loop = threading.Thread(target=Scheduler(store, settings).run, args=(stop,), daemon=True)
+    loop.start()
+    backends = {name: make_backend(store.pool(name).pool_spec) for name in clusters}
+
+    tag = fresh_tag()
+
+    def job(key: str, seconds: float) -> str:
+        spec = {"tenant": "jinan-steel", "entrypoint": marker_job(markers, key, seconds),
+                "bundles": [{"cpu": 0.5}], "idempotency_key": f"{tag}-{key}"}  # fmt: skip
+        return client.submit(spec).id
+
+    def running_on(pool: str, *ids: str) -> bool:
+        return all(client.job(j).state == "running" and client.job(j).pool == pool for j in ids)
+
+    try:
+        store.set_cordon("qingdao", cordoned=True)
+        ids = [job("drain-0", 30), job("drain-1", 30)]
+        poll(lambda: running_on("jinan", *ids), 90, what="both on jinan")
+        old = {j: client.job(j).submission_id or "" for j in ids}
+        store.set_cordon("qingdao", cordoned=False)
+        store.set_cordon("jinan", cordoned=True, drain="requeue")
+        drained = time.monotonic()
+        poll(lambda: running_on("qingdao", *ids), 90, what="both moved to qingdao")
+        moved_after = time.monotonic() - drained
+        moved = sum(1 for j in ids if client.job(j).attempt == 2)
+        overlap = 0.0
+        for j in ids:
+            before = backends["jinan"].status(old[j])
+            after = backends["qingdao"].status(client.job(j).submission_id or "")
+            assert before.end_time is not None and after.start_time is not None, (before, after)
+            overlap = max(overlap, before.end_time - after.start_time)
+        for j in ids:
+            client.cancel(j)
+        # drain "finish": the running job ends where it is; nothing new lands on the drained pool
+        store.set_cordon("jinan", cordoned=False)
+        store.set_cordon("qingdao", cordoned=True)
+        stays = job("finish-0", 4)
+        poll(lambda: running_on("jinan", stays), 90, what="on jinan")
+        store.set_cordon("qingdao", cordoned=False)
+        store.set_cordon("jinan", cordoned=True, drain="finish")
+        later = job("finish-1", 0.5)
+        poll(lambda: client.job(stays).state == "succeeded" and client.job(later).state == "succeeded", 90,
+             what="both done")  # fmt: skip
+        finish_ok = (
+            client.job(stays).pool == "jinan"
+            and client.job(stays).attempt == 1
+            and client.job(later).pool == "qingdao"
+        )
+    finally:
+        stop.set()
+        loop.join(timeout=30)
+        for backend in backends.values():
+            backend.close()
+    client.close()
+    return DrainFigures(
+        moved=moved,
+        overlap_s=round(overlap, 3),
+        moved_after_s=round(moved_after, 2),
+        finish_kept_running=finish_ok,
         seconds=round(time.monotonic() - started, 1),
     )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.ray_clusters import RayCluster
-from tests.scheduler_faults import cluster_dies_and_returns, crash_and_restart
+from tests.scheduler_faults import cluster_dies_and_returns, crash_and_restart, drain_with_jobs_running
 
 pytestmark = pytest.mark.slow
 
@@ -36,3 +36,11 @@ def test_a_forgotten_or_dead_cluster_costs_no_silent_rerun_and_the_pool_recovers
     assert figures.retried_elsewhere and figures.marked_lost and figures.resident_waited, figures
     assert figures.given_up_after_s <= figures.lost_after_s + 3, figures
     assert figures.recovered_after_s <= 5.0 and figures.ran_twice == 0, figures
+
+
+def test_a_requeue_drain_never_runs_a_job_on_two_clusters_at_once(
+    clusters: dict[str, RayCluster], tmp_path: Path
+) -> None:
+    figures = drain_with_jobs_running(clusters, f"sqlite:///{tmp_path / 's.db'}", tmp_path)
+    assert figures.moved == 2 and figures.overlap_s <= 0, figures  # Ray's own end and start times
+    assert figures.finish_kept_running, figures

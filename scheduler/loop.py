@@ -106,7 +106,7 @@ class Scheduler:
         self._given = dict(backends or {})
         self._backends: dict[str, tuple[str, Backend]] = {}
         self._health: dict[str, PoolHealth] = {}
-        self._unhealthy_since: dict[str, float] = {}
+        self._unreachable_since: dict[str, float] = {}
         self._orphans: dict[str, set[str]] = defaultdict(set)
         """Per pool, attempts given up while it was unreachable: stopped when it answers again, in case it
         was cut off rather than dead (kept in memory: a restarted scheduler forgets them)."""
@@ -167,13 +167,13 @@ class Scheduler:
             self.store.record_pool_health(
                 name, "healthy" if health.healthy else "unhealthy", health.message, nodes, usage
             )
-            if health.healthy:
-                if self._unhealthy_since.pop(name, None) is not None:
+            if health.reachable:
+                if self._unreachable_since.pop(name, None) is not None:
                     log.info("pool %s answers again", name)
                 self._stop_orphans(name, self.backend(row))
-            elif name not in self._unhealthy_since:
-                self._unhealthy_since[name] = time.monotonic()
-                log.warning("pool %s is unhealthy: %s", name, health.message)
+            elif name not in self._unreachable_since:
+                self._unreachable_since[name] = time.monotonic()
+                log.warning("pool %s does not answer: %s", name, health.message)
             if nodes is not None:
                 row.nodes = json.dumps(nodes, sort_keys=True)
             self.metrics.pool_healthy.labels(name).set(1 if health.healthy else 0)
@@ -198,8 +198,8 @@ class Scheduler:
             if down is not None:
                 self._give_up(job, row, down, report)
                 continue
-            if row.name in self._unhealthy_since:
-                continue  # it failed its health check this cycle: asking after each job would only time out
+            if row.name in self._unreachable_since:
+                continue  # it did not answer its health check: asking after each job would only time out
             try:
                 self._reconcile_job(job, row, backend, report)
             except BackendError as exc:
@@ -359,7 +359,7 @@ class Scheduler:
 
     def _down_for(self, pool: str) -> float | None:
         """Seconds the pool has been unreachable, once that is `pool_lost_after_s` or more; else None."""
-        since = self._unhealthy_since.get(pool)
+        since = self._unreachable_since.get(pool)
         if since is None:
             return None
         down = time.monotonic() - since
@@ -713,7 +713,7 @@ class _Unusable(Backend):
         raise BackendError(self.problem)
 
     def health(self) -> PoolHealth:
-        return PoolHealth(healthy=False, message=self.problem)
+        return PoolHealth(healthy=False, message=self.problem, reachable=False)
 
 
 def _cluster(row: PoolRow) -> str:

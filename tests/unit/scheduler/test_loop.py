@@ -65,7 +65,7 @@ class FakeBackend(Backend):
 
     def health(self) -> PoolHealth:
         if self.down:
-            return PoolHealth(False, "connection refused")
+            return PoolHealth(False, "connection refused", reachable=False)
         node = NodeCapacity(id="node-1", cpu_milli=round(self.cpus * 1000), memory_mib=64 * 1024)
         return PoolHealth(True, nodes=(node,), usage={"CPU": (0.0, self.cpus)})
 

@@ -110,8 +110,8 @@ class Scheduler:
         self._orphans: dict[str, set[str]] = defaultdict(set)
         """Per pool, attempts given up while it was unreachable: stopped when it answers again, in case it
         was cut off rather than dead (kept in memory: a restarted scheduler forgets them)."""
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        """Who this scheduler is in the leader lease."""
+        self.holder = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        """Who this scheduler is in the leader lease: host and PID namespace, PID, a nonce."""
         self.leading: bool | None = None
         """None until `run` (or `lead`) first asks for the lease: `cycle` alone places without one."""
 
@@ -629,6 +629,12 @@ class Scheduler:
         """Take or renew the leader lease; say so in the log when leadership changes hands."""
         ttl = self.settings.leader_lease_s
         holder = self.store.hold_lease(LEASE, self.holder, ttl)
+        if holder is not None and _dead_here(holder):
+            # Its holder ran on this host and has died (a crash the supervisor restarted us after): no
+            # need to wait for the lease to run out. The release is a compare-and-set on that holder.
+            log.info("the lease holder %s is no longer running; taking over", holder)
+            self.store.release_lease(LEASE, holder)
+            holder = self.store.hold_lease(LEASE, self.holder, ttl)
         leading = holder is None
         if leading != self.leading:
             if leading:
@@ -714,6 +720,32 @@ class _Unusable(Backend):
 
     def health(self) -> PoolHealth:
         return PoolHealth(healthy=False, message=self.problem, reachable=False)
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+_HOST = f"{socket.gethostname()}/{_pid_namespace()}"
+"""The host and PID namespace of this process: PIDs mean something only within both."""
+
+
+def _dead_here(holder: str) -> bool:
+    """Whether a lease holder ran in this host's PID namespace and its process is gone."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != _HOST or host.endswith("/") or not pid.isdigit():
+        return False  # another host or namespace (or unknown): only its lease's expiry tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
 
 
 def _cluster(row: PoolRow) -> str:

@@ -463,3 +463,21 @@ def test_jobs_on_a_pool_unreachable_too_long_follow_their_retry_policy_and_the_p
     assert client.store.pool("jinan").health == "healthy"
     assert {fake.runs[sid].status for sid in sids.values()} == {RunStatus.STOPPED}
     assert fake.submissions == Counter(sids.values())  # nothing was submitted there again
+
+
+def test_a_lease_held_by_a_dead_process_of_this_host_is_taken_over_at_once(client: SchedulerControl) -> None:
+    import subprocess
+    import sys
+
+    from scheduler import loop
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = f"{loop._HOST}:{gone.pid}:abcdef"
+    assert client.store.hold_lease(loop.LEASE, dead, 3600) is None  # it held an hour-long lease, then died
+    follower = Scheduler(client.store, client.settings)
+    assert follower.lead()  # not an hour later
+    # A holder elsewhere (another host, or another PID namespace) is waited for: its PID means nothing here.
+    client.store.release_lease(loop.LEASE, follower.holder)
+    assert client.store.hold_lease(loop.LEASE, f"elsewhere/1:{gone.pid}:abcdef", 3600) is None
+    assert not follower.lead()

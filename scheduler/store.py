@@ -163,7 +163,8 @@ class JobEventRow(Base):
     )
     at: Mapped[float] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(40))
-    """submitted, admitted, running, preempted, requeued, retried, succeeded, failed, cancelled, …"""
+    """submitted, admitted, running, preempted, requeued, retried, unknown-retried, lost, succeeded, failed,
+    cancelled, …"""
     state: Mapped[str] = mapped_column(String(20))
     """The job's state after the event."""
     detail: Mapped[str] = mapped_column(Text, default="")

@@ -149,7 +149,7 @@ def run(jobs: int = 10_000, tenants: int = 20, burst: int = 20, every_s: float =
         store.close()
     by_key = {(row.tenant, row.idempotency_key): row.id for row in rows}
     expected = {(t, f"{t}-{n}") for t in names for n in range(per_tenant)}
-    accounted = sum(1 for key in expected if by_key.get(key) == out["ids"].get(key[1]))
+    accounted = sum(1 for key in expected if key in by_key and by_key[key] == out["ids"].get(key[1]))
     latency = sorted(out["latency"])
     sent = per_tenant * tenants
     errors = sent - out["statuses"]["201"] - out["statuses"]["200"]

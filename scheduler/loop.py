@@ -596,8 +596,9 @@ class Scheduler:
             for p in placements
         ]
         now = time.time()
+        detail = f"admitted to {pool} as {sid}{self._by}"
         if not self.store.transition(
-            job.id, [JobState.QUEUED], JobState.ADMITTED, "admitted", f"admitted to {pool} as {sid}",
+            job.id, [JobState.QUEUED], JobState.ADMITTED, "admitted", detail,
             pool=pool, placements=json.dumps(stored), attempt=attempt, submission_id=sid, admitted_at=now,
             started_at=None, ray_status=None, submitted_at=None,
         ):  # fmt: skip
@@ -624,6 +625,11 @@ class Scheduler:
             self.metrics.queue_depth.labels(queue).set(count)
 
     # --- the process ------------------------------------------------------------------------------
+
+    @property
+    def _by(self) -> str:
+        """Which scheduler placed a job, for its event, where several may run (`run` holds the lease)."""
+        return f" by {self.holder}" if self.leading is not None else ""
 
     def lead(self) -> bool:
         """Take or renew the leader lease; say so in the log when leadership changes hands."""

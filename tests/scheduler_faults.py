@@ -11,6 +11,7 @@ Whoever calls these must hold ``flock /tmp/brain-ray.lock`` (they drive Ray clus
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shlex
@@ -144,6 +145,9 @@ class CrashFigures:
     ran_twice: int
     ray_runs_twice: int
     both_led: bool
+    """Two schedulers placing at once: their admissions interleave more often than the lease changed hands."""
+    handovers: int
+    """Times a scheduler took the lease (the first leader included); more than two: cycles outlasted it."""
     fifo_kept: bool
     share_spread: int
     """max − min admissions per tenant among those after the kill (equal weights: fair means small)."""
@@ -219,7 +223,7 @@ def crash_and_restart(
         for job in client.store.jobs(states=[JobState.QUEUED]):
             client.store.request_cancel(job.id)
         poll(lambda: client.store.count_jobs(states=[*ON_POOL, JobState.QUEUED]) == 0, 120, what="all ended")
-        both_led = "leading as" in logs[2].read_text() or logs[1].read_text().count("leading as") != 1
+        handovers = sum(log.read_text().count("leading as") for log in logs)
     finally:
         for process in services:
             end(process)
@@ -241,6 +245,17 @@ def crash_and_restart(
             job_id = (info.metadata or {}).get("brain_job")
             if job_id in order:
                 ray_runs[job_id] += 1
+    # Never both placing: the admissions, in order, change hands no more often than the lease did (two
+    # schedulers placing at once would interleave theirs).
+    placed_by = [
+        e.detail.rsplit(" by ", 1)[1]
+        for e in sorted(
+            (e for row in rows for e in client.store.events(row.id) if e.kind == "admitted"),
+            key=lambda e: e.id,
+        )
+    ]
+    switches = sum(1 for a, b in itertools.pairwise(placed_by) if a != b)
+    both_led = switches > handovers - 1
     admitted = sorted((row for row in rows if row.admitted_at), key=lambda row: row.admitted_at or 0.0)
     fifo = all(
         [order[r.id] for r in admitted if r.tenant == t]
@@ -262,6 +277,7 @@ def crash_and_restart(
         ran_twice=ran_twice,
         ray_runs_twice=sum(1 for n in ray_runs.values() if n > 1),
         both_led=both_led,
+        handovers=handovers,
         fifo_kept=fifo,
         share_spread=spread,
         final_states=dict(states),

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 def test_a_killed_leader_loses_no_job_runs_none_twice_and_its_follower_takes_over(
     clusters: dict[str, RayCluster], db_url: str, tmp_path: Path
 ) -> None:
-    figures = crash_and_restart(clusters, db_url, tmp_path, jobs=200, run_after=8, lease_s=3.0)
+    figures = crash_and_restart(clusters, db_url, tmp_path, jobs=200, run_after=8, lease_s=10.0)
     assert figures.on_pool_at_kill > 0 and figures.queued_at_kill > 100, figures
     assert figures.lost == 0 and figures.ran_twice == 0 and figures.ray_runs_twice == 0, figures
     assert not figures.both_led and figures.fifo_kept, figures

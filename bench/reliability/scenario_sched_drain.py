@@ -19,8 +19,8 @@ def run() -> dict[str, object]:
         "what": "two 30 s jobs running on jinan when it is drained with --requeue; then a plain drain (finish)",
         "figure": (
             f"requeue: {f.moved} of 2 stopped on jinan and running on qingdao after {f.moved_after_s:.1f} s; "
-            f"overlap of old and new attempt {max(f.overlap_s, 0.0):.2f} s (Ray's own times: the old ended "
-            f"{max(-f.overlap_s, 0.0):.2f} s before the new started); finish: the running job ended on "
+            f"time both attempts ran at once {f.overlap_s:.2f} s (Ray's own start and end times); finish: the "
+            "running job ended on "
             f"jinan, new work went to qingdao: {f.finish_kept_running}"
         ),
         "passed": f.passed,

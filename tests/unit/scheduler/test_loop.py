@@ -341,7 +341,7 @@ def test_a_requeue_drain_stops_the_attempt_before_requeueing_it(
 
 
 def test_one_scheduler_leads_the_other_waits_and_takes_over(client: SchedulerControl) -> None:
-    settings = client.settings.model_copy(update={"leader_lease_s": 0.5, "cycle_interval_s": 0.05})
+    settings = client.settings.model_copy(update={"leader_lease_s": 10.0, "cycle_interval_s": 0.05})
     fakes = {"a": FakeBackend(), "b": FakeBackend()}
     a, b = (Scheduler(client.store, settings, backends={"jinan": fakes[n]}) for n in ("a", "b"))
     assert a.lead() and not b.lead() and a.lead()  # a renews; b is refused while a's lease runs

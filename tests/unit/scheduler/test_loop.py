@@ -369,7 +369,7 @@ def test_one_scheduler_leads_the_other_waits_and_takes_over(client: SchedulerCon
 
 
 def test_a_dead_leaders_lease_expires_and_the_follower_takes_over(client: SchedulerControl) -> None:
-    settings = client.settings.model_copy(update={"leader_lease_s": 0.3})
+    settings = client.settings.model_copy(update={"leader_lease_s": 1.0})
     a, b = (Scheduler(client.store, settings) for _ in range(2))
     assert a.lead() and not b.lead()
     # a dies without releasing anything: b leads once the lease ran out, and a, back, must wait

@@ -1,8 +1,9 @@
 """Scenarios 4 and 5 of issue #12 on two local Ray clusters (jinan, qingdao; 2 CPUs each):
 
-5. jinan's Ray restarted under two running jobs (it forgets them): the one with a retry left runs again
-   with an "outcome unknown, retried" event, the one without is "marked lost"; neither runs again silently.
-4. jinan's head stopped: the pool turns unhealthy, queued work goes to qingdao (a job allowed only in
+5. two jobs finish on jinan while the scheduler is down, and jinan's Ray restarts before it is back (it
+   forgets them, as issue #12 found): the one with a retry left runs again with an "outcome unknown,
+   retried" event, the one without is "marked lost"; neither runs again silently.
+4. jinan's head killed (SIGKILL): the pool turns unhealthy, queued work goes to qingdao (a job allowed only in
    jinan waits), the jobs on jinan are given up after `pool_lost_after_s` by their retry policy, and the
    pool recovers by itself when the cluster is back.
 
@@ -30,8 +31,9 @@ def run() -> dict[str, object]:
     return {
         "scenario": "4–5. one Ray cluster of two dies / restarts under running jobs",
         "what": (
-            "two running jobs (retries 1 and 0) on jinan when its Ray restarts, then again when its head "
-            "stops for longer than pool_lost_after_s; qingdao keeps working; jinan comes back"
+            "two jobs (retries 1 and 0) finish on jinan while the scheduler is down and jinan's Ray restarts "
+            "before it is back; then jinan's head SIGKILLed with two such jobs running, for longer than "
+            "pool_lost_after_s, and started again; qingdao works throughout"
         ),
         "figure": figure,
         "passed": f.passed,

@@ -447,11 +447,20 @@ def build_app(
     return app
 
 
+KEEP_ALIVE_S = 30
+"""Seconds the API keeps an idle client connection open."""
+
+
 class APIServer:
     """The API served by uvicorn in a thread of the scheduler service (or of a test)."""
 
     def __init__(self, app: FastAPI, host: str = "127.0.0.1", port: int = 8300) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+        # Idle connections are kept longer than clients keep them (httpx and requests: 5 s, uvicorn's own
+        # default too): with equal timeouts a client reuses a connection the server is closing that very
+        # moment, and the request fails (28 of 10,000 in bench/scheduler_load.py).
+        config = uvicorn.Config(
+            app, host=host, port=port, log_level="warning", lifespan="off", timeout_keep_alive=KEEP_ALIVE_S
+        )
         self.server = uvicorn.Server(config)
         self.host, self.port = host, port
         self.url = f"http://{host}:{port}"

@@ -8,9 +8,16 @@ Each cycle:
 5. applies the decisions: preempted jobs are stopped and requeued, admitted jobs submitted.
 
 Crash safety: a job is marked ADMITTED (with its pool and the deterministic Ray submission id of the
-attempt) *before* it is submitted. A scheduler that dies in between finds the job ADMITTED at restart,
-asks Ray for that submission id, and submits it only if Ray does not have it; Ray refuses a second
-submission with the same id anyway. So no job is lost and none runs twice.
+attempt) *before* it is submitted, and `submitted_at` is set once Ray accepted it. A scheduler that dies
+in between finds the job ADMITTED at restart, asks Ray for that submission id, and submits it only if Ray
+does not have it; Ray refuses a second submission with the same id anyway. So no job is lost and none
+runs twice. A pool that no longer knows an attempt it *accepted* forgot it (its Ray cluster restarted):
+whether it ran is unknown, so the job's retry policy decides, with an event saying so ("outcome unknown,
+retried" or "marked lost"); it is never run again silently.
+
+One scheduler places work at a time: `run` holds a lease row in the database (`leader_lease_s`) and
+renews it every cycle and again right before it places; a second scheduler on the same database waits
+and takes over when the lease expires (its holder died) or is released (its holder stopped).
 
 The process around it (command line, signals, metrics and API servers) is `scheduler.service`.
 """
@@ -20,9 +27,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
+import socket
 import sys
 import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -58,6 +68,9 @@ from scheduler.views import pool_model
 
 log = logging.getLogger("scheduler.loop")
 _LATE = "deadline passed before it could start"
+LEASE = "scheduler"
+"""Name of the leader lease row: one per database, since the database is the scheduler's whole state."""
+_STILL_FAILING_EVERY_S = 300.0
 
 
 @dataclass(slots=True)
@@ -93,6 +106,14 @@ class Scheduler:
         self._given = dict(backends or {})
         self._backends: dict[str, tuple[str, Backend]] = {}
         self._health: dict[str, PoolHealth] = {}
+        self._unreachable_since: dict[str, float] = {}
+        self._orphans: dict[str, set[str]] = defaultdict(set)
+        """Per pool, attempts given up while it was unreachable: stopped when it answers again, in case it
+        was cut off rather than dead (kept in memory: a restarted scheduler forgets them)."""
+        self.holder = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        """Who this scheduler is in the leader lease: host and PID namespace, PID, a nonce."""
+        self.leading: bool | None = None
+        """None until `run` (or `lead`) first asks for the lease: `cycle` alone places without one."""
 
     # --- backends ---------------------------------------------------------------------------------
 
@@ -146,6 +167,13 @@ class Scheduler:
             self.store.record_pool_health(
                 name, "healthy" if health.healthy else "unhealthy", health.message, nodes, usage
             )
+            if health.reachable:
+                if self._unreachable_since.pop(name, None) is not None:
+                    log.info("pool %s answers again", name)
+                self._stop_orphans(name, self.backend(row))
+            elif name not in self._unreachable_since:
+                self._unreachable_since[name] = time.monotonic()
+                log.warning("pool %s does not answer: %s", name, health.message)
             if nodes is not None:
                 row.nodes = json.dumps(nodes, sort_keys=True)
             self.metrics.pool_healthy.labels(name).set(1 if health.healthy else 0)
@@ -159,10 +187,19 @@ class Scheduler:
         for job in self.store.jobs(states=ON_POOL):
             row = pools.get(job.pool or "")
             if row is None:
-                # Its pool was removed from the topology: nothing can stop or watch it; run it again.
-                self._requeue(job, "its pool is no longer registered", report)
+                # Its pool's row was deleted: nothing can stop or watch the attempt, which may still run
+                # on the old cluster. Running it again could run it twice, so it is marked lost instead.
+                self._lost(
+                    job, f"its pool {job.pool} is no longer registered while the job was on it", report
+                )
                 continue
             backend = self.backend(row)
+            down = self._down_for(row.name)
+            if down is not None:
+                self._give_up(job, row, down, report)
+                continue
+            if row.name in self._unreachable_since:
+                continue  # it did not answer its health check: asking after each job would only time out
             try:
                 self._reconcile_job(job, row, backend, report)
             except BackendError as exc:
@@ -180,10 +217,16 @@ class Scheduler:
             else:
                 self._stop(job, backend, requeue=False, reason="cancelled by request", kind="cancelling")
             return
-        if state is JobState.ADMITTED and info.status is RunStatus.MISSING:
-            # Marked admitted but Ray never got it (a crash or a failed call in between): submit now.
+        if state is JobState.ADMITTED and info.status is RunStatus.MISSING and job.submitted_at is None:
+            # Marked admitted but Ray never accepted it (a crash or a failed call in between): submit now.
             backend.submit(self._launch(job))
+            self.store.mark_submitted(job.id, job.submission_id)
             self.store.note(job.id, "submitted", f"submitted to {row.name} as {job.submission_id} (resumed)")
+            return
+        if info.status is RunStatus.MISSING and state is not JobState.STOPPING:
+            # Ray accepted this attempt and has forgotten it (its cluster restarted): it may have run, even
+            # to the end. Only the job's retry policy may run it again.
+            self._outcome_unknown(job, row, report)
             return
         if row.drain == "requeue" and state is not JobState.STOPPING and info.status not in TERMINAL:
             self._stop(job, backend, requeue=True, reason=f"pool {row.name} is drained", kind="drained")
@@ -193,10 +236,6 @@ class Scheduler:
                 self._stopped(job, info, backend, report)
             else:
                 backend.stop(job.submission_id)  # again: the first request may have been lost
-            return
-        if info.status is RunStatus.MISSING:
-            # The cluster forgot a job it ran (it was restarted): run it again from its queue.
-            self._requeue(job, f"pool {row.name} no longer knows {job.submission_id}", report)
             return
         if info.status is RunStatus.RUNNING and state is JobState.ADMITTED:
             if self.store.transition(
@@ -318,6 +357,70 @@ class Scheduler:
             self.metrics.finished.labels("failed").inc()
             self.metrics.failed.inc()
 
+    def _down_for(self, pool: str) -> float | None:
+        """Seconds the pool has been unreachable, once that is `pool_lost_after_s` or more; else None."""
+        since = self._unreachable_since.get(pool)
+        if since is None:
+            return None
+        down = time.monotonic() - since
+        return down if down >= self.settings.pool_lost_after_s else None
+
+    def _give_up(self, job: JobRow, row: PoolRow, down: float, report: CycleReport) -> None:
+        """A job on a pool unreachable for too long: what became of it there cannot be known."""
+        assert job.submission_id is not None
+        self._orphans[row.name].add(job.submission_id)
+        why = f"pool {row.name} unreachable for {down:.0f} s"
+        if job.cancel_requested:
+            self.store.transition(
+                job.id, ON_POOL, JobState.CANCELLED, "cancelled", f"{why}; cancelled by request",
+                finished_at=time.time(), message="cancelled by request",
+            )  # fmt: skip
+            return
+        if job.state == JobState.ADMITTED.value and job.submitted_at is None:
+            # Never accepted there: nothing of it can have run, so it simply waits for another pool.
+            self._requeue(job, f"{why} before it accepted {job.submission_id}", report)
+            return
+        self._outcome_unknown(job, row, report, f"{why}; {job.submission_id} outcome unknown")
+
+    def _stop_orphans(self, pool: str, backend: Backend) -> None:
+        for sid in sorted(self._orphans.pop(pool, set())):
+            try:
+                backend.stop(sid)
+            except BackendError as exc:
+                self._orphans[pool].add(sid)
+                log.warning(
+                    "pool %s: stopping %s, given up while the pool was unreachable: %s", pool, sid, exc
+                )
+
+    def _outcome_unknown(self, job: JobRow, row: PoolRow, report: CycleReport, what: str = "") -> None:
+        what = what or (
+            f"pool {row.name} no longer knows {job.submission_id} (its Ray cluster restarted or dropped it): "
+            "outcome unknown"
+        )
+        if job.failures < job.request.retries:
+            detail = f"{what}, retried (retry {job.failures + 1} of {job.request.retries})"
+            if self.store.transition(
+                job.id, ON_POOL, JobState.QUEUED, "unknown-retried", detail,
+                pool=None, placements="[]", failures=job.failures + 1, message=what, requeue=False,
+                stop_reason="", started_at=None, admitted_at=None, submitted_at=None,
+                ray_status=RunStatus.MISSING.value,
+            ):  # fmt: skip
+                report.requeued.append(job.id)
+                self.metrics.retried.inc()
+            return
+        self._lost(job, f"{what}; its retries ({job.request.retries}) allow no second run", report)
+
+    def _lost(self, job: JobRow, why: str, report: CycleReport) -> None:
+        """End a job whose attempt the scheduler can no longer follow, rather than risk running it twice."""
+        detail = f"marked lost: {why}; submit it again if running it twice is safe"
+        if self.store.transition(
+            job.id, ON_POOL, JobState.FAILED, "lost", detail,
+            finished_at=time.time(), message=detail, ray_status=RunStatus.MISSING.value,
+        ):  # fmt: skip
+            report.finished.append(job.id)
+            self.metrics.finished.labels("failed").inc()
+            self.metrics.failed.inc()
+
     def _requeue(self, job: JobRow, reason: str, report: CycleReport) -> None:
         if self.store.transition(
             job.id, ON_POOL, JobState.QUEUED, "requeued", reason,
@@ -408,6 +511,8 @@ class Scheduler:
         report.decisions, report.policy_seconds = len(decisions), elapsed
         if decisions:
             self.metrics.decisions_per_second.set(len(decisions) / max(elapsed, 1e-9))
+        if self.leading is not None and not self.lead():
+            return  # the lease ran out during this cycle (a stall): another scheduler places now
         self._apply(state, rows, pools, decisions, report)
 
     def policy_for(self, state: ClusterState) -> PolicyConfig:
@@ -491,10 +596,11 @@ class Scheduler:
             for p in placements
         ]
         now = time.time()
+        detail = f"admitted to {pool} as {sid}{self._by}"
         if not self.store.transition(
-            job.id, [JobState.QUEUED], JobState.ADMITTED, "admitted", f"admitted to {pool} as {sid}",
+            job.id, [JobState.QUEUED], JobState.ADMITTED, "admitted", detail,
             pool=pool, placements=json.dumps(stored), attempt=attempt, submission_id=sid, admitted_at=now,
-            started_at=None, ray_status=None,
+            started_at=None, ray_status=None, submitted_at=None,
         ):  # fmt: skip
             return  # cancelled meanwhile
         report.admitted.append(job.id)
@@ -508,6 +614,8 @@ class Scheduler:
             # The job stays ADMITTED; reconcile submits it under the same id next cycle.
             self.metrics.backend_errors.labels(pool).inc()
             log.warning("submitting %s to %s: %s (retried next cycle)", job.id, pool, exc)
+            return
+        self.store.mark_submitted(job.id, sid)
 
     def _export_depths(self) -> None:
         depth: dict[str, int] = defaultdict(int)
@@ -518,16 +626,84 @@ class Scheduler:
 
     # --- the process ------------------------------------------------------------------------------
 
+    @property
+    def _by(self) -> str:
+        """Which scheduler placed a job, for its event, where several may run (`run` holds the lease)."""
+        return f" by {self.holder}" if self.leading is not None else ""
+
+    def lead(self) -> bool:
+        """Take or renew the leader lease; say so in the log when leadership changes hands."""
+        ttl = self.settings.leader_lease_s
+        holder = self.store.hold_lease(LEASE, self.holder, ttl)
+        if holder is not None and _dead_here(holder):
+            # Its holder ran on this host and has died (a crash the supervisor restarted us after): no
+            # need to wait for the lease to run out. The release is a compare-and-set on that holder.
+            log.info("the lease holder %s is no longer running; taking over", holder)
+            self.store.release_lease(LEASE, holder)
+            holder = self.store.hold_lease(LEASE, self.holder, ttl)
+        leading = holder is None
+        if leading != self.leading:
+            if leading:
+                log.info("leading as %s: this scheduler places work (lease %.0f s)", self.holder, ttl)
+            else:
+                log.info(
+                    "waiting: %s leads; this scheduler takes over if its %.0f s lease runs out", holder, ttl
+                )
+        self.leading = leading
+        self.metrics.leader.set(1 if leading else 0)
+        return leading
+
     def run(self, stop: threading.Event) -> None:
-        """Cycle until `stop` is set; a failing cycle is logged and the next one tries again."""
+        """Cycle until `stop` is set, while this scheduler holds the leader lease.
+
+        A failing cycle (the database locked or unreachable, the disk full) does not end the loop: the
+        first failure of an episode is logged with its traceback, then only counted (a reminder every
+        five minutes), and the recovery is logged with the count and how long it lasted.
+        """
+        episode = _FailureEpisode()
         while not stop.is_set():
             try:
-                self.cycle()
-            except Exception:
-                log.exception("scheduling cycle failed; retrying")
+                if self.lead():
+                    self.cycle()
+            except Exception as exc:
+                self.metrics.cycle_errors.inc()
+                episode.failed(exc)
+            else:
+                episode.recovered()
             stop.wait(self.settings.cycle_interval_s)
+        if self.leading:
+            try:
+                self.store.release_lease(LEASE, self.holder)  # a waiting scheduler takes over at once
+            except Exception as exc:  # the lease then simply expires
+                log.warning("could not release the leader lease: %s", exc)
         for _, backend in self._backends.values():
             backend.close()
+
+
+class _FailureEpisode:
+    """Consecutive failing cycles, logged once with a count rather than once per cycle."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.since = 0.0
+        self.said_at = 0.0
+
+    def failed(self, exc: Exception) -> None:
+        now = time.monotonic()
+        self.count += 1
+        if self.count == 1:
+            self.since = self.said_at = now
+            log.exception("scheduling cycle failed; retrying each cycle, logged again once it works")
+        elif now - self.said_at >= _STILL_FAILING_EVERY_S:
+            self.said_at = now
+            log.error("scheduling cycles still failing: %d in a row over %.0f s; last: %s",
+                      self.count, now - self.since, exc)  # fmt: skip
+
+    def recovered(self) -> None:
+        if self.count:
+            log.warning("scheduling cycles work again after %d failed over %.0f s",
+                        self.count, time.monotonic() - self.since)  # fmt: skip
+            self.count = 0
 
 
 class _Unusable(Backend):
@@ -549,7 +725,33 @@ class _Unusable(Backend):
         raise BackendError(self.problem)
 
     def health(self) -> PoolHealth:
-        return PoolHealth(healthy=False, message=self.problem)
+        return PoolHealth(healthy=False, message=self.problem, reachable=False)
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
+
+
+_HOST = f"{socket.gethostname()}/{_pid_namespace()}"
+"""The host and PID namespace of this process: PIDs mean something only within both."""
+
+
+def _dead_here(holder: str) -> bool:
+    """Whether a lease holder ran in this host's PID namespace and its process is gone."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != _HOST or host.endswith("/") or not pid.isdigit():
+        return False  # another host or namespace (or unknown): only its lease's expiry tells
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, someone else's
+    return False
 
 
 def _cluster(row: PoolRow) -> str:

@@ -48,6 +48,16 @@ class SchedulerMetrics:
         self.decisions_per_second = Gauge(
             "brain_scheduler_decisions_per_second", "Decisions of the last policy call per second", registry=r
         )
+        self.cycle_errors = Counter(
+            "brain_scheduler_cycle_errors",
+            "Scheduling cycles that failed (database locked or unreachable, disk full, …)",
+            registry=r,
+        )
+        self.leader = Gauge(
+            "brain_scheduler_leader",
+            "1 while this scheduler holds the leader lease and places work",
+            registry=r,
+        )
         self.cycle_seconds = Histogram(
             "brain_scheduler_cycle_seconds",
             "Wall time of one scheduling cycle (reconcile, policy, submissions)",

@@ -69,6 +69,19 @@ class SchedulerSettings(BaseSettings):
     ray_timeout_s: float = Field(default=10.0, gt=0)
     """Timeout of one call to a Ray cluster's dashboard; a pool that does not answer is unhealthy."""
 
+    pool_lost_after_s: float = Field(default=60.0, gt=0)
+    """Seconds a pool may stay unreachable before the jobs on it are given up (BRAIN_POOL_LOST_AFTER_S):
+    each then follows its retry policy, as when Ray forgot it: run again elsewhere ("outcome unknown,
+    retried") or ended ("marked lost"); one never accepted by the pool is simply requeued. Attempts given up
+    are stopped if the pool answers again (it was cut off rather than dead). Queued work avoids an unhealthy
+    pool from its first failed health check."""
+
+    leader_lease_s: float = Field(default=15.0, gt=0)
+    """Seconds the leader lease lasts (BRAIN_LEADER_LEASE_S). Of several schedulers on one database, only
+    the holder of the lease places work; it renews the lease every cycle, and another takes over within
+    this time plus one cycle once the holder dies (at once when it stops cleanly). Keep it well above the
+    longest cycle and the clock skew between the schedulers' hosts."""
+
     api_host: str = "127.0.0.1"
     """Interface the REST API listens on (`python -m scheduler.service --api-port`); loopback by default."""
 

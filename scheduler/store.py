@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
     func,
     select,
     update,
@@ -124,6 +125,10 @@ class JobRow(Base):
     logs_tail: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[float] = mapped_column(Float)
     admitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    submitted_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """When the backend accepted the current attempt; None while it may never have reached the pool. A
+    pool that no longer knows an attempt it accepted forgot it (its cluster restarted): its outcome is
+    unknown, and the job's retry policy decides, where one never accepted is simply submitted again."""
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     updated_at: Mapped[float] = mapped_column(Float)
@@ -138,6 +143,17 @@ class JobRow(Base):
         return placements
 
 
+class LeaseRow(Base):
+    """A lease one process holds until `expires_at` (Unix seconds) unless it renews it first."""
+
+    __tablename__ = "sched_leases"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[float] = mapped_column(Float)
+    acquired_at: Mapped[float] = mapped_column(Float)
+
+
 class JobEventRow(Base):
     __tablename__ = "sched_job_events"
 
@@ -147,7 +163,8 @@ class JobEventRow(Base):
     )
     at: Mapped[float] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(40))
-    """submitted, admitted, running, preempted, requeued, retried, succeeded, failed, cancelled, …"""
+    """submitted, admitted, running, preempted, requeued, retried, unknown-retried, lost, succeeded, failed,
+    cancelled, …"""
     state: Mapped[str] = mapped_column(String(20))
     """The job's state after the event."""
     detail: Mapped[str] = mapped_column(Text, default="")
@@ -460,6 +477,63 @@ class SchedulerStore:
                 setattr(row, name, value)
             row.updated_at = now
             s.add(JobEventRow(job_id=job_id, at=now, kind=kind, state=row.state, detail=detail))
+
+    def mark_submitted(self, job_id: str, submission: str) -> None:
+        """The backend accepted `submission` (the job's current attempt): from now on, a pool that no
+        longer knows it has forgotten it rather than never received it."""
+        with self.session() as s:
+            s.execute(
+                update(JobRow)
+                .where(JobRow.id == job_id, JobRow.submission_id == submission, JobRow.submitted_at.is_(None))
+                .values(submitted_at=time.time())
+                .execution_options(synchronize_session=False)
+            )
+
+    # --- the leader lease -------------------------------------------------------------------------
+
+    def hold_lease(self, name: str, holder: str, ttl_s: float) -> str | None:
+        """Take or renew the lease `name` for `ttl_s` seconds; None when `holder` holds it now, else the
+        holder that does. A compare-and-set on one row, the same on SQLite and PostgreSQL: the row
+        changes only when `holder` has it already or its holder let it expire."""
+        now = time.time()
+        with self.session() as s:
+            renewed = s.execute(
+                update(LeaseRow)
+                .where(LeaseRow.name == name, (LeaseRow.holder == holder) | (LeaseRow.expires_at < now))
+                .values(
+                    holder=holder,
+                    expires_at=now + ttl_s,
+                    acquired_at=case((LeaseRow.holder == holder, LeaseRow.acquired_at), else_=now),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if renewed.rowcount == 1:  # type: ignore[attr-defined]
+                return None
+            row = s.get(LeaseRow, name)
+            if row is not None:
+                return row.holder
+        try:
+            with self.session() as s:
+                s.add(LeaseRow(name=name, holder=holder, expires_at=now + ttl_s, acquired_at=now))
+            return None
+        except IntegrityError:  # another process created it first
+            current = self.lease(name)
+            return current.holder if current is not None else "another scheduler"
+
+    def lease(self, name: str) -> LeaseRow | None:
+        with self.session() as s:
+            return s.get(LeaseRow, name)
+
+    def release_lease(self, name: str, holder: str) -> None:
+        """Give the lease up at once (a clean stop), so a waiting process takes over without waiting for
+        it to expire."""
+        with self.session() as s:
+            s.execute(
+                update(LeaseRow)
+                .where(LeaseRow.name == name, LeaseRow.holder == holder)
+                .values(expires_at=0.0)
+                .execution_options(synchronize_session=False)
+            )
 
     def request_cancel(self, job_id: str) -> JobRow:
         """Cancel a job: a queued one at once, one on a pool by the service (it stops it on Ray)."""

@@ -186,10 +186,12 @@ def start_cluster(
     cpus: int = 2,
     resources: dict[str, float] | None = None,
     labels: dict[str, str] | None = None,
+    token: str | None = None,
 ) -> RayCluster:
+    """`token`: the auth token to start with (a restart of the same cluster); a new one by default."""
     temp_dir = root / name  # short: Ray's unix socket paths must stay under ~107 characters
-    temp_dir.mkdir(parents=True)
-    token = secrets.token_hex(16)
+    temp_dir.mkdir(parents=True, exist_ok=True)
+    token = token or secrets.token_hex(16)
     token_file = root / f"{name}.token"
     token_file.write_text(token)
     p = {key: base + i for i, key in enumerate(

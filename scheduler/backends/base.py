@@ -80,6 +80,9 @@ class PoolHealth:
     nodes: tuple[NodeCapacity, ...] = ()
     usage: dict[str, tuple[float, float]] = field(default_factory=dict)
     """Per resource (CPU, GPU, memory in MiB), (used, total) as the backend reports it, our jobs or not."""
+    reachable: bool = True
+    """False when the cluster did not answer at all (unhealthy for want of live nodes is still reachable):
+    only then are the jobs on it unknown to the scheduler, and given up after `pool_lost_after_s`."""
 
 
 class Backend(ABC):

@@ -232,9 +232,12 @@ class RayJobsBackend(Backend):
         try:
             body = self._get("/api/v0/nodes?detail=true&limit=10000")
             status = self._get("/api/cluster_status")
-        except (requests.RequestException, BackendError, ValueError) as exc:
+        except BackendError as exc:  # it answered, refusing our token: its jobs run on, unwatched
             self._client = None
             return PoolHealth(healthy=False, message=str(exc))
+        except (requests.RequestException, ValueError) as exc:
+            self._client = None
+            return PoolHealth(healthy=False, message=str(exc), reachable=False)
         nodes: list[NodeCapacity] = []
         for node in body.get("data", {}).get("result", {}).get("result", []):
             if node.get("state") != "ALIVE":

@@ -26,10 +26,17 @@ def test_migrations_use_their_own_version_table(db_url: str) -> None:
     migrate(engine)
     migrate(engine)  # idempotent
     tables = set(inspect(engine).get_table_names())
-    assert {"sched_pools", "sched_queues", "sched_jobs", "sched_job_events", VERSION_TABLE} <= tables
+    assert {
+        "sched_pools",
+        "sched_queues",
+        "sched_jobs",
+        "sched_job_events",
+        "sched_leases",
+        VERSION_TABLE,
+    } <= tables
     assert "alembic_version" not in tables  # the platform's own table stays free for its migrations
     with engine.connect() as conn:
-        assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0002"
+        assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0003"
     downgrade(engine, "base")
     assert not {"sched_jobs", "sched_pools"} & set(inspect(engine).get_table_names())
     engine.dispose()
@@ -145,3 +152,36 @@ def test_quotas_stored_before_partial_quotas_leave_their_zeros_unnamed(db_url: s
         stored = json.loads(conn.execute(text("SELECT spec FROM sched_queues WHERE name = 'a'")).scalar_one())
     assert stored["guaranteed"] == {"cpu": 1.0, "memory_mib": 0, "gpu": 0}
     store.close()
+
+
+def test_the_leader_lease_is_held_by_one_holder_at_a_time(store: SchedulerStore) -> None:
+    assert store.hold_lease("scheduler", "a", 30) is None  # created
+    assert store.hold_lease("scheduler", "b", 30) == "a"  # refused while a's lease runs
+    first = store.lease("scheduler")
+    assert first is not None
+    assert store.hold_lease("scheduler", "a", 30) is None  # renewed, held since the same moment
+    renewed = store.lease("scheduler")
+    assert renewed is not None and renewed.acquired_at == first.acquired_at
+    assert renewed.expires_at >= first.expires_at
+    store.release_lease("scheduler", "b")  # not b's to release
+    assert store.hold_lease("scheduler", "b", 30) == "a"
+    store.release_lease("scheduler", "a")
+    assert store.hold_lease("scheduler", "b", 30) is None  # released: b takes it at once
+    taken = store.lease("scheduler")
+    assert taken is not None and taken.holder == "b" and taken.acquired_at >= first.acquired_at
+    assert store.hold_lease("scheduler", "a", 30) == "b"
+
+
+def test_the_orm_matches_the_migrations(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from scheduler.store import Base
+
+    engine = open_engine(db_url)
+    migrate(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    assert [d for d in diff if "alembic_version" not in str(d)] == []

@@ -4,8 +4,11 @@ tests/integration/scheduler.)"""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,8 +31,12 @@ class FakeBackend(Backend):
         self.submissions: Counter[str] = Counter()
         self.fail_next_submit = False
         self.launches: dict[str, Launch] = {}
+        self.down = False
+        """The cluster does not answer: unhealthy, and every call fails."""
 
     def submit(self, launch: Launch) -> None:
+        if self.down:
+            raise BackendError("connection refused")
         if self.fail_next_submit:
             self.fail_next_submit = False
             raise BackendError("connection reset")
@@ -40,12 +47,16 @@ class FakeBackend(Backend):
         self.runs[launch.submission_id] = RunInfo(RunStatus.PENDING)
 
     def status(self, submission_id: str) -> RunInfo:
+        if self.down:
+            raise BackendError("connection refused")
         return self.runs.get(submission_id, RunInfo(RunStatus.MISSING))
 
     def logs(self, submission_id: str, tail: int | None = None) -> str:
         return f"log of {submission_id}"
 
     def stop(self, submission_id: str) -> None:
+        if self.down:
+            raise BackendError("connection refused")
         if submission_id in self.runs and self.runs[submission_id].status not in (
             RunStatus.SUCCEEDED,
             RunStatus.FAILED,
@@ -53,6 +64,8 @@ class FakeBackend(Backend):
             self.runs[submission_id] = RunInfo(RunStatus.STOPPED, "stopped")
 
     def health(self) -> PoolHealth:
+        if self.down:
+            return PoolHealth(False, "connection refused", reachable=False)
         node = NodeCapacity(id="node-1", cpu_milli=round(self.cpus * 1000), memory_mib=64 * 1024)
         return PoolHealth(True, nodes=(node,), usage={"CPU": (0.0, self.cpus)})
 
@@ -265,3 +278,206 @@ def test_job_views_show_the_kind_and_its_parameters_as_written(
     assert job_json(client.job(submit(client)))["kind"] == "entrypoint"
     scheduler.cycle()
     assert "-m jobs.batch_inference" in fake.launches[view["id"]].entrypoint
+
+
+def test_an_attempt_the_cluster_forgot_follows_its_retry_policy_never_silently(
+    client: SchedulerControl, scheduler: Scheduler, fake: FakeBackend
+) -> None:
+    once = submit(client, retries=0)
+    again = submit(client, retries=1)
+    scheduler.cycle()
+    first = {job: client.job(job).submission_id for job in (once, again)}
+    assert all(client.job(job).submitted_at is not None for job in first)
+    fake.runs.clear()  # the Ray cluster restarted: it forgot both attempts, which may have run
+    report = scheduler.cycle()
+    lost = client.job(once)
+    assert lost.state == "failed" and lost.message.startswith("marked lost: pool jinan no longer knows")
+    assert [e.kind for e in client.store.events(once)][-1] == "lost"
+    retried = client.job(again)
+    assert retried.state == "admitted" and retried.attempt == 2 and retried.failures == 1
+    assert report.requeued == [again]
+    detail = next(e.detail for e in client.store.events(again) if e.kind == "unknown-retried")
+    assert "outcome unknown, retried (retry 1 of 1)" in detail
+    # The forgotten attempts were never submitted again; only the retry allowed by the policy was.
+    assert fake.submissions[first[once] or ""] == 1 and fake.submissions[first[again] or ""] == 1
+    assert len(fake.submissions) == 3
+
+
+def test_a_job_whose_pool_row_vanished_is_marked_lost_not_requeued(
+    client: SchedulerControl, scheduler: Scheduler, fake: FakeBackend
+) -> None:
+    from scheduler.store import PoolRow
+
+    job = submit(client)
+    scheduler.cycle()
+    sid = client.job(job).submission_id or ""
+    fake.set(sid, RunStatus.RUNNING)
+    with client.store.session() as s:  # the row deleted by hand: nothing can stop the attempt now
+        s.delete(s.get(PoolRow, "jinan"))
+    scheduler.cycle()
+    row = client.job(job)
+    assert row.state == "failed" and "no longer registered" in row.message
+    assert fake.submissions == {sid: 1}
+
+
+def test_a_requeue_drain_stops_the_attempt_before_requeueing_it(
+    client: SchedulerControl, scheduler: Scheduler, fake: FakeBackend
+) -> None:
+    job = submit(client)
+    scheduler.cycle()
+    sid = client.job(job).submission_id or ""
+    fake.set(sid, RunStatus.RUNNING)
+    scheduler.cycle()
+    client.store.set_cordon("jinan", cordoned=True, drain="requeue")
+    fake.stop = lambda submission_id: None  # type: ignore[method-assign]  # Ray is slow to stop it
+    scheduler.cycle()
+    scheduler.cycle()
+    assert client.job(job).state == "stopping"  # still running on Ray: not requeued yet
+    fake.set(sid, RunStatus.STOPPED, "stopped")
+    scheduler.cycle()
+    row = client.job(job)
+    assert row.state == "queued" and row.pool is None  # the pool is cordoned: it waits for another
+    assert [e.kind for e in client.store.events(job)][-2:] == ["drained", "requeued"]
+
+
+def test_one_scheduler_leads_the_other_waits_and_takes_over(client: SchedulerControl) -> None:
+    settings = client.settings.model_copy(update={"leader_lease_s": 10.0, "cycle_interval_s": 0.05})
+    fakes = {"a": FakeBackend(), "b": FakeBackend()}
+    a, b = (Scheduler(client.store, settings, backends={"jinan": fakes[n]}) for n in ("a", "b"))
+    assert a.lead() and not b.lead() and a.lead()  # a renews; b is refused while a's lease runs
+    stop_a, stop_b = threading.Event(), threading.Event()
+    threads = [
+        threading.Thread(target=a.run, args=(stop_a,)),
+        threading.Thread(target=b.run, args=(stop_b,)),
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        jobs = [submit(client, cpu=0.5) for _ in range(2)]
+        poll_until(lambda: all(client.job(j).state == "admitted" for j in jobs))
+        assert len(fakes["a"].submissions) == 2 and not fakes["b"].submissions  # only the leader placed
+        stop_a.set()  # a clean stop releases the lease: b takes over at once
+        threads[0].join(timeout=10)
+        more = submit(client, "b", cpu=0.5)
+        poll_until(lambda: client.job(more).state == "admitted")
+        assert list(fakes["b"].launches) == [more] and b.leading
+    finally:
+        stop_a.set()
+        stop_b.set()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+def test_a_dead_leaders_lease_expires_and_the_follower_takes_over(client: SchedulerControl) -> None:
+    settings = client.settings.model_copy(update={"leader_lease_s": 1.0})
+    a, b = (Scheduler(client.store, settings) for _ in range(2))
+    assert a.lead() and not b.lead()
+    # a dies without releasing anything: b leads once the lease ran out, and a, back, must wait
+    poll_until(b.lead)
+    assert not a.lead()
+    lease = client.store.lease("scheduler")
+    assert lease is not None and lease.holder == b.holder
+
+
+def test_a_locked_store_is_logged_once_per_episode_and_the_loop_resumes(
+    client: SchedulerControl, fake: FakeBackend, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from scheduler.db import open_engine
+
+    url = client.settings.database_url
+    engine = open_engine(url)
+    # The production busy timeout is 30 s; a short one keeps this test quick, the behaviour is the same.
+    event.listen(engine, "connect", lambda conn, _r: conn.execute("PRAGMA busy_timeout=50"))
+    store = SchedulerStore(engine)
+    settings = client.settings.model_copy(update={"cycle_interval_s": 0.02})
+    scheduler = Scheduler(store, settings, backends={"jinan": fake})
+    job = submit(client)
+    locker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    stop = threading.Event()
+    thread = threading.Thread(target=scheduler.run, args=(stop,))
+    caplog.set_level(logging.INFO, logger="scheduler.loop")
+    thread.start()
+    try:
+        poll_until(lambda: scheduler.metrics.cycle_errors._value.get() >= 5)
+        assert client.job(job).state == "queued" and thread.is_alive()
+        locker.execute("COMMIT")
+        poll_until(lambda: client.job(job).state == "admitted")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+        locker.close()
+        store.close()
+    failed = scheduler.metrics.cycle_errors._value.get()
+    messages = [r.getMessage() for r in caplog.records if r.name == "scheduler.loop"]
+    assert sum("scheduling cycle failed" in m for m in messages) == 1
+    assert [m for m in messages if "work again" in m] == [
+        next(m for m in messages if m.startswith(f"scheduling cycles work again after {failed:.0f} failed"))
+    ]
+
+
+def poll_until(condition: Callable[[], object], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_jobs_on_a_pool_unreachable_too_long_follow_their_retry_policy_and_the_pool_recovers(
+    client: SchedulerControl, fake: FakeBackend
+) -> None:
+    client.store.put_pool(ClusterPoolSpec(name="qingdao", city="qingdao", address="http://127.0.0.2:1"))
+    other = FakeBackend()
+    settings = client.settings.model_copy(update={"pool_lost_after_s": 0.2, "max_jobs_per_pool": 4})
+    scheduler = Scheduler(client.store, settings, backends={"jinan": fake, "qingdao": other})
+    other.down = True  # everything lands on jinan first
+    again, once = submit(client, retries=1), submit(client, retries=0)
+    scheduler.cycle()
+    sids = {job: client.job(job).submission_id or "" for job in (again, once)}
+    for sid in sids.values():
+        fake.set(sid, RunStatus.RUNNING)
+    scheduler.cycle()
+    other.down, fake.down = False, True  # jinan's head dies
+    waiting = submit(client)
+    scheduler.cycle()
+    assert client.store.pool("jinan").health == "unhealthy"
+    assert client.job(waiting).pool == "qingdao"  # queued work avoids the dead pool at once
+    assert client.job(again).state == "running"  # not given up before pool_lost_after_s
+    time.sleep(0.25)
+    scheduler.cycle()
+    moved, lost = client.job(again), client.job(once)
+    assert (moved.state, moved.pool, moved.attempt) == ("admitted", "qingdao", 2)
+    detail = [e.detail for e in client.store.events(again) if e.kind == "unknown-retried"]
+    assert (
+        detail
+        and detail[0].startswith("pool jinan unreachable for")
+        and "outcome unknown, retried" in detail[0]
+    )
+    assert lost.state == "failed" and lost.message.startswith("marked lost: pool jinan unreachable")
+    fake.down = False  # the cluster is back (cut off, not dead): the attempts given up are stopped
+    scheduler.cycle()
+    assert client.store.pool("jinan").health == "healthy"
+    assert {fake.runs[sid].status for sid in sids.values()} == {RunStatus.STOPPED}
+    assert fake.submissions == Counter(sids.values())  # nothing was submitted there again
+
+
+def test_a_lease_held_by_a_dead_process_of_this_host_is_taken_over_at_once(client: SchedulerControl) -> None:
+    import subprocess
+    import sys
+
+    from scheduler import loop
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = f"{loop._HOST}:{gone.pid}:abcdef"
+    assert client.store.hold_lease(loop.LEASE, dead, 3600) is None  # it held an hour-long lease, then died
+    follower = Scheduler(client.store, client.settings)
+    assert follower.lead()  # not an hour later
+    # A holder elsewhere (another host, or another PID namespace) is waited for: its PID means nothing here.
+    client.store.release_lease(loop.LEASE, follower.holder)
+    assert client.store.hold_lease(loop.LEASE, f"elsewhere/1:{gone.pid}:abcdef", 3600) is None
+    assert not follower.lead()

@@ -54,8 +54,8 @@ class CapabilityCentreReplica(InferenceService):
 
     def __init__(self, home: str, max_models: int = 512) -> None:
         _log_to_stderr()
-        if os.environ.get(LOOPBACK_ENV) == "1":
-            loopback_internal_grpc()
+        if os.environ.get(LOOPBACK_ENV) == "1":  # also done by the HTTP callback; this covers a replica
+            loopback_internal_grpc()  # without a direct HTTP ingress
         hub = HubSettings(home=home)
         settings = PlatformSettings(home=home)
         self.centre = Centre.open(hub, settings)

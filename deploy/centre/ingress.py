@@ -93,5 +93,13 @@ class ShortCalls:
 
 
 def middlewares() -> list[Middleware]:
-    """Serve's HTTP callback: the middlewares of every Serve HTTP server in the cluster."""
+    """Serve's HTTP callback: the middlewares of every Serve HTTP server in the cluster.
+
+    Serve calls it in every process that runs one — the replicas and the proxy actors — before that
+    process starts its gRPC servers, which makes it the hook for :func:`loopback_internal_grpc` on the
+    embedded platform: the fallback proxy actor Serve keeps beside HAProxy serves gRPC on ``[::]:9500``
+    (``RAY_SERVE_FALLBACK_PROXY_GRPC_PORT``) when the OIP gRPC service is on.
+    """
+    if os.environ.get(LOOPBACK_ENV) == "1":
+        loopback_internal_grpc()
     return [Middleware(ShortCalls)]

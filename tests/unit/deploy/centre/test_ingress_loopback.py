@@ -10,7 +10,7 @@ import psutil
 import pytest
 from ray.serve._private import default_impl, replica
 
-from deploy.centre.ingress import loopback_internal_grpc
+from deploy.centre.ingress import LOOPBACK_ENV, loopback_internal_grpc, middlewares
 from deploy.embedded.network import is_loopback
 
 
@@ -69,3 +69,18 @@ def test_the_ingress_grpc_server_goes_to_loopback_too(monkeypatch: pytest.Monkey
         assert listening and all(is_loopback(ip) for ip in listening), listening
     finally:
         server.stop(None).wait()
+
+
+def test_serves_http_callback_applies_it_only_on_the_embedded_platform(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The callback runs in the proxy actors too (Serve's fallback proxy serves gRPC on [::]:9500)."""
+    monkeypatch.setattr(replica, "add_port_to_grpc_server", replica.add_port_to_grpc_server)
+    monkeypatch.setattr(default_impl, "add_grpc_address", default_impl.add_grpc_address)
+    monkeypatch.delenv(LOOPBACK_ENV, raising=False)
+    middlewares()
+    assert not getattr(default_impl.add_grpc_address, "brain_loopback", False)  # a cluster: left alone
+    monkeypatch.setenv(LOOPBACK_ENV, "1")
+    middlewares()
+    assert getattr(default_impl.add_grpc_address, "brain_loopback", False)
+    assert getattr(replica.add_port_to_grpc_server, "brain_loopback", False)

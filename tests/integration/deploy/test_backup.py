@@ -1,5 +1,5 @@
-"""`brain backup` / `brain restore` on real stores: a backup taken while usage is being written, restored into a
-fresh home elsewhere (the old one deleted), serves the same components to the same keys."""
+"""`brain backup` / `brain restore` on real stores: a backup taken while usage is being written, restored into
+a fresh home elsewhere (the old one deleted), serves the same components to the same keys."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ X = {"x": np.arange(8, dtype=np.float32).reshape(2, 4)}
 
 
 def _answer(home: Path, key: str, name: str) -> np.ndarray:
-    """What the capability centre over ``home`` answers ``key`` for ``name`` (in-process, the call's steps)."""
+    """What the centre over ``home`` answers ``key`` for ``name`` (in-process: the steps of a call)."""
     # No preloading: the centre is closed right after one call, before a preload would run.
     settings = PlatformSettings(home=home, usage_flush_seconds=60, preload=False)
     centre = Centre.open(HubSettings(home=home), settings)
@@ -45,8 +45,9 @@ def _prepare(home: Path) -> str:
     registry.close()
     store = TenantStore.open(PlatformSettings(home=home))
     spec = TenantSpec(
-        name="lubei-chem", display="鲁北化工", kind="enterprise", industries=["high-end-chemicals"], city="binzhou"
-    )
+        name="lubei-chem", display="鲁北化工", kind="enterprise", industries=["high-end-chemicals"],
+        city="binzhou",
+    )  # fmt: skip
     store.create_tenant(spec, actor="tests")
     secret = store.issue_key("lubei-chem", Role.consumer, "tests").secret
     store.engine.dispose()

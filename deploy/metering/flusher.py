@@ -2,10 +2,11 @@
 
 When the store cannot be written (database locked, disk full, PostgreSQL gone) calls go on being counted in
 memory and each flush tries again. The memory this holds is bounded by the number of distinct counters, not
-by the number of calls: one `Counts` (~200 bytes with its key) per tenant × component × version × day that
-changed since the last good flush; names not known to the centre are counted under one fixed label, so a
-caller cannot grow it. An outage is logged once when it starts (with the error) and once when it ends (with
-how many flushes failed and for how long), not at every retry.
+by the number of calls: one `Counts` per tenant × component × version × day that changed since the last
+good flush (~450 bytes each with its key, measured by bench/reliability/scenario_platform_flusher.py);
+names not known to the centre are counted under one fixed label, so a caller cannot grow it. An outage is
+logged once when it starts (with the error) and once when it ends (with how many flushes failed and for
+how long), not at every retry.
 """
 
 from __future__ import annotations

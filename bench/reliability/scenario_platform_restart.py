@@ -101,7 +101,7 @@ def _run(work: Path) -> list[dict[str, Any]]:
     registry.close()
     ports = {o: free_port() for o in ("--mlflow-port", "--port", "--dashboard-port", "--scheduler-api-port")}
     ports["--scheduler-metrics-port"] = free_port()
-    env = {**os.environ, "BRAIN_HOME": str(home), "BRAIN_USAGE_FLUSH_SECONDS": "1"}
+    env = {**os.environ, "BRAIN_HOME": str(home), "BRAIN_USAGE_FLUSH_SECONDS": "1", "COLUMNS": "200"}
     out = (work / "up.out").open("w")
     up = subprocess.Popen(
         [str(BRAIN), "up", "--no-builtins", *[str(a) for pair in ports.items() for a in pair]],

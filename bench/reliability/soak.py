@@ -11,6 +11,7 @@ against the calls wrk counted. Writes bench/results/soak.json.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -49,7 +50,9 @@ def slope(points: list[tuple[float, float]]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=int, default=600)
     parser.add_argument("--replicas", type=int, default=1)
     args = parser.parse_args()
@@ -73,10 +76,8 @@ def main() -> None:
                 while not stop.wait(5.0):
                     rss = 0
                     for pid in pids:
-                        try:
+                        with contextlib.suppress(psutil.Error):  # a replica restarted meanwhile
                             rss += psutil.Process(pid).memory_info().rss
-                        except psutil.Error:
-                            pass
                     memory.append(((time.time() - began) / 60, rss / 2**20))
 
             sampler = threading.Thread(target=sample, daemon=True)

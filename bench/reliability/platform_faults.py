@@ -133,16 +133,25 @@ def metered_calls(home: Path) -> int:
 
 
 def recovery_s(load: Load, killed_at: float, before: tuple[float, float], share: float = 0.9) -> float | None:
-    """Seconds from the kill to the first whole second after it from which throughput stays at ``share``
-    of the mean over ``before`` (epoch seconds) until the end; None if it never does."""
-    seconds = sorted(s for s in load.ok if s > before[0])
-    base = [load.ok.get(s, 0) for s in range(int(before[0]) + 1, int(before[1]))]
+    """Seconds from the kill until throughput is back: the first whole second after it from which the mean
+    of three seconds reaches ``share`` of the median second over ``before`` (epoch seconds) and no call
+    fails any more; None if it never is. (Medians and 3-second means: other work on a shared 2-core host
+    makes single seconds noisy.)"""
+    base = sorted(load.ok.get(s, 0) for s in range(int(before[0]) + 1, int(before[1])))
+    seconds = sorted(load.ok)
     if not base or not seconds:
         return None
-    mean = sum(base) / len(base)
+    median = base[len(base) // 2]
     last = seconds[-1] - 1  # the last second is partial
-    start = int(killed_at)
-    for s in range(start, last + 1):
-        if all(load.ok.get(t, 0) >= share * mean for t in range(s, last + 1)):
+    failing = [s for s in load.bad if s >= int(killed_at)]
+    start = max([int(killed_at), *[s + 1 for s in failing]])
+    for s in range(start, last - 1):
+        if sum(load.ok.get(t, 0) for t in range(s, s + 3)) / 3 >= share * median:
             return max(0.0, s - killed_at)
     return None
+
+
+def series(load: Load, start: float) -> list[list[int]]:
+    """[second since ``start``, calls answered 200, calls failed] for each second of the load."""
+    seconds = sorted(set(load.ok) | set(load.bad))
+    return [[int(s - int(start)), load.ok.get(s, 0), load.bad.get(s, 0)] for s in seconds]

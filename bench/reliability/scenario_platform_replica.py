@@ -25,6 +25,7 @@ from bench.reliability.platform_faults import (
     recovery_s,
     replicas,
     rotating_script,
+    series,
     start_wrk,
 )
 from bench.serving import centre
@@ -74,6 +75,8 @@ def once(work: Path, count: int) -> dict[str, Any]:
         "answered": answered,
         "usage_lost": lost,
         "usage_lost_bound": round(lost_bound),
+        "kill_at_s": round(killed_at - started, 1),
+        "per_second": series(result, started),
         "passed": failed_share <= MAX_FAILED
         and recovery is not None
         and recovery <= MAX_RECOVERY_S

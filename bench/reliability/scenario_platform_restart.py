@@ -83,6 +83,14 @@ def _wait(check: Any, timeout: float, what: str) -> float:
     return time.time() - began
 
 
+def _status(url: str, headers: dict[str, str]) -> int:
+    """The status of one inference call; 0 when no answer came."""
+    try:
+        return httpx.post(url, headers=headers, content=BODY, timeout=10).status_code
+    except httpx.HTTPError:
+        return 0
+
+
 def _pid(platform: Platform, name: str) -> int:
     return next(s.pid for s in platform.services() if s.name == name)
 
@@ -120,10 +128,8 @@ def _run(work: Path) -> list[dict[str, Any]]:
         sched = Probe(f"http://127.0.0.1:{ports['--scheduler-api-port']}/healthz", {})
         probes = [call, sched]
         answer = httpx.post(call.url, headers=auth, content=BODY, timeout=30).json()["outputs"][0]["data"]
-        _wait(
-            lambda: httpx.post(f"{centre}/v2/models/{dedicated}/infer", headers=auth, content=BODY, timeout=10)
-            .status_code == 200, 120, "the dedicated deployment did not answer",
-        )  # fmt: skip
+        own = f"{centre}/v2/models/{dedicated}/infer"
+        _wait(lambda: _status(own, auth) == 200, 120, "the dedicated deployment did not answer")
         for probe in probes:
             probe.start()
         time.sleep(3)
@@ -169,9 +175,8 @@ def _run(work: Path) -> list[dict[str, Any]]:
         health = [s[1] for s in sched.between(killed, time.time())]
         again = httpx.post(call.url, headers=auth, content=BODY, timeout=30).json()["outputs"][0]["data"]
         dedicated_ok = _wait(
-            lambda: httpx.post(f"{centre}/v2/models/{dedicated}/infer", headers=auth, content=BODY, timeout=10)
-            .status_code == 200, 120, "the dedicated deployment did not come back",
-        )  # fmt: skip
+            lambda: _status(own, auth) == 200, 120, "the dedicated deployment did not come back"
+        )
         time.sleep(3)
         after = metered_calls(home)
         tenants = subprocess.run(

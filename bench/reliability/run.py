@@ -44,6 +44,7 @@ def _child(path: str, queue: Any) -> None:
         spec = importlib.util.spec_from_file_location(Path(path).stem, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up there
         spec.loader.exec_module(module)
         result = module.run()
         queue.put(("ok", result if isinstance(result, list) else [result]))

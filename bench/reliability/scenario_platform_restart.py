@@ -205,6 +205,12 @@ def _run(work: Path) -> list[dict[str, Any]]:
                 and up.poll() is None,
             }
         )
+    except Exception as exc:  # the rows measured so far stand; the rest is one failed row saying where
+        done = ", ".join(r["scenario"] for r in rows) or "nothing"
+        rows.append(
+            {"scenario": "2/6. platform restarts", "what": f"after: {done}", "figure": repr(exc)[:400],
+             "passed": False}
+        )  # fmt: skip
     finally:
         for probe in probes:
             probe.stop.set()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from tests.conftest import free_port
 from tests.e2e.conftest import BRAIN, Brain
@@ -78,6 +79,7 @@ def test_a_foreground_up_exits_when_brain_down_stops_the_platform(
         brain("down")
 
 
+@pytest.mark.slow  # MLflow started twice: ~30 s
 def test_a_foreground_up_restarts_a_killed_mlflow_and_says_so(
     brain: Brain, brain_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -99,8 +99,8 @@ def test_a_foreground_up_restarts_a_killed_mlflow_and_says_so(
         _poll(lambda: "mlflow restarted" in log.read_text() or up.poll() is not None, 120)
         assert up.poll() is None, log.read_text()
         assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
-        out = log.read_text()
-        assert f"mlflow (pid {first}) exited by itself; restarting it in 1 s" in out
+        said = log.read_text()
+        assert f"mlflow (pid {first}) exited by itself; restarting it in 1 s" in said
         mlflow_log = (tmp_path / "home" / "logs" / "mlflow.log").read_text()
         assert "exited by itself; restarting it" in mlflow_log and "mlflow restarted (pid" in mlflow_log
         assert "mlflow" in brain("down").stdout

@@ -8,13 +8,14 @@ STAMP  := $(VENV)/.installed-stamp
 # pytest-timeout guards against a hung server; the whole suite stays far below CI's limit.
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps up down test test-unit test-integration test-e2e lint format bench clean
+.PHONY: help install system-deps up down test test-unit test-integration test-e2e lint format bench reliability clean
 
 help:
 	@echo "make up      start the platform on its embedded defaults (MLflow UI on :5000)"
 	@echo "make test    run the whole test suite (unit, integration, e2e)"
 	@echo "make lint    ruff + mypy"
 	@echo "make bench   run the benchmarks in bench/ (JSON in bench/results/)"
+	@echo "make reliability  kill what can die under load; table in docs/reliability.md (~20 min)"
 
 # torch is pinned in pyproject.toml (torch==2.13.0): an unpinned torch pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -89,6 +90,11 @@ bench: install system-deps $(PEERS_VENV)/.installed-stamp
 	$(BIN)/python bench/scheduler_sim.py
 	$(BIN)/python bench/scheduler_throughput.py
 	$(BIN)/python bench/serving.py --mlserver-venv $(PEERS_VENV)
+
+# The fault scenarios of bench/reliability/ (each in its own process, bounded in time); they start Ray,
+# MLflow and the platform, so they wait for the lock that the platform's tests take too.
+reliability: install system-deps
+	flock /tmp/brain-ray.lock $(BIN)/python bench/reliability/run.py
 
 clean:
 	rm -rf $(VENV) $(PEERS_VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info deploy/portal/node_modules

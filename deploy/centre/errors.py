@@ -281,6 +281,18 @@ class NotReady(ServeError):
         return {"Retry-After": str(_whole_seconds(self.retry_after))}
 
 
+class RegistryUnavailable(NotReady):
+    """The component registry (MLflow, or its database) did not answer: 503, never a 500 or a hang."""
+
+    def __init__(self, retry_after: float = 5.0) -> None:
+        ServeError.__init__(
+            self,
+            "the component registry (MLflow) cannot be reached, so this component cannot be looked up or "
+            "loaded now; components already loaded keep serving; retry in a few seconds",
+        )
+        self.retry_after = retry_after
+
+
 def _whole_seconds(seconds: float) -> int:
     # Retry-After takes whole seconds; round up so a client that obeys it is never early.
     return max(1, math.ceil(seconds))

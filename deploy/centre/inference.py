@@ -9,6 +9,7 @@ nothing on this path writes to a database (usage is flushed in the background).
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -19,10 +20,20 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from mlflow.exceptions import MlflowException
+from sqlalchemy.exc import SQLAlchemyError
 
 from deploy.centre.batching import Batcher
 from deploy.centre.drift import MIN_ROWS, DriftMonitor
-from deploy.centre.errors import BadRequest, Gone, NotFound, NotReady, OperatorOnly, ServeError
+from deploy.centre.errors import (
+    BadRequest,
+    Gone,
+    NotFound,
+    NotReady,
+    OperatorOnly,
+    RegistryUnavailable,
+    ServeError,
+)
 from deploy.centre.keycheck import KeyCheck
 from deploy.centre.metrics import Metrics
 from deploy.centre.oip import Caps
@@ -49,6 +60,20 @@ MAX_NAME = 64
 
 #: How often component routes (aliases, canary, visibility, serving policy) are re-read from MLflow.
 ROUTE_TTL_S = 2.0
+
+
+MLFLOW_CLIENT_ENV = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "5",
+}
+"""MLflow's REST client in a replica. Its defaults retry a refused connection 7 times with exponential
+backoff: a call for a component not yet known waited 247 s (measured) while the MLflow server was down;
+with these it gets RegistryUnavailable (503) within seconds."""
+
+REGISTRY_DOWN: tuple[type[BaseException], ...] = (OSError, MlflowException, SQLAlchemyError)
+"""What a registry that cannot be reached raises (a refused connection, MLflow's REST client giving up, its
+database gone or locked); the registry's own refusals are HubErrors."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +134,8 @@ class Centre:
     @classmethod
     def open(cls, hub: HubSettings | None = None, settings: PlatformSettings | None = None) -> Centre:
         settings = settings or PlatformSettings()
+        for name, value in MLFLOW_CLIENT_ENV.items():
+            os.environ.setdefault(name, value)  # an operator's own setting wins
         engine = open_engine(settings.db_url)
         migrate(engine)
         centre = cls(Registry(hub or HubSettings()), TenantStore(engine, settings), settings)
@@ -182,6 +209,8 @@ class Centre:
             return self.models.get(name, version)
         except ComponentNotFound as exc:
             raise NotFound(f"version {version} of component {name!r}") from exc
+        except REGISTRY_DOWN as exc:
+            raise RegistryUnavailable() from exc
 
     def is_warm(self, name: str, version: int | None) -> bool:
         """Whether a request can be answered from memory: its route is cached and its model loaded.
@@ -313,6 +342,8 @@ class Centre:
             fetched: Component | None = self._fetch(name)
         except (ComponentNotFound, HubError):
             fetched = None
+        except REGISTRY_DOWN as exc:  # not cached: the next call asks again
+            raise RegistryUnavailable() from exc
         with self._lock:
             if len(self._components) > 100_000:  # unknown names must not grow the cache without bound
                 self._components = {k: v for k, v in self._components.items() if v is not None}

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from deploy.cli import components, demo, platform, tenancy
+from deploy.cli import backup, components, demo, platform, tenancy
 from deploy.cli._common import err_console
 from deploy.cli.jobs import jobs_app, pools_app
 from deploy.cli.k8s import deploy_app
@@ -25,6 +25,8 @@ app.add_typer(tenancy.usage_app, name="usage")
 app.command()(platform.up)
 app.command()(platform.down)
 app.command()(platform.doctor)
+app.command()(backup.backup)
+app.command()(backup.restore)
 app.command()(demo.demo)
 
 app.add_typer(deploy_app, name="deploy")

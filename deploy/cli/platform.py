@@ -19,6 +19,7 @@ from deploy.cli._common import console, emit_json, fail
 from deploy.embedded.errors import PlatformError
 from deploy.embedded.network import Listener, is_loopback, listeners, platform_pids
 from deploy.embedded.platform import Platform, Service, alive, port_free
+from deploy.embedded.supervisor import Supervisor
 from deploy.settings import scheduler_settings
 
 MLFLOW_PORT = Annotated[int, typer.Option(envvar="BRAIN_MLFLOW_PORT", help="Port of the MLflow UI.")]
@@ -132,16 +133,17 @@ def up(
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    supervisor = Supervisor(platform, started, say=lambda line: console.print(line, highlight=False))
     ended = None
     while not stopping and ended is None:
-        ended = platform.ended(started)
+        ended = supervisor.step()
         if ended is None:
             time.sleep(0.5)
     if ended is not None and ended.deliberate:
         console.print(ended.message)  # `brain down` stopped everything: nothing left to do here
         return
     if ended is not None:
-        console.print(f"[red]{ended.message}; stopping the rest[/]")
+        console.print(f"[red]{ended.message}, and was given up on; stopping the rest[/]")
     stopped = platform.down()
     console.print(f"stopped: {', '.join(stopped) or 'nothing'}")
     if ended is not None:

@@ -17,14 +17,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import httpx
 
 from deploy.embedded.errors import PlatformError
 from deploy.embedded.network import ensure_token, token_path
-from deploy.embedded.proctree import alive, read_recorded, still_running, terminate
+from deploy.embedded.proctree import alive, read_recorded, session_members, still_running, terminate
 from deploy.settings import scheduler_env
 from model_hub.settings import HubSettings
 
@@ -45,6 +45,11 @@ class Service:
     # Signal only the main process first (it shuts its own children down in order), then clean up
     # the descendants it recorded in this file.
     children_file: str = ""
+    # How it was started and found healthy: what the supervisor needs to start it again after a crash.
+    health_url: str = ""
+    ready_file: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    timeout: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,7 @@ class Platform:
         self.stop_file = self.run_dir / "stopping.json"
         """Present (with the stopper's pid) while `Platform.down` stops the services: a foreground `brain up`
         then knows that the processes it sees exit are being stopped, not crashing."""
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
         self.ray_token_file = token_path(self.home)
         """The local Ray's auth token (mode 0600): the centre's head is started with it, the scheduler's pool
         `local` authenticates with it."""
@@ -161,7 +167,12 @@ class Platform:
                 start_new_session=True,
                 env={**os.environ, **(env or {}), "BRAIN_HOME": str(self.home)},
             )
-        service = Service(name, proc.pid, port, url, command, str(log), children_file=children_file)
+        # Kept, so that the handle (and its exit status) lives as long as the process this object started.
+        self._children[proc.pid] = proc
+        service = Service(
+            name, proc.pid, port, url, command, str(log), children_file=children_file,
+            health_url=health_url, ready_file=str(ready_file or ""), env=dict(env or {}), timeout=timeout,
+        )  # fmt: skip
         self._record(service)
 
         def healthy() -> bool:
@@ -180,6 +191,27 @@ class Platform:
             self.stop_service(service)
             raise
         return service
+
+    def restart(self, service: Service) -> Service:
+        """Start a crashed service again as it was started: same command, same health check.
+
+        What the dead process left behind (its process group, the Serve processes it recorded) is
+        stopped first, so that the new one finds its ports free. Raises PlatformError when it does not
+        come up, naming its log.
+        """
+        self.stop_service(service, grace=5.0)
+        ready = Path(service.ready_file) if service.ready_file else None
+        if ready is not None:
+            ready.unlink(missing_ok=True)
+        try:
+            return self._launch(
+                service.name, service.command, service.port, service.url, service.health_url,
+                service.timeout, ready_file=ready, children_file=service.children_file, env=service.env,
+            )  # fmt: skip
+        except PlatformError:
+            if not self.stopping():
+                self._record(service)  # still crashed: the record says what to start again
+            raise
 
     def start_mlflow(self, timeout: float = 90.0) -> Service:
         """The MLflow tracking server and UI on the embedded SQLite store, on loopback whatever ``host`` is:
@@ -277,6 +309,12 @@ class Platform:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(service.pid, signal.SIGKILL)
                 wait_until(lambda: not alive(service.pid), 5.0, f"{service.name} after SIGKILL", 0.1)
+        else:
+            # The leader is gone (a crash): what it started in its session may still hold its port.
+            terminate(session_members(service.pid))
+        child = self._children.pop(service.pid, None)
+        if child is not None:
+            child.poll()  # `alive` reaped it: this sets the handle's exit status (no "still running")
         if service.children_file:
             leftovers = still_running(read_recorded(Path(service.children_file)))
             terminate(leftovers)
@@ -285,6 +323,8 @@ class Platform:
     def down(self) -> list[str]:
         """Stop every recorded service, newest first; return their names."""
         services = self.services()
+        for child in self._children.values():
+            child.poll()  # what another `brain down` stopped: collect the exit status of our own handles
         if not services:
             return []
         self.run_dir.mkdir(parents=True, exist_ok=True)

@@ -147,3 +147,19 @@ def terminate(pids: Iterable[int], grace: float = 5.0) -> None:
         if _running(process):
             with contextlib.suppress(psutil.Error):
                 process.kill()
+
+
+def session_members(sid: int) -> list[int]:
+    """The live processes of the session that ``sid`` leads, the leader excepted.
+
+    A service is started in a session of its own, so what is left in that session after its leader died
+    is that service's leftovers (an MLflow worker, a job-runner): Linux does not hand out a pid still used
+    as a session id, so no unrelated process can be in it."""
+    members = []
+    for process in psutil.process_iter():
+        if process.pid == sid:
+            continue
+        with contextlib.suppress(psutil.Error, OSError):
+            if os.getsid(process.pid) == sid and _running(process):
+                members.append(process.pid)
+    return members

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from tests.conftest import free_port
 from tests.e2e.conftest import BRAIN, Brain
@@ -74,6 +75,40 @@ def test_a_foreground_up_exits_when_brain_down_stops_the_platform(
     finally:
         if up.poll() is None:
             up.send_signal(signal.SIGINT)  # stops what it started
+            up.wait(120)
+        brain("down")
+
+
+@pytest.mark.slow  # MLflow started twice: ~30 s
+def test_a_foreground_up_restarts_a_killed_mlflow_and_says_so(
+    brain: Brain, brain_env: dict[str, str], tmp_path: Path
+) -> None:
+    port = str(free_port())
+    log = tmp_path / "up.out"
+    with log.open("w") as out:
+        up = subprocess.Popen(
+            [str(BRAIN), "up", "--no-serve", "--no-builtins", "--mlflow-port", port],
+            env=brain_env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        _poll(lambda: "press Ctrl-C" in log.read_text() or up.poll() is not None, 180)
+        assert up.poll() is None, log.read_text()
+        record = json.loads((tmp_path / "home" / "run" / "platform.json").read_text())
+        first = next(s["pid"] for s in record if s["name"] == "mlflow")
+        os.kill(first, signal.SIGKILL)
+        _poll(lambda: "mlflow restarted" in log.read_text() or up.poll() is not None, 120)
+        assert up.poll() is None, log.read_text()
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        said = log.read_text()
+        assert f"mlflow (pid {first}) exited by itself; restarting it in 1 s" in said
+        mlflow_log = (tmp_path / "home" / "logs" / "mlflow.log").read_text()
+        assert "exited by itself; restarting it" in mlflow_log and "mlflow restarted (pid" in mlflow_log
+        assert "mlflow" in brain("down").stdout
+        _poll(lambda: up.poll() is not None, 30)
+        assert up.returncode == 0, log.read_text()
+    finally:
+        if up.poll() is None:
+            up.send_signal(signal.SIGINT)
             up.wait(120)
         brain("down")
 

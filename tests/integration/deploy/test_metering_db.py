@@ -3,14 +3,16 @@ and the monthly report."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, create_engine, func, select
 
-from deploy.db import open_engine
+from deploy.db import migrate, open_engine
 from deploy.metering import Meter, UsageFlusher, UsageLine, UsageRow, month_of, usage_report
 
 pytestmark = pytest.mark.integration
@@ -202,3 +204,38 @@ def test_no_count_is_lost_while_threads_record_during_flushes(engine: Engine) ->
     assert sum(line.rows for line in lines) == 12000
     assert {line.tenant for line in lines} == {"t0", "t1", "t2", "t3"}
     assert flusher.failures == 0
+
+
+def test_a_locked_database_is_one_logged_episode_and_no_count_is_lost(
+    tmp_path: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = f"{tmp_path}/platform.db"
+    migrated = open_engine(f"sqlite:///{path}")
+    migrate(migrated)
+    # A short busy timeout, so that each locked flush fails at once rather than after the platform's 30 s.
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 0.05})
+    meter = Meter()
+    flusher = UsageFlusher(meter, engine, interval_s=0.05)
+    holder = sqlite3.connect(path)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # another writer holds the database
+        with caplog.at_level(logging.WARNING, logger="deploy.metering.flusher"):
+            for _ in range(200):
+                meter.record("acme", "yield", "1", latency_s=0.001)
+                meter.record("beta", "energy", "2", latency_s=0.001)
+            for _ in range(5):
+                assert not flusher.flush_once()
+            assert flusher.episode_failures == 5
+            assert meter.pending() == 2  # one counter per tenant × component × version × day, not per call
+            holder.rollback()
+            assert flusher.flush_once()
+        messages = [r.getMessage() for r in caplog.records]
+        assert len(messages) == 2, messages  # once when it started, once when it ended
+        assert "database is locked" in messages[0] and "2 counters pending" in messages[0]
+        assert "after 5 failed attempts" in messages[1]
+        assert flusher.episode_failures == 0 and flusher.failures == 5
+        assert _total_calls(migrated) == 400
+    finally:
+        holder.close()
+        engine.dispose()
+        migrated.dispose()

@@ -1,0 +1,172 @@
+"""`brain backup` / `brain restore`: the embedded stores of a BRAIN_HOME, copied consistently while it runs.
+
+What is copied: every SQLite store of the platform that lives in the home folder (the MLflow registry
+``mlflow.db``, the catalogue ``catalog.db``, tenants/keys/usage ``platform.db``, the scheduler's
+``scheduler.db``), each with SQLite's online backup API — a consistent snapshot even while the services
+write, WAL included — and then the MLflow artifacts (``mlartifacts/``). The order matters: artifacts are
+written before their version is recorded and never changed after, so every version in the snapshot finds
+its files in the copy. A store that is not a file in the home folder (PostgreSQL, an external MLflow or
+artifact store) is named in the manifest as not copied; docs/operations.md gives its pg_dump path.
+
+The MLflow store records artifact locations as absolute paths; a restore into another home folder rewrites
+the old home's path to the new one in every stored text, so the restored registry reads its own copy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from deploy.embedded.errors import PlatformError
+from deploy.settings import PlatformSettings
+from model_hub.settings import HubSettings
+from scheduler.settings import SchedulerSettings
+
+MANIFEST = "brain-backup.json"
+ARTIFACTS = "mlartifacts"
+FORMAT = 1
+
+
+@dataclass
+class Manifest:
+    """What a backup folder holds and where it came from."""
+
+    home: str
+    created: str
+    databases: list[str] = field(default_factory=list)
+    """File names of the SQLite snapshots in the backup folder."""
+    artifacts: bool = False
+    not_copied: list[str] = field(default_factory=list)
+    """Stores outside the home folder, each with what it is: to be backed up with their own tools."""
+    format: int = FORMAT
+
+
+def _stores(home: Path) -> tuple[dict[str, Path], list[str]]:
+    """The SQLite stores under ``home`` by file name, and a line for each store that is elsewhere."""
+    hub = HubSettings(home=home)
+    urls = {
+        "MLflow registry": hub.tracking_uri,
+        "platform database (tenants, keys, usage)": PlatformSettings(home=home).db_url,
+        "scheduler database": SchedulerSettings(home=home).database_url,
+    }
+    files: dict[str, Path] = {}
+    elsewhere: list[str] = []
+    for what, url in urls.items():
+        parsed = make_url(url)
+        path = Path(parsed.database or "").expanduser() if parsed.get_backend_name() == "sqlite" else None
+        if path is not None and path.resolve().parent == home:
+            files[path.name] = path
+        else:
+            elsewhere.append(f"{what}: {parsed.render_as_string(hide_password=True)}")
+    if hub.catalog_file.resolve().parent == home:
+        files[hub.catalog_file.name] = hub.catalog_file
+    else:
+        elsewhere.append(f"catalogue: {hub.catalog_file} (rebuildable: brain components reindex)")
+    if hub.artifact_root is not None:
+        elsewhere.append(f"MLflow artifacts: {hub.artifact_root}")
+    return files, elsewhere
+
+
+def _snapshot(source: Path, target: Path) -> None:
+    """A consistent copy of a live SQLite database (the online backup API: pages copied under a read lock,
+    restarted if a writer changes them meanwhile)."""
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=30) as src:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    src.close()
+
+
+def backup(home: Path, dest: Path) -> Manifest:
+    """Copy the stores of ``home`` into the new or empty folder ``dest``."""
+    home = home.expanduser().resolve()
+    if dest.exists() and any(dest.iterdir()):
+        raise PlatformError(f"{dest} is not empty; name a new or empty folder for the backup")
+    files, elsewhere = _stores(home)
+    present = {name: path for name, path in files.items() if path.exists()}
+    if not present:
+        raise PlatformError(f"{home} holds no platform store to back up (is BRAIN_HOME the right folder?)")
+    dest.mkdir(parents=True, exist_ok=True)
+    dest.chmod(0o700)  # key hashes and tenants' data: the owner's only, as the home folder
+    manifest = Manifest(home=str(home), created=datetime.now(UTC).isoformat(timespec="seconds"))
+    manifest.not_copied = elsewhere
+    for name, path in sorted(present.items()):
+        _snapshot(path, dest / name)
+        manifest.databases.append(name)
+    artifacts = home / ARTIFACTS
+    if HubSettings(home=home).artifact_root is None and artifacts.is_dir():
+        shutil.copytree(artifacts, dest / ARTIFACTS, symlinks=True)
+        manifest.artifacts = True
+    (dest / MANIFEST).write_text(json.dumps(asdict(manifest), indent=1))
+    return manifest
+
+
+def read_manifest(source: Path) -> Manifest:
+    try:
+        raw = json.loads((source / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise PlatformError(f"{source} is not a backup of `brain backup` (no {MANIFEST})") from None
+    except (OSError, ValueError) as exc:
+        raise PlatformError(f"{source / MANIFEST} cannot be read: {exc}") from None
+    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+        raise PlatformError(f"{source / MANIFEST} is not in the backup format this version reads ({FORMAT})")
+    try:
+        return Manifest(**raw)
+    except TypeError as exc:
+        raise PlatformError(f"{source / MANIFEST} is malformed: {exc}") from None
+
+
+def restore(source: Path, home: Path) -> Manifest:
+    """Restore the backup in ``source`` into ``home``, which must hold no platform store yet."""
+    home = home.expanduser().resolve()
+    manifest = read_manifest(source)
+    files, _ = _stores(home)
+    clash = [name for name in manifest.databases if (home / name).exists()]
+    if clash or (manifest.artifacts and (home / ARTIFACTS).exists()):
+        raise PlatformError(
+            f"{home} already holds platform stores ({', '.join(clash) or ARTIFACTS}); restore into a new "
+            f"BRAIN_HOME, or move these away first (with the platform stopped)"
+        )
+    missing = [name for name in manifest.databases if name not in files]
+    if missing:
+        raise PlatformError(
+            f"the backup holds {', '.join(missing)}, which this BRAIN_HOME keeps elsewhere "
+            f"(BRAIN_DATABASE_URL, BRAIN_SCHEDULER_DB_URL, BRAIN_MLFLOW_TRACKING_URI or BRAIN_CATALOG_PATH "
+            f"is set); unset them to restore the embedded stores"
+        )
+    home.mkdir(parents=True, exist_ok=True)
+    if manifest.artifacts:
+        shutil.copytree(source / ARTIFACTS, home / ARTIFACTS, symlinks=True)
+    for name in manifest.databases:
+        target = home / name
+        _snapshot(source / name, target)
+        if manifest.home != str(home):
+            _relocate(target, manifest.home, str(home))
+    return manifest
+
+
+def _relocate(database: Path, old: str, new: str) -> None:
+    """Rewrite ``old`` (the backed-up home's path) to ``new`` at the start of every text value."""
+    with sqlite3.connect(database) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for column in db.execute(f'PRAGMA table_info("{table}")').fetchall():
+                name, kind = column[1], str(column[2]).upper()
+                if "CHAR" not in kind and "TEXT" not in kind and "CLOB" not in kind:
+                    continue
+                for prefix in (f"file://{old}", old):
+                    replaced = f"file://{new}" if prefix.startswith("file://") else new
+                    db.execute(
+                        f'UPDATE "{table}" SET "{name}" = ? || substr("{name}", ?) '
+                        f'WHERE substr("{name}", 1, ?) = ?',
+                        (replaced, len(prefix) + 1, len(prefix), prefix),
+                    )
+    db.close()

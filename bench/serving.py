@@ -11,10 +11,16 @@ in turn at concurrency 1, 16 and 64:
       HAProxy ingress, throughput-optimised mode): a control that isolates what the centre does
       per request. (d') is reported beside the peers, with its own ratio.
   (e) ONNX Runtime in-process, no HTTP: the ceiling
-then a multiplexing run: 500 registered components behind one centre, a Zipf stream touching all
+The centre is measured twice: first as `brain up` runs it (one replica, no batching: the default a
+user gets, "a0"), then tuned (--replicas, and dynamic batching for the c16/c64 "batched" rows: "a").
+gRPC rows (OIP's `inference.GRPCInferenceService/ModelInfer`, raw tensors, as tritonclient.grpc sends
+them) are loaded with h2load (nghttp2-client) against the centre ("ga0", "ga") and against MLServer's
+gRPC port on the same model ("gc") in the same run; h2load reports the mean latency, not percentiles.
+Then a multiplexing run: 500 registered components behind one centre, a Zipf stream touching all
 of them (LRU of 64 per replica), and the cold-load time of a small ONNX component.
 
-Writes bench/results/serving.json and bench/results/serving.png. Needs `wrk` (Debian).
+Writes bench/results/serving.json and bench/results/serving.png. Needs `wrk` and `h2load` (Debian's
+wrk and nghttp2-client).
     python bench/serving.py [--duration 8] [--replicas 2] [--mlserver-venv DIR] [--components 500]
 """
 
@@ -119,6 +125,69 @@ def wrk(url: str, script: str, connections: int, duration: int) -> dict[str, flo
     }
 
 
+def h2load(
+    url: str, body: Path, headers: dict[str, str], connections: int, duration: int
+) -> dict[str, float]:
+    """Unary gRPC calls at ``connections`` in flight (one stream per connection), for ``duration`` s.
+
+    h2load speaks HTTP/2 but not gRPC: every answer is HTTP 200, a failure only shows in the
+    grpc-status trailer. So each run is preceded by one checked call (`grpc_check`).
+    """
+    cmd = ["h2load", "-t1", f"-c{connections}", "-m1", f"-D{duration}", "--warm-up-time=1", "-d", str(body)]
+    cmd += [arg for k, v in {"content-type": "application/grpc", "te": "trailers", **headers}.items()
+            for arg in ("-H", f"{k}: {v}")]  # fmt: skip
+    out = subprocess.run(
+        [*cmd, url], capture_output=True, text=True, timeout=duration + 60, check=True
+    ).stdout
+    rps = float(re.search(r"finished in [\d.]+m?s, ([\d.]+) req/s", out).group(1))  # type: ignore[union-attr]
+    done = re.search(r"requests: (\d+) total.*?(\d+) succeeded, (\d+) failed, (\d+) errored", out)
+    timing = re.search(r"time for request:\s+(\S+)\s+(\S+)\s+(\S+)", out)
+    return {
+        "rps": round(rps, 1),
+        "mean_ms": round(_ms(timing.group(3)), 3) if timing else -1.0,
+        "max_ms": round(_ms(timing.group(2)), 3) if timing else -1.0,
+        "requests": int(done.group(1)) if done else 0,
+        "failed": int(done.group(3)) + int(done.group(4)) if done else -1,
+    }
+
+
+def grpc_body(path: Path, model: str) -> Path:
+    """One length-prefixed ModelInferRequest for the MLP (raw FP32 tensor, tritonclient's default)."""
+    from tritonclient.grpc import service_pb2 as pb
+
+    request = pb.ModelInferRequest(model_name=model)
+    request.inputs.add(name="x", datatype="FP32", shape=[1, 32])
+    request.raw_input_contents.append(np.asarray([ROW], np.float32).tobytes())
+    message = request.SerializeToString()
+    path.write_bytes(b"\x00" + len(message).to_bytes(4, "big") + message)
+    return path
+
+
+def grpc_check(target: str, body: Path, headers: dict[str, str]) -> None:
+    """The call h2load will repeat, made once with grpcio: it must succeed and answer one output."""
+    import grpc
+    from tritonclient.grpc import service_pb2 as pb
+    from tritonclient.grpc import service_pb2_grpc
+
+    request = pb.ModelInferRequest.FromString(body.read_bytes()[5:])
+    with grpc.insecure_channel(target) as channel:
+        answer = service_pb2_grpc.GRPCInferenceServiceStub(channel).ModelInfer(
+            request, metadata=list(headers.items()), timeout=30
+        )
+    assert len(answer.raw_output_contents[0]) == 4, answer
+
+
+def load_grpc(
+    target: str, body: Path, headers: dict[str, str], duration: int, concurrency: tuple[int, ...]
+) -> dict[str, dict[str, float]]:
+    grpc_check(target, body, headers)
+    url = f"http://{target}/inference.GRPCInferenceService/ModelInfer"
+    h2load(url, body, headers, 4, 2)  # warm-up
+    result = {f"c{c}": h2load(url, body, headers, c, duration) for c in concurrency}
+    print("    gRPC", json.dumps(result), flush=True)
+    return result
+
+
 def lua(path: Path, body: str, headers: dict[str, str]) -> str:
     lines = ['wrk.method = "POST"', f"wrk.body = {json.dumps(body)}"]
     lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
@@ -183,18 +252,20 @@ def http_ok(url: str) -> Callable[[], bool]:
 
 
 @contextmanager
-def centre(work: Path, home: Path, replicas: int, tag: str) -> Iterator[int]:
-    """The capability centre on ``home``, started the way `brain up` starts it; yields its port."""
-    port = free_port()
+def centre(work: Path, home: Path, replicas: int, tag: str) -> Iterator[tuple[int, int]]:
+    """The capability centre on ``home``, started the way `brain up` starts it; yields its HTTP and
+    gRPC ports."""
+    port, grpc_port = free_port(), free_port()
     ready = work / f"{tag}-ready.json"
     env = {**os.environ, "BRAIN_HOME": str(home), "PYTHONPATH": str(ROOT)}
     cmd = [
         sys.executable, "-m", "deploy.embedded.runner", "--home", str(home), "--port", str(port),
-        "--dashboard-port", str(free_port()), "--replicas", str(replicas), "--ready-file", str(ready),
+        "--grpc-port", str(grpc_port), "--dashboard-port", str(free_port()), "--replicas", str(replicas),
+        "--ready-file", str(ready),
     ]  # fmt: skip
     healthy = http_ok(f"http://127.0.0.1:{port}/v2/health/ready")
     with process(cmd, lambda: ready.exists() and healthy(), work / f"{tag}.log", env):
-        yield port
+        yield port, grpc_port
 
 
 # --- the peers ----------------------------------------------------------------------------------
@@ -303,11 +374,24 @@ def run_centre(
     conc: tuple[int, ...],
     results: dict[str, Any],
 ) -> None:
-    print("(a) capability centre …", flush=True)
-    with centre(work, home, args.replicas, "centre") as port:
-        script = lua(work / "a.lua", oip_body(), auth)
+    script = lua(work / "a.lua", oip_body(), auth)
+    body = grpc_body(work / "a.grpc", "mlp")
+    metadata = {"authorization": auth["Authorization"]}
+    print("(a0) capability centre as `brain up` runs it: 1 replica, no batching …", flush=True)
+    with centre(work, home, 1, "centre-default") as (port, grpc_port):
+        url = f"http://127.0.0.1:{port}/v2/models/mlp/infer"
+        results["peers"]["a0_capability_centre_default"] = load(url, script, args.duration, conc)
+        results["peers"]["ga0_capability_centre_default_grpc"] = load_grpc(
+            f"127.0.0.1:{grpc_port}", body, metadata, args.duration, conc
+        )
+    print(f"(a) capability centre tuned: {args.replicas} replicas, then dynamic batching …", flush=True)
+    with centre(work, home, args.replicas, "centre") as (port, grpc_port):
         url = f"http://127.0.0.1:{port}/v2/models/mlp/infer"
         ours = results["peers"]["a_capability_centre"] = load(url, script, args.duration, conc)
+        target = f"127.0.0.1:{grpc_port}"
+        theirs = results["peers"]["ga_capability_centre_grpc"] = load_grpc(
+            target, body, metadata, args.duration, conc
+        )
         # c64 again with dynamic batching on: the policy reaches the replicas with their next
         # route refresh (every 2 s); wait for the batch histogram to move before measuring.
         registry = Registry(HubSettings(home=home))
@@ -320,6 +404,10 @@ def run_centre(
         print("    c64 with batching:", json.dumps(ours["c64_batched"]), flush=True)
         ours["c16_batched"] = wrk(url, script, 16, args.duration)
         print("    c16 with batching:", json.dumps(ours["c16_batched"]), flush=True)
+        grpc_url = f"http://{target}/inference.GRPCInferenceService/ModelInfer"
+        for c in (16, 64):
+            theirs[f"c{c}_batched"] = h2load(grpc_url, body, metadata, c, args.duration)
+            print(f"    gRPC c{c} with batching:", json.dumps(theirs[f"c{c}_batched"]), flush=True)
 
 
 def _batching(port: int, home: Path) -> bool:
@@ -373,12 +461,12 @@ def run_mlserver(
         print("(c) MLServer + MLflow runtime …", flush=True)
         repo = work / "mlserver"
         (repo / "mlp").mkdir(parents=True)
-        port = free_port()
+        port, grpc_port = free_port(), free_port()
         (repo / "settings.json").write_text(
             json.dumps(
                 {
                     "http_port": port,
-                    "grpc_port": free_port(),
+                    "grpc_port": grpc_port,
                     "metrics_port": free_port(),
                     "host": "127.0.0.1",
                 }
@@ -401,6 +489,9 @@ def run_mlserver(
             script = lua(work / "c.lua", oip_body(), {"Content-Type": "application/json"})
             results["peers"]["c_mlserver_mlflow"] = load(
                 f"http://127.0.0.1:{port}/v2/models/mlp/infer", script, args.duration, conc
+            )
+            results["peers"]["gc_mlserver_mlflow_grpc"] = load_grpc(
+                f"127.0.0.1:{grpc_port}", grpc_body(work / "c.grpc", "mlp"), {}, args.duration, conc
             )
     else:
         results["peers"]["c_mlserver_mlflow"] = {"skipped": "no --mlserver-venv with MLServer 1.7 installed"}
@@ -480,7 +571,7 @@ def multiplexing(work: Path, args: argparse.Namespace) -> dict[str, Any]:
         f"{{['Authorization'] = 'Bearer {key}', ['Content-Type'] = 'application/json'}}, {json.dumps(body)})\n"
         "end\n"
     )
-    with centre(work, home, args.replicas, "mux") as port:
+    with centre(work, home, args.replicas, "mux") as (port, _):
         stream = wrk(f"http://127.0.0.1:{port}", str(script), 16, max(args.duration * 2, 15))
     return {
         "components": args.components,
@@ -501,6 +592,12 @@ def report(results: dict[str, Any]) -> None:
     for name, r in peers.items():
         if "c16" not in r:
             print(f"{name:28} {json.dumps(r)}")
+            continue
+        if "p50_ms" not in r["c1"]:  # gRPC (h2load): mean latency in the p50 columns, max in p99's
+            print(
+                f"{name:28} {r['c1']['rps']:8.0f} {r['c1']['mean_ms']:7.2f}m {r['c16']['rps']:8.0f} "
+                f"{r['c16']['mean_ms']:7.2f}m {r['c16']['max_ms']:7.2f}x {r['c64']['rps']:8.0f}"
+            )
             continue
         print(
             f"{name:28} {r['c1']['rps']:8.0f} {r['c1']['p50_ms']:8.2f} {r['c16']['rps']:8.0f} "
@@ -549,6 +646,13 @@ def report(results: dict[str, Any]) -> None:
             ratios["ratio_c16_batched_rps_to_plain_serve_same_settings"] = round(
                 ours["c16_batched"]["rps"] / control["c16"]["rps"], 3
             )
+    ours_grpc, mlserver_grpc = peers.get("ga_capability_centre_grpc"), peers.get("gc_mlserver_mlflow_grpc")
+    if ours_grpc is not None and mlserver_grpc is not None:
+        for c in ("c1", "c16", "c64"):
+            ratios[f"ratio_grpc_{c}_rps_to_mlserver_grpc"] = round(
+                ours_grpc[c]["rps"] / mlserver_grpc[c]["rps"], 3
+            )
+        ratios["ratio_grpc_c16_rps_to_our_rest"] = round(ours_grpc["c16"]["rps"] / ours["c16"]["rps"], 3)
     results["ratios"] = ratios
     print(json.dumps(ratios, indent=1))
     if "multiplexing" in results:
@@ -569,7 +673,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         for i, c in enumerate(("c1", "c16", "c64")):
             ax.bar(
                 [j + i * width for j in range(len(names))],
-                [peers[n][c][metric] for n in names],
+                [peers[n][c].get(metric, peers[n][c].get("mean_ms", 0.0)) for n in names],
                 width,
                 label=c,
             )

@@ -36,6 +36,9 @@ class Trained:
     """Import path "package.module:function" of a `compute(inputs, parameters)` function."""
     parameters: dict[str, Any] | None = None
     """JSON-serialisable parameters passed to the formula on every call."""
+    reference_inputs: dict[str, np.ndarray] | None = None
+    """Inputs drawn like the training data (hundreds of rows), keyed by the card's input names: their
+    statistics are registered with the version, and served traffic's drift is measured against them."""
 
     def __post_init__(self) -> None:
         if (self.torch_module is None) == (self.formula is None):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from components.base import BuiltinComponent, Trained
 from model_hub import Lineage, Registry, Version
+from model_hub.reference_stats import record_training_reference
 
 
 @dataclass(frozen=True)
@@ -27,13 +28,16 @@ class Published:
 def register_trained(registry: Registry, trained: Trained, *, lineage: Lineage, new_version: bool) -> Version:
     """Register what a built-in's training produced: ONNX for torch modules, the formula runtime otherwise."""
     if trained.torch_module is not None:
-        return registry.register_torch(
+        version = registry.register_torch(
             trained.card,
             trained.torch_module,
             trained.sample_inputs,
             lineage=lineage,
             new_version=new_version,
         )
+        if trained.reference_inputs is not None:
+            record_training_reference(registry, version.name, version.version, trained.reference_inputs)
+        return version
     assert trained.formula is not None
     return registry.register_formula(
         trained.card, trained.formula, trained.parameters or {}, lineage=lineage, new_version=new_version

@@ -7,8 +7,9 @@ catalogue searches them.
 Owns: the card and its code tables (`card`, `taxonomy`, with the one OIP datatype → numpy table),
 format intake and conversion (`intake`, `convert`, `torch_module`, `safety`, `code`), MLflow
 persistence (`store`), the lifecycle of versions (`lifecycle`), verified artifact folders
-(`artifacts`), the catalogue (`catalog`), a component's serving policy (`serving_policy`) and the
-hub's errors (`errors`). `Registry` (`registry`) is the façade over them.
+(`artifacts`), the registry key that signs every manifest hash (`signing`), the catalogue
+(`catalog`), a component's serving policy (`serving_policy`) and the hub's errors (`errors`).
+`Registry` (`registry`) is the façade over them.
 
 Must not import `deploy`, `scheduler` or `components`: they build on the hub, not the reverse
 (components are named by import path only, in `HubSettings.formula_packages`).
@@ -25,11 +26,13 @@ from model_hub.errors import (
     ConversionFailed,
     FormulaRejected,
     HubError,
+    ManifestUnsigned,
     ModelTooLarge,
     NotOwner,
     OnnxRejected,
     PickleRefused,
     SafetyError,
+    SignatureMismatch,
 )
 from model_hub.intake import resolve_formula
 from model_hub.registry import Registry
@@ -56,6 +59,7 @@ __all__ = [
     "Kind",
     "Lineage",
     "Loaded",
+    "ManifestUnsigned",
     "Metric",
     "ModelTooLarge",
     "Names",
@@ -67,6 +71,7 @@ __all__ = [
     "Registry",
     "SafetyError",
     "ServingPolicy",
+    "SignatureMismatch",
     "TensorSpec",
     "Version",
     "Viewer",

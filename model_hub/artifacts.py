@@ -1,5 +1,6 @@
 """A version's artifact folder on local disk: fetched once into the cache, verified against the sha256
-of its manifest recorded at registration, never trusted otherwise."""
+of its manifest recorded at registration (itself signed with the platform's key), never trusted
+otherwise."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from model_hub import safety, torch_module
+from model_hub import safety, signing, torch_module
 from model_hub.card import Card
 from model_hub.errors import HubError
 from model_hub.settings import HubSettings
@@ -55,8 +56,9 @@ def local_folder(uri: str) -> Path | None:
 class ArtifactCache:
     """Verified artifact folders in ``$BRAIN_HOME/cache/NAME/VERSION``, shared by a node's processes."""
 
-    def __init__(self, settings: HubSettings) -> None:
+    def __init__(self, settings: HubSettings, key: signing.RegistryKey) -> None:
         self.settings = settings
+        self.key = key
 
     def fetch(self, version: Version) -> Loaded:
         """Fetch and verify ``version`` as read from the registry (say by ``all_info``), without
@@ -66,6 +68,8 @@ class ArtifactCache:
             raise HubError(
                 f"{name} version {version.version} has no recorded sha256; it was not registered here"
             )
+        # Before anything is fetched or a cached copy trusted: the hash itself must be the platform's.
+        self.key.verify(version)
         cache = self.settings.home_dir / "cache" / name / str(version.version)
         if cache.exists():
             try:

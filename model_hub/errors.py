@@ -83,6 +83,32 @@ class ArtifactTampered(SafetyError):
         )
 
 
+class SignatureMismatch(SafetyError):
+    """The manifest hash of a version is not signed by this platform's registry key."""
+
+    status = 409
+
+    def __init__(self, name: str, version: int) -> None:
+        super().__init__(
+            f"{name} version {version}: its recorded manifest hash does not carry this platform's "
+            f"signature (HMAC); its artifacts or their sha256 tag were changed in MLflow after "
+            f"registration. Refusing to load it: register a new version from a trusted copy"
+        )
+
+
+class ManifestUnsigned(SafetyError):
+    """A version registered before manifests were signed, and not signed since."""
+
+    status = 409
+
+    def __init__(self, name: str, version: int) -> None:
+        super().__init__(
+            f"{name} version {version} has no signed manifest (registered before signing, or its "
+            f"signature was removed); refusing to load it. An operator who trusts it can sign it "
+            f"with `brain components sign {name} --version {version}`"
+        )
+
+
 class ModelTooLarge(SafetyError):
     status = 413
 

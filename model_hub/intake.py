@@ -26,6 +26,14 @@ from model_hub.settings import HubSettings
 
 FORMATS = ("onnx", "torch", "formula", "pickle")
 
+#: What an upload through the platform's API may hold, by format: files that are parsed, never
+#: unpickled (protobuf, safetensors, JSON). Pickle-based files are refused by name and by content.
+UPLOAD_FILES: dict[str, frozenset[str]] = {
+    "onnx": frozenset({"model.onnx"}),
+    "torch": frozenset({torch_module.SPEC, torch_module.WEIGHTS}),
+    "formula": frozenset({"formula.json"}),
+}
+
 
 @dataclass(frozen=True)
 class Submission:
@@ -139,6 +147,61 @@ class Intake:
             )
 
         return Submission("torch", write)
+
+    def torch_files(self, card: Card, folder: Path) -> Submission:
+        """A torch version given as its two stored files, ``torch.json`` and ``weights.safetensors``
+        in ``folder`` (what the platform's API takes: no pickle). The module is rebuilt from them,
+        exactly as a replica will, and must answer sample inputs of the card with its outputs."""
+        safety.check_size(safety.folder_size(folder), self.settings.max_model_bytes)
+        try:
+            spec = json.loads((folder / torch_module.SPEC).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise TorchRejected(f"{torch_module.SPEC} is not readable JSON: {exc}") from None
+        if (
+            not isinstance(spec, dict)
+            or set(spec) != {"entrypoint", "config"}
+            or not isinstance(spec["entrypoint"], str)
+            or not isinstance(spec["config"], dict)
+        ):
+            raise TorchRejected(
+                f'{torch_module.SPEC} must be {{"entrypoint": "pkg.module:Factory", "config": {{...}}}}'
+            )
+        module = torch_module.build(folder, self.settings.formula_packages)
+        torch_module.run(module, card, convert.sample_inputs(card.inputs))
+        names = (torch_module.SPEC, torch_module.WEIGHTS)
+        data = {name: (folder / name).read_bytes() for name in names}
+
+        def write(target: Path) -> None:
+            for name, content in data.items():
+                (target / name).write_bytes(content)
+
+        return Submission("torch", write)
+
+    def upload(self, card: Card, folder: Path) -> Submission:
+        """The files of an upload (``folder`` holds exactly those of one format of UPLOAD_FILES)."""
+        names = frozenset(p.name for p in folder.iterdir())
+        fmt = next((f for f, files in UPLOAD_FILES.items() if files == names), None)
+        if fmt == "onnx":
+            return self.onnx(card, folder / "model.onnx")
+        if fmt == "torch":
+            return self.torch_files(card, folder)
+        if fmt == "formula":
+            try:
+                spec = json.loads((folder / "formula.json").read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise FormulaRejected(f"formula.json is not readable JSON: {exc}") from None
+            if (
+                not isinstance(spec, dict)
+                or not isinstance(spec.get("entrypoint"), str)
+                or not isinstance(spec.get("parameters", {}), dict)
+                or set(spec) - {"entrypoint", "parameters"}
+            ):
+                raise FormulaRejected(
+                    'formula.json must be {"entrypoint": "pkg.module:function", "parameters": {...}}'
+                )
+            return self.formula(spec["entrypoint"], spec.get("parameters"))
+        expected = " or ".join(f"{sorted(files)} ({f})" for f, files in UPLOAD_FILES.items())
+        raise HubError(f"an upload holds {sorted(names)}; send exactly the files {expected}")
 
     def sklearn(self, card: Card, estimator: Any, inputs: Mapping[str, np.ndarray]) -> Submission:
         """A fitted scikit-learn estimator converted with skl2onnx and checked."""

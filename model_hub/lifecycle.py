@@ -69,11 +69,21 @@ class Lifecycle:
         client.set_registered_model_tag(name, "brain.production_history", json.dumps(history))
         return self.store.version(name, to)
 
-    def deprecate(self, name: str, version: int | None = None) -> None:
-        """Deprecate one version (it can no longer take an alias) or the whole component."""
+    def deprecate(self, name: str, version: int | None = None, replacement: str | None = None) -> None:
+        """Deprecate one version (it can no longer take an alias) or the whole component, which the
+        capability centre then stops serving (410, naming ``replacement`` when there is one)."""
         self.store.require(name)
+        if replacement is not None:
+            if version is not None:
+                raise BadReference("a replacement goes with deprecating the whole component, not a version")
+            if replacement == name:
+                raise BadReference(f"{name} cannot replace itself")
+            self.store.require(replacement)
         if version is None:
-            self.store.client.set_registered_model_tag(name, "brain.deprecated", "true")
+            client = self.store.client
+            client.set_registered_model_tag(name, "brain.deprecated", "true")
+            if replacement is not None:
+                client.set_registered_model_tag(name, "brain.replaced_by", replacement)
             return
         target = self.store.version(name, version)
         if target.aliases:

@@ -8,9 +8,11 @@ folders (`model_hub.artifacts`), and the catalogue index it keeps in step with M
 
 from __future__ import annotations
 
+import logging
 import tempfile
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import numpy as np
 import onnx
 from mlflow.entities.model_registry import RegisteredModel
 
-from model_hub import artifacts, safety
+from model_hub import artifacts, safety, signing
 from model_hub.artifacts import ArtifactCache, Loaded
 from model_hub.card import Card
 from model_hub.catalog import Catalog, Page, Query, Viewer
@@ -29,6 +31,8 @@ from model_hub.serving_policy import ServingPolicy
 from model_hub.settings import HubSettings
 from model_hub.store import ARTIFACT_DIR, ComponentStore, to_version
 from model_hub.versions import ComponentInfo, Lineage, Version
+
+log = logging.getLogger(__name__)
 
 
 class Registry:
@@ -42,7 +46,18 @@ class Registry:
         self.catalog = Catalog(self.settings.catalog_file)
         self.intake = Intake(self.settings)
         self.lifecycle = Lifecycle(self.store)
-        self.artifacts = ArtifactCache(self.settings)
+        self.key = signing.platform_key(self.settings)
+        self.artifacts = ArtifactCache(self.settings, self.key)
+        if self.key.created:
+            # The migration rule of model_hub.signing: versions from before signing are signed once,
+            # by the process that made the key, after their artifacts are checked.
+            try:
+                signed = self.sign_unsigned()
+            except Exception as exc:  # the registry must open; `brain components sign` finishes it
+                log.warning("signing the versions registered before signing failed: %s", exc)
+            else:
+                if signed:
+                    log.info("signed %d version(s) registered before manifests were signed", len(signed))
 
     def close(self) -> None:
         self.catalog.close()
@@ -135,6 +150,13 @@ class Registry:
         """Register a model file by its suffix: ``.onnx`` or a pickle-based format."""
         return self._register(card, self.intake.file(card, path), lineage, new_version)
 
+    def register_upload(
+        self, card: Card, folder: Path, *, lineage: Lineage | None = None, new_version: bool = False
+    ) -> Version:
+        """Register the files of an upload through the platform's API (`Intake.upload`: ONNX,
+        torch as JSON + safetensors, or a formula; never a pickle)."""
+        return self._register(card, self.intake.upload(card, folder), lineage, new_version)
+
     def _register(
         self, card: Card, submission: Submission, lineage: Lineage | None, new_version: bool
     ) -> Version:
@@ -154,8 +176,9 @@ class Registry:
             (folder / "card.json").write_text(card.model_dump_json(indent=1), encoding="utf-8")
             safety.check_size(safety.folder_size(folder), self.settings.max_model_bytes)
             manifest_sha = safety.write_manifest(folder)
+            signature = self.key.sign(card.name, submission.format, manifest_sha)
             mv, updated = self.store.create_version(
-                card, submission.format, folder, manifest_sha, lineage or Lineage(), existing
+                card, submission.format, folder, manifest_sha, signature, lineage or Lineage(), existing
             )
         old_tags = (existing.tags or {}) if existing is not None else {}
         # Index from what we already know instead of reading the model back (a quarter of the cost).
@@ -216,6 +239,31 @@ class Registry:
         """Copy a verified version's artifact folder to ``dest``."""
         return artifacts.export(self.load(name, ref), dest)
 
+    # --- signatures --------------------------------------------------------------------------
+
+    def sign(self, name: str, version: int) -> Version:
+        """Sign a version's manifest hash after checking its artifacts against it (an operator's act of
+        trust: for versions from before signing). A version already signed is left as it is."""
+        target = self.store.version(name, version)
+        if target.manifest_hmac:
+            self.key.verify(target)  # a wrong signature is never replaced: that is a swapped artifact
+            return target
+        # Check the artifacts against the recorded hash first (fetch below verifies the signature).
+        signature = self.key.sign(name, target.format, target.manifest_sha256)
+        signed = replace(target, manifest_hmac=signature)
+        self.artifacts.fetch(signed)
+        self.client.set_model_version_tag(name, str(version), signing.TAG, signature)
+        return signed
+
+    def sign_unsigned(self) -> list[Version]:
+        """Sign every version that has no signature (see `sign`); the versions signed."""
+        signed = []
+        for info in self.all_info().values():
+            for version in info.versions:
+                if not version.manifest_hmac and version.manifest_sha256:
+                    signed.append(self.sign(version.name, version.version))
+        return signed
+
     # --- lifecycle ---------------------------------------------------------------------------
 
     def promote(self, name: str, version: int, alias: str = "production") -> Version:
@@ -229,9 +277,10 @@ class Registry:
         self._index(name)
         return restored
 
-    def deprecate(self, name: str, version: int | None = None) -> None:
-        """Deprecate one version (it can no longer take an alias) or the whole component."""
-        self.lifecycle.deprecate(name, version)
+    def deprecate(self, name: str, version: int | None = None, replacement: str | None = None) -> None:
+        """Deprecate one version (it can no longer take an alias) or the whole component (no longer
+        served; calls are told to use ``replacement`` when one is named)."""
+        self.lifecycle.deprecate(name, version, replacement)
         self._index(name)
 
     def set_serving(self, name: str, policy: ServingPolicy) -> None:

@@ -80,6 +80,12 @@ def check_size(size: int, limit: int) -> None:
         raise ModelTooLarge(size, limit)
 
 
+def looks_like_pickle(head: bytes) -> bool:
+    """Whether a file starts like a pickle (protocol 2 to 5: what pickle, joblib and torch write) or a
+    zip archive (``torch.save``'s format, pickled inside): told from the bytes, never by loading."""
+    return (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5) or head.startswith(b"PK\x03\x04")
+
+
 def check_format_allowed(fmt: str, visibility: Visibility) -> None:
     if fmt in PICKLE_FORMATS and visibility != Visibility.private:
         raise PickleRefused(fmt, visibility.value)

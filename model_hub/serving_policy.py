@@ -47,6 +47,12 @@ class ServingPolicy(BaseModel):
     target_ongoing_requests: float = Field(
         default=8.0, gt=0, le=1000, description="requests in flight per replica the autoscaler aims for"
     )
+    drift_threshold: float | None = Field(
+        default=None,
+        gt=0,
+        le=100,
+        description="PSI of any feature against the training statistics at which a drift event is raised",
+    )
 
     @model_validator(mode="after")
     def _replicas(self) -> Self:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +36,14 @@ class HubSettings(BaseSettings):
 
     verify_rtol: float = 1e-3
     """Relative tolerance for the same check."""
+
+    registry_key: SecretStr | None = None
+    """The secret that signs every version's manifest hash (at least 32 characters); in Kubernetes
+    from a Secret. Default: the key file below."""
+
+    registry_key_file: Path | None = None
+    """Where the registry key is kept when ``registry_key`` is unset; default
+    ``$BRAIN_HOME/run/registry_key``, created (mode 0600) at first use."""
 
     @property
     def home_dir(self) -> Path:

@@ -6,8 +6,9 @@ Layout in MLflow (what the MLflow UI shows):
 - one run per version in the experiment ``brain-components``, whose ``component/`` artifact folder
   holds the model files, ``card.json`` and ``manifest.json`` (sha256 of every file);
 - one model version per registration, tagged with its format, status, lineage and the sha256 of
-  its manifest. The manifest hash lives in the database, so changing any artifact file in the
-  store is detected at load.
+  its manifest and the platform's signature of that hash (`model_hub.signing`). The manifest hash
+  lives in the database, so changing any artifact file in the store is detected at load; the
+  signature's key lives outside MLflow, so rewriting the hash tag is detected too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.exceptions import MlflowException
 
+from model_hub import signing
 from model_hub.card import Card
 from model_hub.errors import BadReference, ComponentNotFound
 from model_hub.serving_policy import ServingPolicy
@@ -65,6 +67,7 @@ def to_version(mv: ModelVersion, aliases: Mapping[str, Any]) -> Version:
             data_snapshot=tags.get("brain.lineage.data_snapshot"),
             git_commit=tags.get("brain.lineage.git_commit"),
         ),
+        manifest_hmac=tags.get(signing.TAG, ""),
     )
 
 
@@ -89,7 +92,13 @@ def info_of(model: RegisteredModel, raw: list[ModelVersion]) -> ComponentInfo:
         canary = (int(spec["version"]), float(spec["percent"]))
     versions = tuple(sorted((to_version(mv, aliases) for mv in raw), key=lambda v: v.version))
     return ComponentInfo(
-        model.name, versions, aliases, tags.get("brain.deprecated") == "true", canary, serving_of(tags)
+        model.name,
+        versions,
+        aliases,
+        tags.get("brain.deprecated") == "true",
+        canary,
+        serving_of(tags),
+        tags.get("brain.replaced_by") or None,
     )
 
 
@@ -121,6 +130,7 @@ class ComponentStore:
         fmt: str,
         folder: Path,
         manifest_sha256: str,
+        manifest_hmac: str,
         lineage: Lineage,
         existing: RegisteredModel | None,
     ) -> tuple[ModelVersion, RegisteredModel]:
@@ -139,6 +149,7 @@ class ComponentStore:
             "brain.format": fmt,
             "brain.status": "active",
             "brain.manifest_sha256": manifest_sha256,
+            signing.TAG: manifest_hmac,
             **lineage.tags(),
         }
         mv = self.client.create_model_version(

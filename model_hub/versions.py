@@ -46,6 +46,8 @@ class Version:
     source: str
     created_ms: int
     lineage: Lineage = field(default_factory=Lineage)
+    manifest_hmac: str = ""
+    """The platform's signature of ``manifest_sha256`` (`model_hub.signing`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -71,3 +73,5 @@ class ComponentInfo:
     deprecated: bool
     canary: tuple[int, float] | None  # (version, percent of default-routed calls)
     serving: ServingPolicy = field(default_factory=ServingPolicy)
+    replaced_by: str | None = None
+    """The component to use instead, named when the component was deprecated."""

@@ -237,5 +237,18 @@ class Conflict(APIError):
     """409: the idempotency key was used before for a different job."""
 
 
+class TooLarge(APIError):
+    """413: the request body is over the API's limit (`api_max_body_bytes`); the message says it."""
+
+
+class TooManyRequests(APIError):
+    """429: over the key's request rate, the address's failed authentications, or the tenant's cap
+    of queued jobs; ``retry_after`` is the server's Retry-After in seconds, when it sent one."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None) -> None:
+        super().__init__(status, message)
+        self.retry_after = retry_after
+
+
 class Unavailable(APIError):
     """5xx, or no answer at all: the scheduler or a pool behind it is down."""

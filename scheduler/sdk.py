@@ -8,8 +8,9 @@
     print(api.logs(job["id"]))
 
 Jobs, pools and events come back as the API's JSON objects (dicts). A refusal raises an `APIError`
-subclass by status, carrying the server's message; a scheduler that does not answer raises
-`Unavailable`. (`scheduler.control.SchedulerControl` works on the database directly, without the API.)
+subclass by status, carrying the server's message (`TooLarge` for 413, `TooManyRequests` for 429
+with the server's `retry_after`); a scheduler that does not answer raises `Unavailable`.
+(`scheduler.control.SchedulerControl` works on the database directly, without the API.)
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from scheduler.errors import (
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    TooLarge,
+    TooManyRequests,
     Unavailable,
 )
 
@@ -39,8 +42,17 @@ _BY_STATUS: dict[int, type[APIError]] = {
     403: PermissionDenied,
     404: NotFound,
     409: Conflict,
+    413: TooLarge,
     422: Invalid,
 }
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """Retry-After in seconds (this API sends whole seconds; an HTTP date is not used here)."""
+    try:
+        return float(retry_after) if retry_after is not None else None
+    except ValueError:
+        return None
 
 
 class SchedulerAPI:
@@ -78,6 +90,8 @@ class SchedulerAPI:
             message = str(response.json()["error"])
         except (ValueError, KeyError, TypeError):
             message = response.text[:500] or response.reason_phrase
+        if response.status_code == 429:
+            raise TooManyRequests(429, message, _seconds(response.headers.get("retry-after")))
         kind = _BY_STATUS.get(response.status_code, Unavailable if response.status_code >= 500 else APIError)
         raise kind(response.status_code, message)
 

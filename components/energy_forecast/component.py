@@ -58,7 +58,10 @@ class EnergyForecast(BuiltinComponent):
         }
         sample = {"load_history": test["load_history"][:4], "day_kind": test["day_kind"][:4]}
         return Trained(
-            card=card(metrics, len(train["target"]), len(actual)), torch_module=model, sample_inputs=sample
+            card=card(metrics, len(train["target"]), len(actual)),
+            torch_module=model,
+            sample_inputs=sample,
+            reference_inputs={"load_history": test["load_history"], "day_kind": test["day_kind"]},
         )
 
     def example(self) -> dict[str, np.ndarray]:

@@ -69,7 +69,12 @@ class EquipmentHealth(BuiltinComponent):
             ),
         }
         sample = {"vibration": x_test[:4], "shaft_speed_hz": shaft_test[:4]}
-        return Trained(card=card(metrics, len(y), len(y_test)), torch_module=net, sample_inputs=sample)
+        return Trained(
+            card=card(metrics, len(y), len(y_test)),
+            torch_module=net,
+            sample_inputs=sample,
+            reference_inputs={"vibration": x_test, "shaft_speed_hz": shaft_test},
+        )
 
     def example(self) -> dict[str, np.ndarray]:
         """One window of each class (healthy, inner race, outer race, ball); faults of moderate severity."""

@@ -159,9 +159,14 @@ class ProcessQuality(TrainableComponent):
         test: pd.DataFrame,
         dataset: str | None = None,
     ) -> Trained:
-        sample = {"process_parameters": test[list(data.PARAMETERS)].to_numpy(dtype=np.float32)[:4]}
+        parameters = test[list(data.PARAMETERS)].to_numpy(dtype=np.float32)
         card = quality_card(metrics, rows, dataset)
-        return Trained(card=card, torch_module=network, sample_inputs=sample)
+        return Trained(
+            card=card,
+            torch_module=network,
+            sample_inputs={"process_parameters": parameters[:4]},
+            reference_inputs={"process_parameters": parameters},
+        )
 
     def example(self) -> dict[str, np.ndarray]:
         """A cautious and a hot setting of the same reactor with a half-year-old catalyst."""

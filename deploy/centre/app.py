@@ -2,7 +2,8 @@
 
 One ingress deployment that runs everything on the request path itself (DESIGN.md: each extra
 deployment hop costs 4-8x on a small host). Behind Ray Serve's HAProxy ingress
-(``RAY_SERVE_ENABLE_HA_PROXY=1``) a request is HAProxy → replica → ONNX Runtime in-process.
+(``RAY_SERVE_ENABLE_HA_PROXY=1``) a request is HAProxy → replica → ONNX Runtime in-process, over REST
+and over gRPC alike (``grpc_service``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ray.serve import Application
 from deploy.centre.calls import install
 from deploy.centre.dedicated import dedicated_app_name
 from deploy.centre.gateway import build_app
+from deploy.centre.grpc_service import InferenceService
 from deploy.centre.inference import Centre
 from deploy.centre.ingress import LOOPBACK_ENV, loopback_internal_grpc
 from deploy.settings import PlatformSettings
@@ -46,7 +48,10 @@ def _log_to_stderr() -> None:
         logger.propagate = False
 
 
-class CapabilityCentreReplica:
+class CapabilityCentreReplica(InferenceService):
+    """One replica: the REST app (``serve.ingress``) and the gRPC service's methods (Serve's replica
+    gRPC server calls them by name), over one `Centre`."""
+
     def __init__(self, home: str, max_models: int = 512) -> None:
         _log_to_stderr()
         if os.environ.get(LOOPBACK_ENV) == "1":

@@ -130,15 +130,7 @@ async def infer_async(
     """The same, on the event loop: the call joins its component's batch when its policy batches."""
     call = InferCall(centre, key, name, version, address)
     call.decode(body, header_length)
-    batcher = centre.batcher(call.component, call.runtime)
-    if batcher is None:
-        return call.inline()
-    try:
-        outputs = await batcher.predict(call.inputs, call.rows)
-    except Exception as exc:
-        call.failed(exc)
-        raise
-    return call.finish(outputs)
+    return call.finish(await call.predict_async())
 
 
 class InferCall:
@@ -178,8 +170,13 @@ class InferCall:
             raise
 
     def decode(self, body: bytes, header_length: str | None) -> None:
+        """Read the OIP REST body (JSON or binary tensors) and check it against the card."""
+        self.take(lambda: oip.decode_request(body, header_length, self.runtime.card.inputs, self.centre.caps))
+
+    def take(self, decode: Callable[[], oip.InferenceRequest]) -> None:
+        """Run a door's decode step (REST body, gRPC message) into the one request object."""
         try:
-            self.decoded = oip.decode_request(body, header_length, self.runtime.card.inputs, self.centre.caps)
+            self.decoded = decode()
             self.inputs = self.decoded.arrays()
             self.rows = row_count(self.inputs)
         except Exception as exc:
@@ -202,19 +199,44 @@ class InferCall:
 
     def inline(self) -> oip.EncodedBody:
         """Predict in this thread (no batching) and encode the answer."""
-        return self.finish(self.step(lambda: self.centre.predict(self.runtime, self.inputs)))
+        return self.finish(self.predict())
+
+    def predict(self) -> dict[str, np.ndarray]:
+        """Run the model in this thread, unbatched."""
+        return self.step(lambda: self.centre.predict(self.runtime, self.inputs))
+
+    async def predict_async(self) -> dict[str, np.ndarray]:
+        """Run the model on the event loop's side: the call joins its component's batch when its policy
+        batches, else it runs inline."""
+        batcher = self.centre.batcher(self.component, self.runtime)
+        if batcher is None:
+            return self.predict()
+        return await self.step_async(batcher.predict(self.inputs, self.rows))
 
     def finish(self, outputs: dict[str, np.ndarray]) -> oip.EncodedBody:
-        encoded = self.step(
+        """Encode the OIP REST answer and meter the call."""
+        return self.answer(
+            outputs,
             lambda: oip.encode_response(
                 self.decoded,
                 outputs,
                 model_name=self.name,
                 model_version=str(self.chosen),
                 output_specs=self.runtime.card.outputs,
-            )
+            ),
         )
+
+    def answer(self, outputs: dict[str, np.ndarray], encode: Callable[[], T]) -> T:
+        """Run a door's encode step of ``outputs``, meter the call as a success and count it into its
+        version's drift statistics."""
+        encoded = self.step(encode)
         self.succeeded()
+        monitor = self.runtime.drift
+        if monitor is not None:
+            try:
+                monitor.observe(self.inputs, outputs)
+            except Exception:  # monitoring must never turn an answer into an error
+                log.exception("drift statistics failed")
         return encoded
 
     def succeeded(self) -> None:

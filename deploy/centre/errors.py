@@ -120,7 +120,7 @@ class NonFiniteValue(BadRequest):
         self.name = name
 
 
-# --- 401 / 403 / 404 ------------------------------------------------------------------------------
+# --- 401 / 403 / 404 / 410 ------------------------------------------------------------------------------
 
 
 class Unauthorized(ServeError):
@@ -163,6 +163,47 @@ class NotFound(ServeError):
 
     def __init__(self, what: str, hint: str = "") -> None:
         super().__init__(f"{what} was not found" + (f"; {hint}" if hint else ""))
+
+
+class NotYours(ServeError):
+    """A component the caller can see but its tenant does not own."""
+
+    status = 403
+
+    def __init__(self, name: str, owner: str) -> None:
+        super().__init__(
+            f"component {name!r} belongs to tenant {owner!r}; only that tenant's keys (admin or "
+            f"developer; ops for serving) or a platform operator may change or export it"
+        )
+
+
+class PickleUpload(ServeError):
+    """A pickle-based file sent to the registry API: refused from its name or first bytes, unread."""
+
+    status = 422
+
+    def __init__(self, file_name: str) -> None:
+        super().__init__(
+            f"file {file_name!r} is pickle-based (by its name or its first bytes) and was refused "
+            f"without being loaded: loading a pickle runs code. Convert the model to ONNX on your side "
+            f"(`brain components register --sklearn FILE` or `--torch` does) and upload model.onnx, "
+            f"or keep torch as torch.json + weights.safetensors"
+        )
+
+
+class Gone(ServeError):
+    """A component its owner (or an operator) deprecated: no longer served."""
+
+    status = 410
+
+    def __init__(self, name: str, replacement: str | None) -> None:
+        instead = (
+            f"use {replacement!r} instead (`GET /v2/models/{replacement}` describes it)"
+            if replacement
+            else "`GET /api/v1/components` lists what you can use"
+        )
+        super().__init__(f"component {name!r} is deprecated and no longer served; {instead}")
+        self.replacement = replacement
 
 
 class Conflict(ServeError):

@@ -1,8 +1,9 @@
 """The capability centre's HTTP face: the Open Inference Protocol (KServe V2) and a small REST API.
 
-`build_api` is the FastAPI app (metadata, readiness, metrics, inference, catalogue, usage, and the
-OpenAPI description of them all); `build_app` puts the inference fast path (`fast_path`) in front of
-it, which is what a replica serves. The inference call itself is `calls.InferCall`.
+`build_api` is the FastAPI app (metadata, readiness, metrics, inference, catalogue, usage, the
+registry API of `registry_routes`, and the OpenAPI description of them all); `build_app` puts the
+inference fast path (`fast_path`) in front of it, which is what a replica serves. The inference
+call itself is `calls.InferCall`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from deploy.centre.calls import (
 from deploy.centre.errors import BadRequest, ServeError
 from deploy.centre.fast_path import InferFastPath
 from deploy.centre.inference import Centre, require_operator
+from deploy.centre.registry_routes import REGISTRY_STATUSES
+from deploy.centre.registry_routes import router as registry_router
 from deploy.centre.rows import predict_rows as _predict_rows
 from deploy.metering import render_usage, usage_report
 from deploy.tenancy import Principal
@@ -112,11 +115,11 @@ def build_api() -> FastAPI:
 
     @api.get("/v2/models/{name}")
     async def model_metadata(name: str, request: Request) -> dict[str, Any]:
-        return await _off_loop(request, name, None, _metadata)
+        return await _off_loop(request, name, None, describe_model)
 
     @api.get("/v2/models/{name}/versions/{version}")
     async def model_version_metadata(name: str, version: str, request: Request) -> dict[str, Any]:
-        return await _off_loop(request, name, version_of(version), _metadata)
+        return await _off_loop(request, name, version_of(version), describe_model)
 
     @api.get("/v2/models/{name}/ready")
     async def model_ready(name: str, request: Request) -> JSONResponse:
@@ -171,6 +174,24 @@ def build_api() -> FastAPI:
             raise BadRequest(f"invalid catalogue query: {exc}") from None
         return {"total": result.total, "page": result.page, "items": [e.as_dict() for e in result.items]}
 
+    @api.get("/api/v1/components/{name}/drift")
+    async def drift(name: str, request: Request) -> dict[str, Any]:
+        centre = centre_of(request)
+        key, address = key_of(request), address_of(request)
+
+        def report() -> dict[str, Any]:
+            principal = centre.authenticate(key, address)
+            if principal.may("read drift of other tenants"):  # a platform operator: any component
+                return centre.drift_report(centre.any_component(name))
+            component = centre.component(name, principal)  # 404 for what the caller may not see
+            if component.card.owner != principal.tenant.name:  # visible, e.g. public, but not its own
+                principal.require("read drift of other tenants")
+            principal.require("read drift")
+            return centre.drift_report(component)
+
+        # A name never seen is looked up in MLflow, and a key may need the database: off the event loop.
+        return await asyncio.get_running_loop().run_in_executor(centre.cold_pool, report)
+
     @api.get("/api/v1/usage")
     async def usage(
         request: Request,
@@ -198,6 +219,12 @@ def build_api() -> FastAPI:
         return JSONResponse({"month": month, "lines": [line.as_dict() for line in lines]})
 
     tenancy_routes.include(api)
+    # --- the registry API (register, version, release, deprecate, canary, serving, export) ---------
+
+    # Its routes themselves (not include_router, which FastAPI mounts as one lazy entry), so that
+    # _document_statuses sees each of them.
+    api.router.routes.extend(registry_router.routes)
+
     _document_statuses(api)
     return api
 
@@ -206,17 +233,20 @@ def build_api() -> FastAPI:
 STATUS_MEANINGS = {
     400: "The request is malformed, or over a cap (tensor elements, BYTES elements, rows); the message says",
     401: "No API key, or one that is unknown, revoked or expired",
-    403: "The key's role (or, for /metrics, its tenant) may not do this",
+    403: "The key's role or tenant may not do this (another tenant's component: its owner or an operator)",
     404: "No such component or version visible to this key, or a name no component can have",
-    409: "The stored artifact does not match its recorded hash; the operator must re-register it",
-    413: "The body is over BRAIN_MAX_BODY_BYTES, or the model over the resident size limit",
-    422: "The stored version cannot be served (refused by the safety checks)",
+    409: "The stored artifact does not match its recorded hash or the platform's signature of it; "
+    "or (registry) the name is taken",
+    410: "The component is deprecated and no longer served; the message names its replacement, if any",
+    413: "The body is over its limit (BRAIN_MAX_BODY_BYTES; an upload: BRAIN_MAX_MODEL_BYTES), or the model "
+    "over the resident size limit",
+    422: "The stored version cannot be served, or an upload is refused (card, safety checks, a pickle)",
     429: "Over the tenant's rate or monthly quota, or too many failed authentications from this address",
     503: "The centre, or the component (no active version), is not ready; retry after Retry-After",
 }
 
 _AUTHENTICATED = (401, 403, 429, 503)
-_LOADS = (400, 404, 409, 413, 422, *_AUTHENTICATED)
+_LOADS = (400, 404, 409, 410, 413, 422, *_AUTHENTICATED)
 
 #: The statuses each route answers besides 200 (tests/security checks the document against the server).
 ROUTE_STATUSES: dict[str, tuple[int, ...]] = {
@@ -224,7 +254,7 @@ ROUTE_STATUSES: dict[str, tuple[int, ...]] = {
     "/v2/health/live": (),
     "/v2/health/ready": (503,),
     "/metrics": _AUTHENTICATED,
-    "/v2/models/{name}": (404, *_AUTHENTICATED),
+    "/v2/models/{name}": (404, 410, *_AUTHENTICATED),
     "/v2/models/{name}/versions/{version}": _LOADS,
     "/v2/models/{name}/ready": _LOADS,
     "/v2/models/{name}/versions/{version}/ready": _LOADS,
@@ -232,6 +262,7 @@ ROUTE_STATUSES: dict[str, tuple[int, ...]] = {
     "/v2/models/{name}/versions/{version}/infer": _LOADS,
     "/api/v1/components/{name}:predict": _LOADS,
     "/api/v1/components": (400, *_AUTHENTICATED),
+    "/api/v1/components/{name}/drift": (404, *_AUTHENTICATED),
     "/api/v1/usage": (400, *_AUTHENTICATED),
     **tenancy_routes.STATUSES,
 }
@@ -245,9 +276,13 @@ def _document_statuses(api: FastAPI) -> None:
     """
     error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for route in api.routes:
-        if not isinstance(route, APIRoute) or route.path not in ROUTE_STATUSES:
+        if not isinstance(route, APIRoute):
             continue
-        statuses = ROUTE_STATUSES[route.path]
+        method = next(iter(route.methods or {"GET"}))
+        found = REGISTRY_STATUSES.get((method, route.path), ROUTE_STATUSES.get(route.path))
+        if found is None:
+            continue
+        statuses = found
         for status in statuses:
             route.responses[status] = {"description": STATUS_MEANINGS[status], "content": error}
     original = api.openapi
@@ -292,7 +327,8 @@ async def _off_loop(
     return await asyncio.get_running_loop().run_in_executor(centre.cold_pool, run)
 
 
-def _metadata(centre: Centre, principal: Principal, name: str, version: int | None) -> dict[str, Any]:
+def describe_model(centre: Centre, principal: Principal, name: str, version: int | None) -> dict[str, Any]:
+    """The OIP model metadata of a component (or one version) this caller may use: every door's."""
     centre.admit(principal, "read catalogue")
     component = centre.component(name, principal)
     chosen = centre.pick_version(component, version) if version is not None else None
@@ -309,11 +345,17 @@ def _metadata(centre: Centre, principal: Principal, name: str, version: int | No
     }
 
 
-def _ready(centre: Centre, principal: Principal, name: str, version: int | None) -> JSONResponse:
+def check_model_ready(centre: Centre, principal: Principal, name: str, version: int | None) -> None:
+    """Admit a readiness question and load the version if needed: ready means it can answer now.
+    Raises what a call would (unknown, not visible, no active version)."""
     centre.admit(principal, "read catalogue")
     component = centre.component(name, principal)
     chosen = centre.pick_version(component, version)
-    centre.runtime(name, chosen)  # loads it if needed: ready means it can answer now
+    centre.runtime(name, chosen)
+
+
+def _ready(centre: Centre, principal: Principal, name: str, version: int | None) -> JSONResponse:
+    check_model_ready(centre, principal, name, version)
     return JSONResponse({"name": name, "ready": True})
 
 
@@ -332,4 +374,4 @@ async def _infer(request: Request, name: str, version: int | None) -> Response:
     return Response(encoded.body, 200, headers=encoded.headers())
 
 
-__all__ = ["build_api", "build_app", "install"]
+__all__ = ["SERVER", "build_api", "build_app", "check_model_ready", "describe_model", "install"]

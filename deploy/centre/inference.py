@@ -16,11 +16,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
 from deploy.centre.batching import Batcher
-from deploy.centre.errors import BadRequest, NotFound, NotReady, OperatorOnly, ServeError
+from deploy.centre.drift import MIN_ROWS, DriftMonitor
+from deploy.centre.errors import BadRequest, Gone, NotFound, NotReady, OperatorOnly, ServeError
 from deploy.centre.keycheck import KeyCheck
 from deploy.centre.metrics import Metrics
 from deploy.centre.oip import Caps
@@ -34,6 +36,7 @@ from deploy.tenancy import Principal, RateLimits, Role, TenantKind, TenantStore,
 from model_hub import Card, ComponentInfo, HubSettings, Registry, ServingPolicy, Version
 from model_hub.card import SLUG
 from model_hub.errors import ComponentNotFound, HubError
+from model_hub.reference_stats import read_reference
 
 log = logging.getLogger("brain.centre")
 
@@ -59,6 +62,7 @@ class Component:
     fetched: float = field(default=0.0, compare=False)
     serving: ServingPolicy = field(default_factory=ServingPolicy)
     versions: dict[int, Version] = field(default_factory=dict, compare=False)
+    replaced_by: str | None = None
 
 
 class Centre:
@@ -94,6 +98,9 @@ class Centre:
         # Zipf stream: 64 ms with six, see bench/serving.py).
         self.cold_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="cold")
         self._batchers: dict[tuple[str, int], tuple[Runtime, ServingPolicy, Batcher]] = {}
+        # Per resident version with training statistics: its traffic's histograms (deploy/centre/drift.py).
+        self.drift: dict[tuple[str, int], DriftMonitor] = {}
+        self._drift_every = max(1, round(1 / settings.drift_sample_rate)) if settings.drift_sample_rate else 0
         self._lock = threading.Lock()
         self._clock = clock
         self._random = random.Random()
@@ -140,7 +147,8 @@ class Centre:
         )
 
     def component(self, name: str, principal: Principal) -> Component:
-        """The component if ``principal`` may see it; NotFound otherwise, whether it exists or not."""
+        """The component if ``principal`` may see it; NotFound otherwise, whether it exists or not.
+        Gone (410, naming the replacement) for a deprecated one: deprecation stops serving."""
         found = self._component(name)
         if found is None or not can_see(
             principal.tenant,
@@ -148,6 +156,15 @@ class Centre:
             visibility=found.card.visibility,
             industries=found.card.industries,
         ):
+            raise NotFound(f"component {name!r}", "`GET /api/v1/components` lists what you can use")
+        if found.deprecated:
+            raise Gone(name, found.replaced_by)
+        return found
+
+    def any_component(self, name: str) -> Component:
+        """The component whoever owns it (for platform operators' views); NotFound if there is none."""
+        found = self._component(name)
+        if found is None:
             raise NotFound(f"component {name!r}", "`GET /api/v1/components` lists what you can use")
         return found
 
@@ -216,6 +233,63 @@ class Centre:
             # fuel code); that is the caller's mistake, not the server's.
             raise BadRequest(f"{runtime.name}: {exc}") from None
 
+    def check_drift(self) -> None:
+        """Score every monitored version (PSI per feature into Prometheus) and raise the drift event
+        of each that crosses its component's threshold: a log line and ``brain_drift_events_total``.
+        Off the hot path: the route refresher runs it after every pass."""
+        for (name, version), monitor in list(self.drift.items()):
+            if not monitor.ready():
+                continue
+            scores = monitor.scores()
+            for feature in scores:
+                self.metrics.drift_psi.labels(name, str(version), feature.name).set(feature.psi)
+            component = self._components.get(name)
+            threshold = component.serving.drift_threshold if component is not None else None
+            worst = max(scores, key=lambda f: f.psi, default=None)
+            crossed = threshold is not None and worst is not None and worst.psi >= threshold
+            if crossed and not monitor.alerted and worst is not None:
+                self.metrics.drift_events.labels(name, str(version)).inc()
+                log.warning(
+                    "drift: component %s version %d: PSI of %s is %.3f, over its threshold %.3f "
+                    "(%d rows sampled)",
+                    name,
+                    version,
+                    worst.name,
+                    worst.psi,
+                    threshold,
+                    monitor.rows,
+                )
+            monitor.alerted = crossed
+
+    def drift_report(self, component: Component) -> dict[str, Any]:
+        """This replica's drift scores of ``component``'s monitored versions (each replica counts the
+        calls it answers)."""
+        name = component.card.name
+        threshold = component.serving.drift_threshold
+        versions = []
+        for (monitored, version), monitor in sorted(self.drift.items()):
+            if monitored != name:
+                continue
+            scores = monitor.scores() if monitor.ready() else []
+            worst = max((f.psi for f in scores), default=None)
+            versions.append(
+                {
+                    "version": version,
+                    "rows_sampled": monitor.rows,
+                    "scored": monitor.ready(),
+                    "max_psi": worst,
+                    "drifted": threshold is not None and worst is not None and worst >= threshold,
+                    "features": [{"name": f.name, "kind": f.kind, "psi": f.psi} for f in scores],
+                }
+            )
+        return {
+            "component": name,
+            "threshold": threshold,
+            "sample_rate": self.settings.drift_sample_rate,
+            "min_rows": MIN_ROWS,
+            "versions": versions,
+        }
+
     def record(
         self, principal: Principal, name: str, version: int | str, started: float, rows: int, status: int
     ) -> None:
@@ -280,6 +354,10 @@ class Centre:
             with self._lock:
                 before, self._components = self._components, routes
             self._forget_removed(before, routes)
+            try:
+                self.check_drift()
+            except Exception:  # scoring must never stop the routes from refreshing
+                log.exception("checking drift failed")
             if wait == 0.0 and self.settings.preload:
                 self.cold_pool.submit(self._preload, routes)
             wait = max(ROUTE_TTL_S, 20 * (time.monotonic() - started))
@@ -325,6 +403,7 @@ class Centre:
             time.monotonic(),
             info.serving,
             {v.version: v for v in info.versions if v.version in active},
+            info.replaced_by,
         )
 
     def _load(self, name: str, version: int) -> Runtime:
@@ -332,7 +411,18 @@ class Centre:
         component = self._components.get(name)
         known = component.versions.get(version) if component is not None else None
         loaded = self.registry.fetch(known) if known is not None else self.registry.load(name, version)
-        return open_runtime(loaded, self.registry.settings.formula_packages)
+        runtime = open_runtime(loaded, self.registry.settings.formula_packages)
+        if self._drift_every and (name, version) not in self.drift:
+            try:
+                reference = read_reference(self.registry, name, version)
+            except Exception:  # unreadable statistics must not stop the version from serving
+                log.exception("reading the training statistics of %s version %d failed", name, version)
+                reference = None
+            if reference is not None:
+                self.drift[(name, version)] = DriftMonitor(reference, self._drift_every)
+        # A reloaded version keeps counting into the same histograms.
+        runtime.drift = self.drift.get((name, version))
+        return runtime
 
     def _loaded(self, event: LoadEvent) -> None:
         self.metrics.load_seconds.labels(event.key[0]).observe(event.seconds)

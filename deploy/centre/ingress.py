@@ -32,34 +32,45 @@ INGRESS_ENV = {"RAY_SERVE_HTTP_PROXY_CALLBACK_IMPORT_PATH": "deploy.centre.ingre
 LOOPBACK_ENV = "BRAIN_SERVE_LOOPBACK"
 
 
-def loopback_internal_grpc() -> bool:
-    """Bind this replica's inter-deployment gRPC server to 127.0.0.1 instead of ``[::]``.
+def _on_loopback(address: str) -> str:
+    return "127.0.0.1:" + address.removeprefix("[::]:") if address.startswith("[::]:") else address
 
-    Ray Serve 2.60 binds it to every interface with no setting (``Replica._on_initialized`` passes
-    ``"[::]:0"`` to ``add_port_to_grpc_server``), the one platform listener left off loopback after
-    `brain up`. Serve builds the user callable (this replica's constructor) before it starts that server,
-    so replacing the helper the replica module imported changes the address it binds. Callers reach the
-    server at the node's IP, which is 127.0.0.1 on the embedded platform; on a multi-node cluster it must
-    stay on every interface, so only the embedded runner turns this on. Returns whether it could: a Ray
-    without that helper is left as it is (``brain doctor`` then reports the listener).
+
+def loopback_internal_grpc() -> bool:
+    """Bind this replica's gRPC servers to 127.0.0.1 instead of ``[::]``.
+
+    Ray Serve 2.60 binds two gRPC servers of a replica to every interface, with no setting: the
+    inter-deployment one (``Replica._on_initialized`` passes ``"[::]:0"`` to ``add_port_to_grpc_server``)
+    and, with gRPC ingress on, the replica's own OIP gRPC server that HAProxy's gRPC frontend forwards to
+    (``grpc_util.start_grpc_server`` passes ``"[::]:PORT"`` to ``default_impl.add_grpc_address``). Serve
+    builds the user callable (this replica's constructor) before it starts either, so replacing the two
+    helpers changes the addresses they bind. Callers (HAProxy, other replicas) reach these servers at the
+    node's IP, which is 127.0.0.1 on the embedded platform; on a multi-node cluster they must stay on every
+    interface, so only the embedded runner turns this on. Returns whether both helpers could be replaced: a
+    Ray without them is left as it is (``brain doctor`` then reports the listeners).
     """
     try:
-        from ray.serve._private import replica
+        from ray.serve._private import default_impl, replica
     except ImportError:
         return False
     bind = getattr(replica, "add_port_to_grpc_server", None)
-    if bind is None:
+    add = getattr(default_impl, "add_grpc_address", None)
+    if bind is None or add is None:
         return False
-    if getattr(bind, "brain_loopback", False):
-        return True
+    if not getattr(bind, "brain_loopback", False):
 
-    def on_loopback(server: Any, address: str) -> int:
-        if address.startswith("[::]:"):
-            address = "127.0.0.1:" + address.removeprefix("[::]:")
-        return int(bind(server, address))
+        def bind_on_loopback(server: Any, address: str) -> int:
+            return int(bind(server, _on_loopback(address)))
 
-    on_loopback.brain_loopback = True  # type: ignore[attr-defined]
-    replica.add_port_to_grpc_server = on_loopback
+        bind_on_loopback.brain_loopback = True  # type: ignore[attr-defined]
+        replica.add_port_to_grpc_server = bind_on_loopback
+    if not getattr(add, "brain_loopback", False):
+
+        def add_on_loopback(server: Any, address: str) -> None:
+            add(server, _on_loopback(address))
+
+        add_on_loopback.brain_loopback = True  # type: ignore[attr-defined]
+        default_impl.add_grpc_address = add_on_loopback  # type: ignore[assignment]
     return True
 
 

@@ -68,6 +68,20 @@ class Metrics:
             registry=self.registry,
         )
 
+        # Bounded: components × their versions' features (at most 16 per tensor, model_hub.reference_stats).
+        self.drift_psi = Gauge(
+            "brain_drift_psi",
+            "Population stability index of a feature's sampled traffic against its training statistics",
+            ("component", "version", "feature"),
+            registry=self.registry,
+        )
+        self.drift_events = Counter(
+            "brain_drift_events",
+            "Times a component version's drift crossed its component's threshold",
+            ("component", "version"),
+            registry=self.registry,
+        )
+
     def series(self, component: str, version: str, tenant: str, status: int) -> Series:
         """The children for these labels; looking labels up costs more than updating them, so once."""
         key = (component, version, tenant, status)
@@ -89,5 +103,6 @@ class Metrics:
         """
         for key in [k for k in self._series if k[0] == component]:
             del self._series[key]
-        for family in (self.requests, self.latency, self.rows, self.batch_requests, self.load_seconds):
+        families = (self.requests, self.latency, self.rows, self.batch_requests, self.load_seconds)
+        for family in (*families, self.drift_psi, self.drift_events):
             family.remove_by_labels({"component": component})

@@ -46,24 +46,31 @@ from model_hub.card import NUMPY_DTYPES, TensorSpec
 
 __all__ = [
     "DATATYPES",
+    "FLOATS",
     "Caps",
     "EncodedBody",
     "InferenceRequest",
     "InferenceResponse",
     "InputTensor",
     "RequestedOutput",
+    "as_datatype",
+    "charge",
     "datatype_of",
     "decode_request",
     "encode_request",
     "encode_response",
+    "from_binary",
+    "output_names",
     "parse_request",
     "parse_response",
     "shape_matches",
+    "to_binary",
     "validate_inputs",
 ]
 
 DATATYPES: tuple[str, ...] = tuple(NUMPY_DTYPES)
-_FLOATS = frozenset({"FP16", "FP32", "FP64"})
+FLOATS = frozenset({"FP16", "FP32", "FP64"})
+
 _INTEGERS = frozenset({"UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64"})
 _LENGTH = struct.Struct("<I")
 _NO_BINARY = memoryview(b"")
@@ -253,7 +260,7 @@ def validate_inputs(request: InferenceRequest, specs: Sequence[TensorSpec]) -> N
             raise DatatypeMismatch(tensor.name, tensor.datatype, spec.datatype)
         if not shape_matches(tensor.shape, spec.shape):
             raise ShapeMismatch(tensor.name, tensor.shape, spec.shape)
-        if tensor.datatype in _FLOATS and not spec.allow_non_finite:
+        if tensor.datatype in FLOATS and not spec.allow_non_finite:
             finite = np.isfinite(tensor.array)
             if not finite.all():
                 raise NonFiniteValue(tensor.name, int(finite.size - np.count_nonzero(finite)))
@@ -286,14 +293,7 @@ def encode_response(
     card's datatypes, so the response says what the card promised.
     """
     specs = {s.name: s for s in output_specs or []}
-    if request is not None and request.outputs:
-        names = [o.name for o in request.outputs]
-        for name in names:
-            if name not in outputs:
-                raise UnknownOutput(name, list(outputs))
-    else:
-        names = [n for n in specs if n in outputs] + [n for n in outputs if n not in specs]
-
+    names = output_names(request, outputs, specs)
     entries: list[dict[str, Any]] = []
     chunks: list[bytes] = []
     finite = True
@@ -302,7 +302,7 @@ def encode_response(
         datatype = spec.datatype if spec is not None else datatype_of(np.asarray(outputs[name]).dtype)
         binary = request is not None and request.wants_binary(name)
         entry, entry_finite = _tensor_entry(
-            name, _as_datatype(outputs[name], datatype), datatype, binary, chunks
+            name, as_datatype(outputs[name], datatype), datatype, binary, chunks
         )
         entries.append(entry)
         finite = finite and entry_finite
@@ -316,6 +316,20 @@ def encode_response(
     return _assemble(doc, chunks, finite)
 
 
+def output_names(
+    request: InferenceRequest | None, outputs: Mapping[str, np.ndarray], specs: Mapping[str, TensorSpec]
+) -> list[str]:
+    """The outputs an answer carries: those the request named (UnknownOutput for one the component does
+    not produce), else all of them, the card's in its order first."""
+    if request is not None and request.outputs:
+        names = [o.name for o in request.outputs]
+        for name in names:
+            if name not in outputs:
+                raise UnknownOutput(name, list(outputs))
+        return names
+    return [n for n in specs if n in outputs] + [n for n in outputs if n not in specs]
+
+
 def _tensor_entry(
     name: str, array: np.ndarray, datatype: str, binary: bool, chunks: list[bytes]
 ) -> tuple[dict[str, Any], bool]:
@@ -325,12 +339,12 @@ def _tensor_entry(
     """
     entry: dict[str, Any] = {"name": name, "datatype": datatype, "shape": list(array.shape)}
     if binary:
-        raw = _to_binary(array, datatype)
+        raw = to_binary(array, datatype)
         entry["parameters"] = {"binary_data_size": len(raw)}
         chunks.append(raw)
         return entry, True
     entry["data"] = _to_json_data(array, datatype, name)
-    return entry, datatype not in _FLOATS or bool(np.isfinite(array).all())
+    return entry, datatype not in FLOATS or bool(np.isfinite(array).all())
 
 
 def datatype_of(dtype: np.dtype[Any]) -> str:
@@ -361,7 +375,7 @@ def encode_request(
     for name, value in inputs.items():
         array = np.asarray(value)
         datatype = datatype_of(array.dtype)
-        entry, entry_finite = _tensor_entry(name, _as_datatype(array, datatype), datatype, binary, chunks)
+        entry, entry_finite = _tensor_entry(name, as_datatype(array, datatype), datatype, binary, chunks)
         entries.append(entry)
         finite = finite and entry_finite
     doc: dict[str, Any] = {}
@@ -409,7 +423,7 @@ def parse_response(
 _DEFAULT_CAPS = Caps()
 
 
-def _charge(caps: Caps, spent: list[int], datatype: str, shape: list[int]) -> None:
+def charge(caps: Caps, spent: list[int], datatype: str, shape: list[int]) -> None:
     """Count one tensor against the request's caps, from its declared shape, before its data is read.
 
     The data can never hold more elements than the shape declares (the two are checked to agree).
@@ -521,7 +535,7 @@ def _parse_input(
             f"tensor {name!r} needs a 'shape' list of non-negative integers, got {shape!r}"
         )
     if caps is not None and spent is not None:
-        _charge(caps, spent, datatype, shape)
+        charge(caps, spent, datatype, shape)
     parameters = _parameters(raw.get("parameters"), f"tensor {name!r}")
     if "shared_memory_region" in parameters:
         raise BadRequest(
@@ -543,7 +557,7 @@ def _parse_input(
             f"tensor {name!r} claims {size} binary bytes but only {len(binary) - offset} remain after the "
             f"JSON header; check Inference-Header-Content-Length and binary_data_size"
         )
-    array = _from_binary(name, datatype, shape, binary[offset : offset + size])
+    array = from_binary(name, datatype, shape, binary[offset : offset + size])
     return InputTensor(name, datatype, shape, array, parameters), size
 
 
@@ -587,7 +601,7 @@ def _from_json(name: str, datatype: str, shape: list[int], data: Any) -> np.ndar
         ) from None
     if raw.size != expected:
         raise DataLengthMismatch(name, int(raw.size), expected, shape)
-    if raw.size and datatype in _FLOATS and raw.dtype.kind == "O":
+    if raw.size and datatype in FLOATS and raw.dtype.kind == "O":
         # null is how orjson (KServe's client) and JavaScript write NaN; read it back as NaN so the
         # card's allow_non_finite decides, as for a NaN literal.
         raw = _floats_with_nulls(name, datatype, data)
@@ -599,7 +613,7 @@ def _from_json(name: str, datatype: str, shape: list[int], data: Any) -> np.ndar
         _check_json_kind(name, datatype, raw)
     with np.errstate(over="ignore", invalid="ignore"):
         array = raw.astype(NUMPY_DTYPES[datatype], copy=False)
-    if datatype in _FLOATS and array.itemsize < raw.itemsize and raw.size and not np.isfinite(array).all():
+    if datatype in FLOATS and array.itemsize < raw.itemsize and raw.size and not np.isfinite(array).all():
         # A finite value that overflows a narrower type (FP16 stops at 65504) would silently become inf.
         overflow = np.isfinite(raw) & ~np.isfinite(array)
         if overflow.any():
@@ -660,7 +674,7 @@ def _flatten_bytes(name: str, data: list[Any], out: list[bytes]) -> None:
             raise InvalidValue(name, "BYTES", f"elements must be strings, got {type(item).__name__}")
 
 
-def _from_binary(name: str, datatype: str, shape: list[int], chunk: memoryview) -> np.ndarray:
+def from_binary(name: str, datatype: str, shape: list[int], chunk: memoryview) -> np.ndarray:
     expected = math.prod(shape)
     if datatype == "BYTES":
         return _bytes_from_binary(name, chunk, expected).reshape(shape)
@@ -693,7 +707,7 @@ def _bytes_from_binary(name: str, chunk: memoryview, expected: int) -> np.ndarra
     return array
 
 
-def _as_datatype(value: Any, datatype: str) -> np.ndarray:
+def as_datatype(value: Any, datatype: str) -> np.ndarray:
     array = np.asarray(value)
     if datatype == "BYTES":
         if array.dtype.kind == "O":
@@ -706,7 +720,7 @@ def _as_datatype(value: Any, datatype: str) -> np.ndarray:
     return array.astype(NUMPY_DTYPES[datatype], copy=False)
 
 
-def _to_binary(array: np.ndarray, datatype: str) -> bytes:
+def to_binary(array: np.ndarray, datatype: str) -> bytes:
     if datatype != "BYTES":
         return np.ascontiguousarray(array, dtype=NUMPY_DTYPES[datatype]).tobytes()
     parts: list[bytes] = []

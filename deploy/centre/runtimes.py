@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from deploy.centre.drift import DriftMonitor
 from deploy.centre.errors import NotServable
 from deploy.settings import PlatformSettings
 from model_hub import Card, Loaded, resolve_formula, torch_module
@@ -28,6 +29,8 @@ class Runtime(ABC):
         self.name = loaded.version.name
         self.version = loaded.version.version
         self.card: Card = loaded.card
+        self.drift: DriftMonitor | None = None
+        """The version's drift statistics, when it has training statistics (set by the centre)."""
 
     @abstractmethod
     def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -1,4 +1,10 @@
-"""`brain components …`: register, find, version and export algorithm components."""
+"""`brain components …`: register, find, version and export algorithm components.
+
+Given a platform URL and key (`--url`/`--key`, BRAIN_URL/BRAIN_API_KEY, or a profile file), the
+commands go through the capability centre's registry API, as the key's tenant: models are converted
+here and uploaded as ONNX, torch JSON + safetensors, or a formula's JSON. Without them they work on
+the local registry directly (MLflow), which is for the operator of an embedded install.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import yaml
 from pydantic import ValidationError
 from rich.table import Table
 
+from deploy.centre.registry_client import DEFAULT_PROFILE, Profile, RegistryClient
 from deploy.cli._common import JsonOpt, console, emit_json, fail
 from deploy.settings import scheduler_settings
 from model_hub import (
@@ -29,6 +36,40 @@ from model_hub import (
 from scheduler.control import one_line
 
 app = typer.Typer(help="Register, find, version and export algorithm components (知识/工艺/机理).")
+
+#: The platform this invocation talks to, set by the group's options (None: the local registry).
+_platform: dict[str, RegistryClient | None] = {"client": None}
+
+
+@app.callback()
+def _connect(
+    url: Annotated[
+        str | None, typer.Option("--url", envvar="BRAIN_URL", help="The platform's capability centre URL.")
+    ] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", envvar="BRAIN_API_KEY", help="An API key of your tenant.")
+    ] = None,
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="BRAIN_PROFILE",
+            help=f"A YAML file with `url:` and `key:` (default {DEFAULT_PROFILE} when it exists).",
+        ),
+    ] = None,
+) -> None:
+    """Through the platform's registry API when a URL and key are known; else the local registry."""
+    if profile is None and DEFAULT_PROFILE.expanduser().is_file() and not (url and key):
+        profile = DEFAULT_PROFILE
+    if profile is not None and not (url and key):
+        found = Profile.read(profile)
+        url, key = url or found.url, key or found.key
+    if bool(url) != bool(key):
+        fail("give both a platform URL and a key (--url/--key, BRAIN_URL/BRAIN_API_KEY), or neither")
+    _platform["client"] = RegistryClient(url, key) if url and key else None
+
+
+def _remote() -> RegistryClient | None:
+    return _platform["client"]
 
 
 def _registry() -> Registry:
@@ -108,8 +149,36 @@ def register(
         fail("give exactly one of --onnx, --torch, --sklearn, --formula or --file")
     if (keep_torch or config) and torch_factory is None:
         fail("--keep-torch and --config go with --torch")
-    parsed = Card.load(card)
     lineage = Lineage(training_job=training_job, data_snapshot=data_snapshot, git_commit=git_commit)
+    client = _remote()
+    if client is not None:
+        if pickle_file is not None:
+            fail(
+                "the platform's API takes no pickle-based files (loading one runs its code): convert "
+                "the model to ONNX (--sklearn FILE or --torch do it here) and register that"
+            )
+        raw = _card_fields(card)
+        # Converted here, checked against the card; the server checks everything again.
+        local = Card.parse({**raw, "owner": raw.get("owner") or "-"})
+        with console.status(f"converting {local.name} …"):
+            files = _upload_files(
+                local, onnx_file, torch_factory, weights, keep_torch, config, sklearn_file, formula, params
+            )
+        with console.status(f"uploading {local.name} to {client.url} …"):
+            shown = client.register(
+                raw, files, lineage={k: v for k, v in vars(lineage).items() if v}, new_version=new_version
+            )
+            if promote:
+                shown = client.promote(local.name, int(shown["version"]), promote)
+        if as_json:
+            emit_json(shown)
+        else:
+            console.print(
+                f"registered [bold]{shown['name']}[/] version {shown['version']} ({shown['format']}) "
+                f"on {client.url}" + (f", alias {', '.join(shown['aliases'])}" if shown["aliases"] else "")
+            )
+        return
+    parsed = Card.load(card)
     registry = _registry()
     with console.status(f"registering {parsed.name} …"):
         if onnx_file is not None:
@@ -160,6 +229,75 @@ def register(
         )
 
 
+def _card_fields(path: Path) -> dict[str, Any]:
+    """The card file's fields as written (the platform sets the owner; it refuses another one)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        fail(f"cannot read the card {str(path)!r}: {exc}")
+    if not isinstance(data, dict):
+        fail(f"the card {str(path)!r} must be a mapping of the card's fields")
+    return data
+
+
+def _upload_files(
+    card: Card,
+    onnx_file: Path | None,
+    torch_factory: str | None,
+    weights: Path | None,
+    keep_torch: bool,
+    config: str | None,
+    sklearn_file: Path | None,
+    formula: str | None,
+    params: Path | None,
+) -> dict[str, bytes]:
+    """The files the platform's API takes for the model given (`model_hub.intake.UPLOAD_FILES`),
+    converted here: scikit-learn and torch become ONNX (or torch.json + safetensors)."""
+    import tempfile
+
+    from model_hub import HubSettings
+    from model_hub import torch_module as stored_torch
+
+    hub = HubSettings()
+    if onnx_file is not None:
+        try:
+            return {"model.onnx": onnx_file.read_bytes()}
+        except OSError as exc:
+            fail(f"cannot read {str(onnx_file)!r}: {exc.strerror}")
+    if torch_factory is not None:
+        import torch
+
+        kwargs = _json_object(config, "--config") if config else {}
+        module = _import(torch_factory)(**kwargs)
+        if weights is not None:
+            module.load_state_dict(torch.load(weights, weights_only=True))
+        if keep_torch:
+            with tempfile.TemporaryDirectory(prefix="brain-torch-") as tmp:
+                stored_torch.save(Path(tmp), module.eval(), torch_factory, kwargs)
+                names = (stored_torch.SPEC, stored_torch.WEIGHTS)
+                return {name: (Path(tmp) / name).read_bytes() for name in names}
+        samples = convert.sample_inputs(card.inputs)
+        model = convert.torch_to_onnx(module, card, samples, hub.verify_atol, hub.verify_rtol)
+        return {"model.onnx": model.SerializeToString()}
+    if sklearn_file is not None:
+        import joblib
+
+        # Your own file, loaded on your machine: the platform never loads a pickle.
+        estimator = joblib.load(sklearn_file)
+        samples = convert.sample_inputs(card.inputs, batch=8)
+        model = convert.sklearn_to_onnx(estimator, card, samples, hub.verify_atol, hub.verify_rtol)
+        return {"model.onnx": model.SerializeToString()}
+    assert formula is not None
+    parameters: dict[str, Any] = {}
+    if params is not None:
+        try:
+            parameters = json.loads(params.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            fail(f"cannot read formula parameters from {str(params)!r}: {exc}")
+    return {"formula.json": json.dumps({"entrypoint": formula, "parameters": parameters}).encode()}
+
+
 @app.command("list")
 def list_(
     kind: Annotated[list[Kind] | None, typer.Option(help="Filter by kind; repeat to OR.")] = None,
@@ -174,6 +312,40 @@ def list_(
 ) -> None:
     """Search the catalogue."""
     from model_hub.taxonomy import industry as lookup
+
+    client = _remote()
+    if client is not None:
+        if visibility or owner or include_deprecated:
+            fail(
+                "--visibility, --owner and --all are for the local registry; "
+                "the platform lists what your key sees"
+            )
+        found = client.components(
+            kind=[k.value for k in kind or []],
+            industry=industry or [],
+            q=text,
+            page=page,
+            page_size=min(page_size, 100),
+        )
+        if as_json:
+            emit_json(found)
+            return
+        table = Table(title=f"components ({found['total']}, page {found['page']})")
+        for col in ("name", "名称", "kind", "industries", "visibility", "owner", "production", "latest"):
+            table.add_column(col)
+        for e in found["items"]:
+            table.add_row(
+                e["name"],
+                e["display"]["zh"] if isinstance(e.get("display"), dict) else str(e.get("display_zh", "")),
+                str(e["kind"]),
+                ", ".join(e["industries"]),
+                str(e["visibility"]),
+                str(e["owner"]),
+                str(e.get("production_version") or "-"),
+                str(e.get("latest_version") or "-"),
+            )
+        console.print(table)
+        return
 
     for code in industry or []:
         try:
@@ -217,6 +389,29 @@ def list_(
 @app.command()
 def show(name: str, as_json: JsonOpt = False) -> None:
     """Show a component's card and versions."""
+    client = _remote()
+    if client is not None:
+        shown = client.show(name)
+        if as_json:
+            emit_json(shown)
+            return
+        console.print(Card.model_validate(shown["card"]).to_markdown())
+        if shown["deprecated"]:
+            instead = f"; use {shown['replaced_by']}" if shown["replaced_by"] else ""
+            console.print(f"[bold]deprecated[/]{instead}")
+        table = Table(title="versions")
+        for col in ("version", "format", "status", "aliases", "sha256"):
+            table.add_column(col)
+        for v in shown["versions"]:
+            table.add_row(
+                str(v["version"]),
+                v["format"],
+                v["status"],
+                ", ".join(v["aliases"]),
+                v["manifest_sha256"][:12],
+            )
+        console.print(table)
+        return
     registry = _registry()
     card = registry.card(name)
     versions = registry.versions(name)
@@ -243,8 +438,13 @@ def promote(
     as_json: JsonOpt = False,
 ) -> None:
     """Point an alias at a version."""
-    v = _registry().promote(name, version, to)
-    emit_json(v.as_dict()) if as_json else console.print(f"{name}: {to} → version {v.version}")
+    client = _remote()
+    shown = (
+        client.promote(name, version, to)
+        if client is not None
+        else _registry().promote(name, version, to).as_dict()
+    )
+    emit_json(shown) if as_json else console.print(f"{name}: {to} → version {shown['version']}")
 
 
 @app.command()
@@ -256,18 +456,27 @@ def rollback(
     as_json: JsonOpt = False,
 ) -> None:
     """Point production back at the previous production version."""
-    v = _registry().rollback(name, to)
-    emit_json(v.as_dict()) if as_json else console.print(f"{name}: production → version {v.version}")
+    client = _remote()
+    shown = client.rollback(name, to) if client is not None else _registry().rollback(name, to).as_dict()
+    emit_json(shown) if as_json else console.print(f"{name}: production → version {shown['version']}")
 
 
 @app.command()
 def deprecate(
     name: str,
     version: Annotated[int | None, typer.Option(help="Deprecate only this version.")] = None,
+    replacement: Annotated[
+        str | None, typer.Option(help="The component callers should use instead (named in the 410).")
+    ] = None,
 ) -> None:
-    """Deprecate a version, or the whole component (hidden from the catalogue)."""
-    _registry().deprecate(name, version)
-    console.print(f"{name}{f' version {version}' if version else ''} deprecated")
+    """Deprecate a version, or the whole component (hidden from the catalogue, no longer served)."""
+    client = _remote()
+    if client is not None:
+        client.deprecate(name, version, replacement)
+    else:
+        _registry().deprecate(name, version, replacement)
+    instead = f"; use {replacement}" if replacement else ""
+    console.print(f"{name}{f' version {version}' if version else ''} deprecated{instead}")
 
 
 @app.command()
@@ -279,7 +488,8 @@ def export(
 ) -> None:
     """Copy a version's verified artifact folder (ONNX model, card, manifest) out of the registry."""
     ref: str | int | None = int(version) if version and version.isdigit() else version
-    target = _registry().export(name, ref, dest)
+    client = _remote()
+    target = client.export(name, ref, dest) if client is not None else _registry().export(name, ref, dest)
     emit_json({"path": str(target)}) if as_json else console.print(f"exported to {target}")
 
 
@@ -291,14 +501,17 @@ def canary(
     off: Annotated[bool, typer.Option("--off", help="Stop the canary split.")] = False,
 ) -> None:
     """Split traffic between production and a canary version (e.g. 90/10)."""
-    registry = _registry()
+    client = _remote()
     if off:
-        registry.clear_canary(name)
+        client.clear_canary(name) if client is not None else _registry().clear_canary(name)
         console.print(f"{name}: canary off")
         return
     if version is None:
         fail("give --version N, or --off")
-    registry.set_canary(name, version, percent)
+    if client is not None:
+        client.set_canary(name, version, percent)
+    else:
+        _registry().set_canary(name, version, percent)
     console.print(f"{name}: {percent:g}% of calls → version {version}")
 
 
@@ -332,8 +545,7 @@ def serving(
     Options not given keep their current values. Running replicas pick a change up within seconds;
     the platform starts or removes a dedicated deployment on its own.
     """
-    registry = _registry()
-    current = registry.info(name).serving
+    client = _remote()
     changes = {
         k: v
         for k, v in {
@@ -347,8 +559,20 @@ def serving(
         }.items()
         if v is not None
     }
-    policy = current
+    if client is not None:
+        shown = (
+            client.set_serving(name, changes)
+            if changes
+            else {"component": name, **client.show(name)["serving"]}
+        )
+        shown.pop("component", None)
+        policy = ServingPolicy.model_validate(shown)
+        changes = {}
+    else:
+        registry = _registry()
+        policy = registry.info(name).serving
     if changes:
+        current = policy
         try:
             policy = ServingPolicy.model_validate({**current.model_dump(), **changes})
         except ValidationError as exc:
@@ -369,6 +593,30 @@ def serving(
         else "the shared capability-centre deployment"
     )
     console.print(f"{name}: batching {batching}; served by {where}")
+
+
+@app.command()
+def sign(
+    name: Annotated[str | None, typer.Argument(help="The component; omit with --unsigned.")] = None,
+    version: Annotated[int | None, typer.Option(help="The version to sign.")] = None,
+    unsigned: Annotated[bool, typer.Option("--unsigned", help="Sign every unsigned version.")] = False,
+) -> None:
+    """Sign versions registered before manifests were signed (operator, local registry only).
+
+    Each version's artifacts are checked against its recorded hash first; a version whose signature
+    is present but wrong is never re-signed (its artifact or hash was changed in MLflow).
+    """
+    if _remote() is not None:
+        fail("signing needs the platform's registry key: run it on the platform, without --url/--key")
+    registry = _registry()
+    if unsigned:
+        signed = registry.sign_unsigned()
+        console.print(f"signed {len(signed)} version(s)")
+        return
+    if name is None or version is None:
+        fail("name a component and --version N, or give --unsigned")
+    registry.sign(name, version)
+    console.print(f"{name} version {version} signed")
 
 
 @app.command()
@@ -590,3 +838,69 @@ def _train_in_process(chosen: list[Any], retrain: bool, seed: int, as_json: bool
     for p in results:
         what = f"trained in {p.seconds:.1f} s" if p.trained else "already registered"
         console.print(f"  {p.name}: version {p.version.version} ({what})")
+
+
+@app.command()
+def drift(
+    name: str,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Set the PSI at which a drift event is raised for this component (0: none)."),
+    ] = None,
+    url: Annotated[
+        str, typer.Option(envvar="BRAIN_URL", help="The capability centre.")
+    ] = "http://127.0.0.1:8000",
+    key: Annotated[
+        str | None,
+        typer.Option(envvar="BRAIN_API_KEY", help="An API key of the component's owner, or an operator's."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show how far a component's served traffic has drifted from its training statistics (PSI per
+    feature, as the replica that answers counted it), and set its drift threshold."""
+    import httpx
+
+    if threshold is not None:
+        registry = _registry()
+        current = registry.info(name).serving
+        try:
+            policy = ServingPolicy.model_validate(
+                {**current.model_dump(), "drift_threshold": threshold or None}
+            )
+        except ValidationError as exc:
+            fail(f"invalid drift threshold for {name}: {one_line(exc)}")
+        registry.set_serving(name, policy)
+    if not key:
+        fail("an API key is needed to read drift scores from the centre: --key or BRAIN_API_KEY")
+    try:
+        response = httpx.get(
+            f"{url}/api/v1/components/{name}/drift", headers={"Authorization": f"Bearer {key}"}, timeout=30
+        )
+    except httpx.HTTPError as exc:
+        fail(f"the capability centre at {url} did not answer ({exc}); is it running (`brain up`)?")
+    if response.status_code != 200:
+        fail(f"{response.status_code}: {response.json().get('error', response.text)}")
+    report = response.json()
+    if threshold is not None:  # the replica learns the new threshold with its next route refresh
+        report["threshold"] = policy.drift_threshold
+    if as_json:
+        emit_json(report)
+        return
+    limit = report["threshold"]
+    console.print(
+        f"{name}: threshold {limit if limit is not None else 'none'}; "
+        f"{report['sample_rate']:g} of calls sampled; scores from {report['min_rows']} rows on"
+    )
+    if not report["versions"]:
+        console.print(
+            "no monitored version in the replica that answered (no calls yet, or no training statistics)"
+        )
+    for version in report["versions"]:
+        table = Table(title=f"version {version['version']}: {version['rows_sampled']} rows sampled")
+        for column in ("feature", "kind", "PSI"):
+            table.add_column(column)
+        for feature in version["features"]:
+            over = limit is not None and feature["psi"] >= limit
+            shown = f"[red]{feature['psi']:.4f}[/]" if over else f"{feature['psi']:.4f}"
+            table.add_row(feature["name"], feature["kind"], shown)
+        console.print(table)

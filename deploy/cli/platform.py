@@ -23,6 +23,10 @@ from deploy.settings import scheduler_settings
 
 MLFLOW_PORT = Annotated[int, typer.Option(envvar="BRAIN_MLFLOW_PORT", help="Port of the MLflow UI.")]
 CENTRE_PORT = Annotated[int, typer.Option(envvar="BRAIN_PORT", help="Port of the capability centre.")]
+GRPC_PORT = Annotated[
+    int,
+    typer.Option(envvar="BRAIN_GRPC_PORT", help="gRPC port of the capability centre (OIP gRPC; 0: off)."),
+]
 DASHBOARD_PORT = Annotated[
     int, typer.Option(envvar="BRAIN_DASHBOARD_PORT", help="Port of the Ray dashboard.")
 ]
@@ -38,6 +42,7 @@ PORTAL_PORT = Annotated[int, typer.Option(envvar="BRAIN_PORTAL_PORT", help="Port
 def up(
     mlflow_port: MLFLOW_PORT = 5000,
     port: CENTRE_PORT = 8000,
+    grpc_port: GRPC_PORT = 8001,
     dashboard_port: DASHBOARD_PORT = 8265,
     scheduler_metrics_port: SCHEDULER_METRICS_PORT = 9108,
     scheduler_api_port: SCHEDULER_API_PORT = 8300,
@@ -78,12 +83,18 @@ def up(
     if serve:
         with console.status("starting the capability centre (local Ray + Ray Serve) …"):
             try:
-                centre = platform.start_centre(port, dashboard_port)
+                centre = platform.start_centre(port, dashboard_port, grpc_port=grpc_port)
             except PlatformError as exc:
                 platform.down()
                 fail(exc.message)
         started.append(centre)
         console.print(f"[green]✓[/] capability centre       {centre.url}   (Open Inference Protocol: /v2)")
+        if grpc_port:
+            console.print(
+                f"[green]✓[/] capability centre gRPC  {platform.host}:{grpc_port}   "
+                "(inference.GRPCInferenceService)",
+                highlight=False,
+            )
         console.print(f"[green]✓[/] Ray dashboard           http://127.0.0.1:{dashboard_port}")
         with console.status("starting the scheduler (pool `local` on the local Ray) …"):
             try:
@@ -182,6 +193,7 @@ PACKAGES = (
 def doctor(
     mlflow_port: MLFLOW_PORT = 5000,
     port: CENTRE_PORT = 8000,
+    grpc_port: GRPC_PORT = 8001,
     dashboard_port: DASHBOARD_PORT = 8265,
     scheduler_metrics_port: SCHEDULER_METRICS_PORT = 9108,
     scheduler_api_port: SCHEDULER_API_PORT = 8300,
@@ -215,6 +227,7 @@ def doctor(
     ports = (
         (mlflow_port, "MLflow UI"),
         (port, "capability centre"),
+        *(((grpc_port, "capability centre gRPC"),) if grpc_port else ()),
         (dashboard_port, "Ray dashboard"),
         (scheduler_api_port, "scheduler REST API"),
         (scheduler_metrics_port, "scheduler metrics"),

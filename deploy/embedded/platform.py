@@ -200,18 +200,25 @@ class Platform:
             "mlflow", command, self.mlflow_port, url, f"{url}/health", timeout, env=MLFLOW_SERVER_ENV
         )
 
-    def start_centre(self, port: int = 8000, dashboard_port: int = 8265, timeout: float = 240.0) -> Service:
-        """The capability centre: a local Ray head with Ray Serve (HAProxy ingress) on ``port``."""
+    def start_centre(
+        self, port: int = 8000, dashboard_port: int = 8265, timeout: float = 240.0, grpc_port: int = 8001
+    ) -> Service:
+        """The capability centre: a local Ray head with Ray Serve (HAProxy ingress) on ``port`` (REST) and
+        ``grpc_port`` (OIP gRPC; 0: none)."""
         running = self._running("capability-centre")
         if running is not None:
             return running
-        self._check_ports({port: "the capability centre", dashboard_port: "the Ray dashboard"})
+        ports = {port: "the capability centre", dashboard_port: "the Ray dashboard"}
+        if grpc_port:
+            ports[grpc_port] = "the capability centre's gRPC service"
+        self._check_ports(ports)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         ready = self.run_dir / "centre-ready.json"
         ready.unlink(missing_ok=True)
         command = [
             sys.executable, "-m", "deploy.embedded.runner", "--home", str(self.home), "--host", self.host,
-            "--port", str(port), "--dashboard-port", str(dashboard_port), "--ready-file", str(ready),
+            "--port", str(port), "--grpc-port", str(grpc_port), "--dashboard-port", str(dashboard_port),
+            "--ready-file", str(ready),
             "--ray-token-file", str(ensure_token(self.ray_token_file)),
         ]  # fmt: skip
         url = f"http://{self.host}:{port}"

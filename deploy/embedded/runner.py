@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from deploy.centre.dedicated import dedicated_app_name, dedicated_route_prefix, plan
 from deploy.centre.ingress import INGRESS_ENV, LOOPBACK_ENV
@@ -88,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--grpc-port", type=int, default=None, help="OIP gRPC port (default BRAIN_GRPC_PORT, 8001; 0: off)"
+    )
     parser.add_argument("--dashboard-port", type=int, default=8265)
     parser.add_argument("--num-cpus", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--replicas", type=int, default=1)
@@ -126,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     from ray.serve.config import HTTPOptions
 
     from deploy.centre.app import application
+    from deploy.settings import PlatformSettings
+
+    grpc_port = args.grpc_port if args.grpc_port is not None else PlatformSettings(home=home).grpc_port
 
     stop = threading.Event()
     children_file = home / "run" / "serve-children.json"
@@ -144,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        serve.start(http_options=HTTPOptions(host=args.host, port=args.port))
+        serve.start(
+            http_options=HTTPOptions(host=args.host, port=args.port), grpc_options=grpc_options(grpc_port)
+        )
         serve.run(
             application({"home": args.home, "replicas": args.replicas}),
             name="capability-centre",
@@ -155,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             info = {
                 "pid": os.getpid(),
                 "url": f"http://{args.host}:{args.port}",
+                "grpc": f"{args.host}:{grpc_port}" if grpc_port else "",
                 "dashboard": f"http://127.0.0.1:{args.dashboard_port}",
                 "gcs_address": ray.get_runtime_context().gcs_address,
             }
@@ -180,6 +190,20 @@ def main(argv: list[str] | None = None) -> int:
             # The sockets and config of a stopped HAProxy: nothing there is needed by the next start.
             shutil.rmtree(hap_dir, ignore_errors=True)
     return 0
+
+
+def grpc_options(port: int) -> Any:
+    """Serve's gRPC options: the OIP service on ``port`` (HAProxy's gRPC frontend, on the HTTP host),
+    served by a gRPC server in each replica, so a gRPC call is one hop as a REST call is; or none
+    when ``port`` is 0."""
+    from ray.serve.config import gRPCOptions
+
+    from deploy.centre.grpc_service import SERVICER_FUNCTION
+
+    if not port:
+        return gRPCOptions(port=0, grpc_servicer_functions=[])
+    # Reflection stays off: it answers without a key, and OIP clients know the service already.
+    return gRPCOptions(port=port, grpc_servicer_functions=[SERVICER_FUNCTION], enable_reflection=False)
 
 
 def _haproxy_binary(wrapper: Path) -> str:

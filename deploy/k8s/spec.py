@@ -184,6 +184,9 @@ class DatabaseSpec(_Spec):
     existing_secret: str = Field(default="industry-brain-db", pattern=_DNS_LABEL)
     platform_url_key: str = "platformUrl"
     mlflow_url_key: str = "mlflowUrl"
+    registry_key_key: str = "registryKey"
+    """The key of the same Secret that holds the registry key (BRAIN_REGISTRY_KEY, ≥ 32 characters),
+    which signs every component version's manifest hash (model_hub/signing.py)."""
 
 
 class CapabilityCentreSpec(_Spec):

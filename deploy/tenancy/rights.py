@@ -72,7 +72,30 @@ RIGHTS: dict[str, Right] = {
         frozenset({Role.admin, Role.developer}),
         "注册、发布本租户组件版本",
     ),
-    "manage deployments": _own("deployments", "manage its tenant's deployments", MANAGERS, "管理本租户部署"),
+    "read drift": _own(
+        "drift",
+        "read the drift scores of its tenant's components",
+        frozenset({Role.admin, Role.ops, Role.developer}),
+        "查看本租户组件的漂移评分",
+    ),
+    "release components": _own(
+        "components",
+        "promote, roll back, deprecate and canary its tenant's components",
+        frozenset({Role.admin, Role.developer}),
+        "发布、回滚、弃用、灰度本租户组件",
+    ),
+    "export components": _own(
+        "components",
+        "export the artifacts of its tenant's components",
+        frozenset({Role.admin, Role.developer}),
+        "导出本租户组件制品",
+    ),
+    "manage deployments": _own(
+        "deployments",
+        "manage its tenant's deployments and components' serving policies",
+        MANAGERS,
+        "管理本租户部署与组件服务策略",
+    ),
     "manage keys": _own(
         "keys", "issue and revoke its tenant's keys", frozenset({Role.admin}), "签发、吊销本租户密钥"
     ),
@@ -102,6 +125,9 @@ RIGHTS: dict[str, Right] = {
         frozenset({TenantKind.operator, TenantKind.government}),
         "查看按产业大脑与城市汇总的调用量（不含租户明细）",
     ),
+    "read drift of other tenants": _platform(
+        "drift", "read the drift scores of every tenant's components", "查看所有租户组件的漂移评分"
+    ),
     "manage pools": _platform(
         "pools, topology, queues",
         "list, register, cordon, drain pools; apply the topology",
@@ -119,7 +145,9 @@ RIGHTS: dict[str, Right] = {
         "jobs", "submit jobs of priority class critical", "提交 critical 优先级作业"
     ),
     "moderate registry": _platform(
-        "components", "promote, deprecate or withdraw any tenant's component", "审核、下架任意租户组件"
+        "components",
+        "change, deprecate or export any tenant's component (registry moderation)",
+        "审核、下架、导出任意租户组件",
     ),
     "manage tenants": _platform(
         "tenants",

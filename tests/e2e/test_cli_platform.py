@@ -105,6 +105,7 @@ def test_doctor_checks_every_port_of_the_platform(brain: Brain) -> None:
         ports = {
             "--mlflow-port": free_port(),
             "--port": free_port(),
+            "--grpc-port": free_port(),
             "--dashboard-port": free_port(),
             "--scheduler-api-port": busy,
             "--scheduler-metrics-port": free_port(),
@@ -118,6 +119,7 @@ def test_doctor_checks_every_port_of_the_platform(brain: Brain) -> None:
     assert not checks[f"port {busy}"]["ok"]
     assert checks[f"port {busy}"]["detail"] == "scheduler REST API: in use by another process"
     assert checks[f"port {ports['--scheduler-metrics-port']}"]["detail"] == "scheduler metrics: free"
+    assert checks[f"port {ports['--grpc-port']}"]["detail"] == "capability centre gRPC: free"
     assert proc.returncode == 1 and not report["ok"]
 
 

@@ -48,6 +48,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     ports = {
         "mlflow": free_port(),
         "serve": free_port(),
+        "grpc": free_port(),
         "dashboard": free_port(),
         "scheduler": free_port(),
         "scheduler-api": free_port(),
@@ -62,6 +63,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             str(ports["mlflow"]),
             "--port",
             str(ports["serve"]),
+            "--grpc-port",
+            str(ports["grpc"]),
             "--dashboard-port",
             str(ports["dashboard"]),
             "--scheduler-metrics-port",
@@ -248,8 +251,9 @@ def test_the_platform_listens_on_loopback_only(platform: Platform) -> None:
     p = platform.ports
     proc = platform.brain(
         "doctor", "--json", "--mlflow-port", str(p["mlflow"]), "--port", str(p["serve"]),
-        "--dashboard-port", str(p["dashboard"]), "--scheduler-metrics-port", str(p["scheduler"]),
-        "--scheduler-api-port", str(p["scheduler-api"]), check=False,
+        "--grpc-port", str(p["grpc"]), "--dashboard-port", str(p["dashboard"]),
+        "--scheduler-metrics-port", str(p["scheduler"]), "--scheduler-api-port", str(p["scheduler-api"]),
+        check=False,
     )  # fmt: skip
     checks = {c["check"]: c for c in json.loads(proc.stdout)["checks"]}
     listening = {name: c for name, c in checks.items() if name.startswith("listen ")}

@@ -95,6 +95,20 @@ def prepare(home: Path) -> tuple[HubSettings, PlatformSettings, dict[str, str]]:
     keys["consumer"] = store.issue_key("lubei-chem", Role.consumer, "tests").secret
     keys["admin"] = store.issue_key("lubei-chem", Role.admin, "tests").secret
     keys["ops"] = store.issue_key("lubei-chem", Role.ops, "tests").secret
+    keys["developer"] = store.issue_key("lubei-chem", Role.developer, "tests").secret
+    # Another enterprise, for the registry API's refusals: its admin must not touch lubei-chem's.
+    store.create_tenant(
+        TenantSpec(
+            name="hualu-chem",
+            display="华鲁化工",
+            kind="enterprise",
+            industries=["high-end-chemicals"],
+            city="dezhou",
+        ),
+        actor="tests",
+    )
+    keys["other-admin"] = store.issue_key("hualu-chem", Role.admin, "tests").secret
+    keys["other-developer"] = store.issue_key("hualu-chem", Role.developer, "tests").secret
     store.engine.dispose()
     return hub, settings, keys
 

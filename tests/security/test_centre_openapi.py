@@ -86,7 +86,10 @@ def fuzz(
     "path,statuses",
     [
         ("/metrics", {"200", "401", "403", "429", "503"}),
-        ("/v2/models/{name}/infer", {"200", "400", "401", "403", "404", "409", "413", "422", "429", "503"}),
+        (
+            "/v2/models/{name}/infer",
+            {"200", "400", "401", "403", "404", "409", "410", "413", "422", "429", "503"},
+        ),
     ],
 )
 def test_the_document_lists_the_refusals(path: str, statuses: set[str]) -> None:

@@ -15,7 +15,9 @@ import httpx
 import pytest
 
 from deploy.tenancy import Role
+from scheduler.errors import TooLarge, TooManyRequests
 from scheduler.model import JobState
+from scheduler.sdk import SchedulerAPI
 from scheduler.spec import JobRequest
 from tests.security.scheduler_api import (
     DEAD,
@@ -276,6 +278,8 @@ def test_a_body_over_the_limit_is_refused_before_it_is_parsed(
             yield big[3000:]
 
         assert "4096" in error_of(httpx.post(f"{api.url}/api/v1/jobs", content=chunks(), headers=key), 413)
+        with SchedulerAPI(api.url, api.keys[CONSUMER]) as sdk, pytest.raises(TooLarge, match="4096"):
+            sdk.submit({"x": "a" * 10_000})  # the SDK names the refusal
         assert not jobs_of(api, "jinan-steel")
 
 
@@ -287,6 +291,9 @@ def test_a_flood_of_requests_is_rate_limited_per_key(
         assert [a.status_code for a in answers] == [200, 200, 200, 429, 429]
         assert int(answers[-1].headers["retry-after"]) >= 1
         assert "per second" in error_of(answers[-1], 429)
+        with SchedulerAPI(api.url, api.keys[CONSUMER]) as sdk, pytest.raises(TooManyRequests) as limited:
+            sdk.jobs()
+        assert limited.value.retry_after is not None and limited.value.retry_after >= 1
         assert api.call("GET", "/api/v1/jobs", OTHER).status_code == 200  # another key has its own budget
         # Made-up keys each have a bucket of their own, so their failures count against the address.
         made_up = [

@@ -103,6 +103,12 @@ spec:
             secretKeyRef:
               name: {{ $v.database.existingSecret }}
               key: {{ $v.database.platformUrlKey }}
+        # The registry key: replicas check every version's signed manifest hash before loading it.
+        - name: BRAIN_REGISTRY_KEY
+          valueFrom:
+            secretKeyRef:
+              name: {{ $v.database.existingSecret }}
+              key: {{ $v.database.registryKeyKey }}
         {{- if $v.capabilityCentre.haproxy }}
         # Read by the Serve controller when it starts the proxies: it belongs in the pod's environment.
         - name: RAY_SERVE_ENABLE_HA_PROXY

@@ -280,3 +280,87 @@ def test_replicas_fetching_the_same_version_at_once_all_get_it(
     finally:
         for hub in others:
             hub.close()
+
+
+def test_a_rewritten_sha256_tag_is_refused_by_its_signature(registry: Registry, tmp_path: Path) -> None:
+    """Someone with MLflow write access uploads other artifacts and rewrites the hash tag to match:
+    the sha256 check passes, the platform's signature does not."""
+    from model_hub import SignatureMismatch, safety
+
+    version = registry.register_onnx(make_card(), onnx_models.linear())
+    assert version.manifest_hmac and len(version.manifest_hmac) == 64
+    stored = Path(version.source.removeprefix("file://"))
+    (stored / "model.onnx").write_bytes(onnx_models.linear(seed=7).SerializeToString())
+    forged = safety.write_manifest(stored)
+    registry.client.set_model_version_tag("reactor-quality", "1", "brain.manifest_sha256", forged)
+    with pytest.raises(SignatureMismatch, match="does not carry this platform's signature"):
+        registry.load("reactor-quality")
+    # Nor does an operator's explicit signing replace a wrong signature.
+    with pytest.raises(SignatureMismatch):
+        registry.sign("reactor-quality", 1)
+
+
+def test_a_signature_made_with_another_key_is_refused(settings: HubSettings, tmp_path: Path) -> None:
+    from model_hub import SignatureMismatch
+
+    registry = Registry(settings)
+    registry.register_onnx(make_card(), onnx_models.linear())
+    registry.close()
+    other = Registry(settings.model_copy(update={"registry_key_file": tmp_path / "other-key"}))
+    with pytest.raises(SignatureMismatch):
+        other.load("reactor-quality")
+    other.close()
+
+
+def test_the_key_file_is_private_and_versions_from_before_signing_are_signed_once(
+    settings: HubSettings,
+) -> None:
+    from model_hub import ManifestUnsigned, signing
+
+    registry = Registry(settings)
+    path = signing.key_file(settings)
+    assert path.stat().st_mode & 0o777 == 0o600
+    registry.register_onnx(make_card(), onnx_models.linear())
+    # As registered before signing existed: no signature, and no key yet.
+    registry.client.delete_model_version_tag("reactor-quality", "1", signing.TAG)
+    registry.close()
+    path.unlink()
+    migrated = Registry(settings)  # creates the key: signs what is unsigned, after checking it
+    assert migrated.key.created
+    assert migrated.version("reactor-quality", 1).manifest_hmac
+    migrated.load("reactor-quality")
+    # Later an unsigned version is refused until an operator signs it.
+    migrated.client.delete_model_version_tag("reactor-quality", "1", signing.TAG)
+    migrated.close()
+    again = Registry(settings)
+    assert not again.key.created
+    with pytest.raises(ManifestUnsigned, match="brain components sign reactor-quality --version 1"):
+        again.load("reactor-quality")
+    again.sign("reactor-quality", 1)
+    again.load("reactor-quality")
+    again.close()
+
+
+def test_the_key_can_come_from_a_setting(settings: HubSettings) -> None:
+    from pydantic import SecretStr
+
+    from model_hub import signing
+
+    keyed = settings.model_copy(update={"registry_key": SecretStr("k" * 40)})
+    registry = Registry(keyed)
+    assert registry.key.secret == b"k" * 40 and not signing.key_file(keyed).exists()
+    registry.close()
+    with pytest.raises(ValueError, match="at least 32"):
+        signing.platform_key(settings.model_copy(update={"registry_key": SecretStr("short")}))
+
+
+def test_deprecating_a_component_names_its_replacement(registry: Registry) -> None:
+    registry.register_onnx(make_card(), onnx_models.linear())
+    registry.register_onnx(make_card(name="reactor-quality-2"), onnx_models.linear())
+    with pytest.raises(ComponentNotFound):
+        registry.deprecate("reactor-quality", replacement="no-such-thing")
+    with pytest.raises(HubError, match="cannot replace itself"):
+        registry.deprecate("reactor-quality", replacement="reactor-quality")
+    registry.deprecate("reactor-quality", replacement="reactor-quality-2")
+    info = registry.info("reactor-quality")
+    assert info.deprecated and info.replaced_by == "reactor-quality-2"

@@ -17,13 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
+from deploy.centre.oip import DATATYPES
 from deploy.embedded.proctree import read_recorded, still_running, terminate
 from deploy.settings import PlatformSettings
 from deploy.tenancy import Role, TenantSpec, TenantStore
 from deploy.tenancy.bootstrap import ensure_operator
-from model_hub import HubSettings, Registry
+from model_hub import HubSettings, Registry, ServingPolicy
+from model_hub.reference_stats import record_training_reference
 from tests import onnx_models
 from tests.cards import make_card
 from tests.conftest import ROOT, free_port
@@ -38,6 +41,8 @@ class Centre:
     registry: Registry
     store: TenantStore
     dashboard: str = ""
+    grpc: str = ""
+    """host:port of the OIP gRPC service."""
 
     def headers(self, who: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[who]}"}
@@ -70,6 +75,27 @@ def _prepare(home: Path) -> tuple[Registry, TenantStore, dict[str, str]]:
         "tests.formulas:scale",
         {"factor": 2.0},
     )
+    # A private component registered with training statistics (standard normal inputs) and a drift
+    # threshold: the drift tests shift its traffic.
+    registry.register_onnx(make_card(name="drift-probe", visibility="private"), onnx_models.linear(seed=5))
+    normal = np.random.default_rng(3).standard_normal((4000, 4)).astype(np.float32)
+    record_training_reference(registry, "drift-probe", 1, {"x": normal})
+    registry.set_serving("drift-probe", ServingPolicy(drift_threshold=0.25))
+    # Every OIP datatype in and out (the codecs' round trip), private to the tenant `bulk`; and every
+    # datatype with a typed-contents field in gRPC (all but FP16).
+    for name, datatypes in (("echo-types", DATATYPES), ("echo-typed", [d for d in DATATYPES if d != "FP16"])):
+        registry.register_formula(
+            make_card(
+                name=name,
+                kind="mechanism",
+                visibility="private",
+                owner="bulk",
+                inputs=[{"name": d.lower(), "datatype": d, "shape": [-1, 3]} for d in datatypes],
+                outputs=[{"name": f"out_{d.lower()}", "datatype": d, "shape": [-1, 3]} for d in datatypes],
+            ),
+            "tests.formulas:echo",
+            {},
+        )
     registry.register_onnx(
         make_card(
             name="bearing-health", visibility="industry", owner="weichai", industries=["high-end-equipment"]
@@ -116,7 +142,7 @@ def _prepare(home: Path) -> tuple[Registry, TenantStore, dict[str, str]]:
 def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
     home = tmp_path_factory.mktemp("centre-home")
     registry, store, keys = _prepare(home)
-    port, dashboard = free_port(), free_port()
+    port, dashboard, grpc_port = free_port(), free_port(), free_port()
     ready = home / "ready.json"
     env = {
         **os.environ,
@@ -125,6 +151,7 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
         "BRAIN_MAX_BODY_BYTES": "100000",
         "BRAIN_USAGE_FLUSH_SECONDS": "0.5",
         "BRAIN_KEY_CACHE_SECONDS": "1",
+        "BRAIN_DRIFT_SAMPLE_RATE": "0.5",
         "PYTHONPATH": str(ROOT),
     }
     log = (home / "runner.log").open("wb")
@@ -137,6 +164,8 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
             str(home),
             "--port",
             str(port),
+            "--grpc-port",
+            str(grpc_port),
             "--dashboard-port",
             str(dashboard),
             "--ready-file",
@@ -162,7 +191,9 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
                     pass
             assert time.monotonic() < deadline, "the capability centre did not start in 240 s"
             time.sleep(0.5)
-        yield Centre(url, home, keys, registry, store, f"http://127.0.0.1:{dashboard}")
+        yield Centre(
+            url, home, keys, registry, store, f"http://127.0.0.1:{dashboard}", f"127.0.0.1:{grpc_port}"
+        )
     finally:
         children = home / "run" / "serve-children.json"
         proc.send_signal(signal.SIGTERM)
@@ -176,5 +207,6 @@ def centre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Centre]:
         log.close()
         registry.close()
         assert not left, f"processes outlived the capability centre: {left}"
-        with socket.socket() as s:
-            assert s.connect_ex(("127.0.0.1", port)) != 0, "something still listens on the serving port"
+        for left_port in (port, grpc_port):
+            with socket.socket() as s:
+                assert s.connect_ex(("127.0.0.1", left_port)) != 0, f"something still listens on {left_port}"

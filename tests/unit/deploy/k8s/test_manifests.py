@@ -86,6 +86,10 @@ def test_capability_centre_pods_run_haproxy_and_get_the_database_by_reference(re
         assert env["BRAIN_DATABASE_URL"] == {
             "secretKeyRef": {"name": "industry-brain-db", "key": "platformUrl"}
         }
+        # The registry key that signs versions' manifest hashes, by reference too.
+        assert env["BRAIN_REGISTRY_KEY"] == {
+            "secretKeyRef": {"name": "industry-brain-db", "key": "registryKey"}
+        }
         # What deploy/centre/ingress.py asks of the proxies must reach every Serve pod.
         assert INGRESS_ENV.items() <= env.items()
         assert env["RAY_SERVE_THROUGHPUT_OPTIMIZED"] == "1"

@@ -272,9 +272,12 @@ def build_portal(
         output = meta["outputs"][0]["name"] if meta["outputs"] else "OUTPUT"
         usage_params: dict[str, str] = {"month": _this_month(), "component": name}
         usage = await upstream.centre("GET", "/api/v1/usage", session.key, params=usage_params)
+        # The full card, versions with aliases and lineage, serving policy: the registry API's view.
+        detail = await upstream.centre("GET", f"/api/v1/components/{quote(name, safe='')}", session.key)
         return {
             "meta": meta,
             "entry": entry,
+            "detail": detail,
             "example": {k: json.dumps(v) for k, v in example.items()},
             "snippets": examples.request_examples(upstream.centre_url, name, body, output),
             "usage": usage["lines"],

@@ -177,6 +177,10 @@ def test_consumer_finds_tries_and_sees_usage(browser: Any, platform: Portal) -> 
     page.locator("a[href='/components/carbon_accounting']").click()
     page.wait_for_url("**/components/carbon_accounting")
     _check_accessibility(page)
+    # The full card from the registry API: licence, intended use, versions with their aliases.
+    card = page.locator("#card").inner_text()
+    assert "许可证" in card and "适用场景" in card, card
+    assert "production" in page.locator("#versions").inner_text()
     page.get_by_role("button", name="发送").click()
     page.wait_for_selector("#answer table.answer")
     assert page.locator("table.answer[data-output='total_tco2e'] td").count() >= 1

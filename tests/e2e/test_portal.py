@@ -364,7 +364,7 @@ def test_the_provincial_office_reads_the_assessment_and_no_tenant_lines(
     for key in (platform.consumer_key, platform.enterprise_admin_key):  # type: ignore[attr-defined]
         refused = httpx.get(f"{url}/api/v1/usage/assessment", headers=_as(key), params={"period": "2026"})
         assert refused.status_code == 403, refused.text
-    bad = httpx.get(f"{url}/api/v1/usage/assessment", headers=_as(office), params={"period": "last year"})
+    bad = httpx.get(f"{url}/api/v1/usage/assessment", headers=_as(office), params={"period": "2026-13"})
     assert bad.status_code == 400 and "YYYY" in bad.json()["error"]
     page = _login(browser, platform, office)
     page.goto(f"{platform.portal}/usage")

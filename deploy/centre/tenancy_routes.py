@@ -13,14 +13,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import Body, FastAPI, Request
+from fastapi import Body, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from deploy.centre.calls import address_of, centre_of, key_of
 from deploy.centre.errors import BadRequest, NotFound
 from deploy.db import utcnow
-from deploy.metering.report import usage_by_day
+from deploy.metering.report import usage_assessment, usage_by_day
 from deploy.tenancy import Principal
 from deploy.tenancy.keys import KEY_SCHEME
 from deploy.tenancy.model import ApiKey, Role, Tenant
@@ -34,6 +34,7 @@ STATUSES: dict[str, tuple[int, ...]] = {
     "/api/v1/keys/{prefix}/revoke": (404, *_AUTHENTICATED),
     "/api/v1/tenants": _AUTHENTICATED,
     "/api/v1/usage/daily": (400, *_AUTHENTICATED),
+    "/api/v1/usage/assessment": (400, *_AUTHENTICATED),
 }
 
 
@@ -122,6 +123,14 @@ def include(api: FastAPI) -> None:
         except ValueError as exc:
             raise BadRequest(str(exc)) from None
         return {"month": month, "days": days}
+
+    @api.get("/api/v1/usage/assessment")
+    def usage_assessment_route(request: Request, period: str = Query(max_length=7)) -> dict[str, Any]:
+        """Calls and errors per industry brain and per city, with tenant counts, for a month ("2026-11")
+        or a year ("2026"): the provincial office's assessment (right `read assessment`). Sums only."""
+        _principal(request, "read assessment")
+        store = centre_of(request).tenants
+        return usage_assessment(store.engine, period, store.list_tenants())
 
 
 def _principal(request: Request, right: str) -> Principal:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
@@ -14,6 +15,7 @@ from sqlalchemy import Engine, func, select
 from deploy.centre.errors import BadRequest
 from deploy.metering.calendar import month_days
 from deploy.metering.schema import UsageRow
+from scheduler.model import SHANDONG_CITIES
 
 
 @dataclass(frozen=True)
@@ -125,3 +127,72 @@ def render_usage(lines: Iterable[UsageLine], fmt: Literal["csv", "json"]) -> str
             writer.writerow(line.as_dict())
         return out.getvalue()
     raise BadRequest(f"unknown report format {fmt!r}; use csv or json")
+
+
+YEAR = re.compile(r"^(\d{4})$")
+
+#: Where a tenant's calls go when the tenant is gone from the tenancy store (deleted since).
+UNKNOWN_GROUP = "-"
+
+
+def period_months(period: str) -> list[str]:
+    """The months of ``period``: a month ("2026-11") or a whole year ("2026"); BadRequest otherwise."""
+    if YEAR.match(period):
+        return [f"{period}-{number:02d}" for number in range(1, 13)]
+    try:
+        month_days(period)
+    except BadRequest:
+        raise BadRequest(
+            f"period {period!r} is neither a month (YYYY-MM, e.g. 2026-11) nor a year (YYYY)"
+        ) from None
+    return [period]
+
+
+def assessment(lines: Iterable[UsageLine], tenants: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
+    """Calls and errors per industry brain (industry chain) and per city, with how many tenants made them:
+    the provincial office's yearly assessment (考核评估). Only sums and counts, no tenant's name: a
+    government office may read these without reading any one enterprise's usage. A tenant in several
+    industry chains counts in each of them, so the industry rows may add up to more than the total.
+    ``tenants`` are the tenancy store's (anything with ``name``, ``industries`` and ``city``)."""
+    known = {t.name: t for t in tenants}
+    groups: dict[str, dict[str, dict[str, Any]]] = {"industries": {}, "cities": {}}
+
+    def add(kind: str, key: str, line: UsageLine) -> None:
+        row = groups[kind].setdefault(key, {"calls": 0, "errors": 0, "tenants": set()})
+        row["calls"] += line.calls
+        row["errors"] += line.errors
+        row["tenants"].add(line.tenant)
+
+    for line in lines:
+        tenant = known.get(line.tenant)
+        for code in tenant.industries if tenant is not None else (UNKNOWN_GROUP,):
+            add("industries", code, line)
+        add("cities", tenant.city if tenant is not None else UNKNOWN_GROUP, line)
+    industries = [
+        {"industry": code, "calls": r["calls"], "errors": r["errors"], "tenants": len(r["tenants"])}
+        for code, r in sorted(groups["industries"].items())
+    ]
+    cities = [
+        {
+            "city": code,
+            "city_zh": SHANDONG_CITIES.get(code, ""),
+            "calls": r["calls"],
+            "errors": r["errors"],
+            "tenants": len(r["tenants"]),
+        }
+        for code, r in sorted(groups["cities"].items())
+    ]
+    return {"industries": industries, "cities": cities}
+
+
+def usage_assessment(engine: Engine, period: str, tenants: Sequence[Any]) -> dict[str, Any]:
+    """:func:`assessment` of every tenant's usage in ``period`` (a month or a year), with the totals."""
+    lines = [line for month in period_months(period) for line in usage_report(engine, month)]
+    result = assessment(lines, tenants)
+    return {
+        "period": period,
+        "calls": sum(line.calls for line in lines),
+        "errors": sum(line.errors for line in lines),
+        "tenants": len({line.tenant for line in lines}),
+        **result,
+    }

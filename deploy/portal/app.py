@@ -272,9 +272,12 @@ def build_portal(
         output = meta["outputs"][0]["name"] if meta["outputs"] else "OUTPUT"
         usage_params: dict[str, str] = {"month": _this_month(), "component": name}
         usage = await upstream.centre("GET", "/api/v1/usage", session.key, params=usage_params)
+        # The full card, versions with aliases and lineage, serving policy: the registry API's view.
+        detail = await upstream.centre("GET", f"/api/v1/components/{quote(name, safe='')}", session.key)
         return {
             "meta": meta,
             "entry": entry,
+            "detail": detail,
             "example": {k: json.dumps(v) for k, v in example.items()},
             "snippets": examples.request_examples(upstream.centre_url, name, body, output),
             "usage": usage["lines"],
@@ -442,9 +445,10 @@ def build_portal(
             by_tenant[line["tenant"]] += line["calls"]
         own = sum(line["calls"] for line in lines if line["tenant"] == session.tenant)
         province = None
-        if session.may("read usage of other tenants"):
-            tenants = (await upstream.centre("GET", "/api/v1/tenants", session.key))["items"]
-            province = _by_industry_and_city(by_tenant, tenants)
+        if session.may("read assessment"):  # operators and the provincial office: sums, no tenant named
+            province = await upstream.centre(
+                "GET", "/api/v1/usage/assessment", session.key, params={"period": month}
+            )
         return render(
             request,
             "usage.html",
@@ -529,22 +533,6 @@ def _daily_series(days: list[dict[str, Any]]) -> dict[str, Any]:
         values = series.setdefault(d["component"], [0] * len(dates))
         values[at[d["day"]]] += d["calls"]
     return {"names": dates, "series": dict(sorted(series.items()))}
-
-
-def _by_industry_and_city(
-    by_tenant: dict[str, int], tenants: list[dict[str, Any]]
-) -> dict[str, dict[str, int]]:
-    """Calls per industry brain and per city, for the provincial office's yearly assessment (考核评估).
-    A tenant in several industry chains counts in each of them."""
-    industry: dict[str, int] = defaultdict(int)
-    city: dict[str, int] = defaultdict(int)
-    known = {t["name"]: t for t in tenants}
-    for name, calls in by_tenant.items():
-        tenant = known.get(name, {"industries": [], "city": ""})
-        for code in tenant["industries"] or ["—"]:
-            industry[code] += calls
-        city[SHANDONG_CITIES.get(tenant["city"], tenant["city"] or "—")] += calls
-    return {"industry": dict(sorted(industry.items())), "city": dict(sorted(city.items()))}
 
 
 def _local(target: str) -> str:

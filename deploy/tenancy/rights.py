@@ -115,6 +115,16 @@ RIGHTS: dict[str, Right] = {
         "queues", "read its queue and those above it, with quotas", EVERY_ROLE, "查看本租户队列及上级配额"
     ),
     "read usage of other tenants": _platform("usage", "read every tenant's usage", "查看所有租户用量"),
+    # The provincial office assesses each industry brain (考核评估) from sums per industry chain and city;
+    # it reads no enterprise's own lines (that is "read usage of other tenants", operators only).
+    "read assessment": Right(
+        "usage",
+        "read calls and errors summed per industry brain and city (no tenant named)",
+        Reach.every,
+        EVERY_ROLE,
+        frozenset({TenantKind.operator, TenantKind.government}),
+        "查看按产业大脑与城市汇总的调用量（不含租户明细）",
+    ),
     "read drift of other tenants": _platform(
         "drift", "read the drift scores of every tenant's components", "查看所有租户组件的漂移评分"
     ),

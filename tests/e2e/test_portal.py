@@ -177,6 +177,10 @@ def test_consumer_finds_tries_and_sees_usage(browser: Any, platform: Portal) -> 
     page.locator("a[href='/components/carbon_accounting']").click()
     page.wait_for_url("**/components/carbon_accounting")
     _check_accessibility(page)
+    # The full card from the registry API: licence, intended use, versions with their aliases.
+    card = page.locator("#card").inner_text()
+    assert "许可证" in card and "适用场景" in card, card
+    assert "production" in page.locator("#versions").inner_text()
     page.get_by_role("button", name="发送").click()
     page.wait_for_selector("#answer table.answer")
     assert page.locator("table.answer[data-output='total_tco2e'] td").count() >= 1
@@ -332,6 +336,44 @@ def test_tenancy_routes_refuse_what_the_rights_table_does_not_allow(platform: Po
     listed = httpx.get(f"{url}/api/v1/keys", headers=admin).json()
     assert {k["tenant"] for k in listed["items"]} == {"lubei-chem"}
     assert all("key" not in k for k in listed["items"])  # never a secret in a list
+
+
+def test_the_provincial_office_reads_the_assessment_and_no_tenant_lines(
+    browser: Any, platform: Portal
+) -> None:
+    """A government office's key reads calls per industry brain and city (sums, tenant counts, no tenant
+    named), on the API and on the portal's usage page; an enterprise's keys are refused the sums."""
+    platform.brain(
+        "tenants", "create", "sd-gxt", "--display", "山东省工业和信息化厅", "--kind", "government",
+        "--industry", "high-end-chemicals", "--city", "jinan",
+    )  # fmt: skip
+    office = json.loads(platform.brain("keys", "issue", "sd-gxt", "--role", "consumer", "--json").stdout)[
+        "key"
+    ]
+    url = platform.url
+    year = httpx.get(f"{url}/api/v1/usage/assessment", headers=_as(office), params={"period": "2026"})
+    assert year.status_code == 200, year.text
+    body = year.json()
+    assert body["period"] == "2026" and {"calls", "errors", "tenants", "industries", "cities"} <= set(body)
+    assert sum(c["calls"] for c in body["cities"]) == body["calls"]  # every call is in one city
+    assert "lubei-chem" not in year.text  # sums only: no enterprise named
+    lines = httpx.get(
+        f"{url}/api/v1/usage", headers=_as(office), params={"month": "2026-11", "tenant": "lubei-chem"}
+    )
+    assert lines.status_code == 403  # the office reads no enterprise's own lines
+    for key in (platform.consumer_key, platform.enterprise_admin_key):  # type: ignore[attr-defined]
+        refused = httpx.get(f"{url}/api/v1/usage/assessment", headers=_as(key), params={"period": "2026"})
+        assert refused.status_code == 403, refused.text
+    bad = httpx.get(f"{url}/api/v1/usage/assessment", headers=_as(office), params={"period": "2026-13"})
+    assert bad.status_code == 400 and "YYYY" in bad.json()["error"]
+    page = _login(browser, platform, office)
+    page.goto(f"{platform.portal}/usage")
+    assert page.locator("#by-industry").is_visible() and page.locator("#by-city").is_visible()
+    page.context.close()
+    consumer = _login(browser, platform, platform.consumer_key)  # type: ignore[attr-defined]
+    consumer.goto(f"{platform.portal}/usage")
+    assert consumer.locator("#by-industry").count() == 0
+    consumer.context.close()
 
 
 def test_admin_issues_a_key_shown_once_and_revokes_it(browser: Any, platform: Portal) -> None:

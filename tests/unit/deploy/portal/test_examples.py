@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from deploy.portal.app import _by_industry_and_city, _daily_series, _local
+from deploy.portal.app import _daily_series, _local
 from deploy.portal.examples import BadInput, answer_view, example_inputs, oip_body, request_examples
 
 SCHEMA = [
@@ -87,10 +87,3 @@ def test_daily_series_and_the_assessment_view() -> None:
         "names": ["2026-11-01", "2026-11-02"],
         "series": {"c1": [1, 2], "c2": [0, 5]},
     }
-    tenants = [
-        {"name": "a", "industries": ["high-end-chemicals", "light-industry"], "city": "binzhou"},
-        {"name": "b", "industries": ["light-industry"], "city": "jinan"},
-    ]
-    view = _by_industry_and_city({"a": 2, "b": 6}, tenants)
-    assert view["industry"] == {"high-end-chemicals": 2, "light-industry": 8}
-    assert view["city"] == {"济南": 6, "滨州": 2}

@@ -6,10 +6,13 @@ from deploy.tenancy import Role, TenantKind
 from deploy.tenancy.rights import RIGHTS, Reach, holds, render_markdown
 from tests.conftest import ROOT
 
+#: Rights over every tenant that are not the operators' alone: sums with no tenant named.
+AGGREGATES = {"read assessment"}
+
 
 def test_the_platform_wide_rights_are_the_operators() -> None:
     for name, right in RIGHTS.items():
-        if right.reach is Reach.every:
+        if right.reach is Reach.every and name not in AGGREGATES:
             assert right.kinds == {TenantKind.operator}, name
             assert not holds(Role.admin, TenantKind.enterprise, name)
             assert not holds(Role.admin, TenantKind.government, name)
@@ -26,3 +29,11 @@ def test_the_security_page_shows_the_table_as_it_is() -> None:
         "docs/security.md's table differs from deploy/tenancy/rights.py: paste the output of "
         "`render_markdown()` of `deploy/tenancy/rights.py` between the rights markers"
     )
+
+
+def test_the_provincial_office_reads_the_assessment_and_no_enterprise_does() -> None:
+    assert holds(Role.consumer, TenantKind.government, "read assessment")
+    assert holds(Role.admin, TenantKind.operator, "read assessment")
+    assert not holds(Role.admin, TenantKind.enterprise, "read assessment")
+    # ...and the office still reads no enterprise's own usage lines.
+    assert not holds(Role.admin, TenantKind.government, "read usage of other tenants")

@@ -113,6 +113,15 @@ class RegistryClient:
     def set_serving(self, name: str, changes: dict[str, Any]) -> dict[str, Any]:
         return self._change("PUT", name, "serving", changes)
 
+    def set_drift_threshold(self, name: str, threshold: float | None) -> dict[str, Any]:
+        """Set (or, with None, clear) the PSI at which the component's drift raises an event."""
+        body = {"drift_threshold": threshold}  # sent even when None: that clears it
+        return self._json(self._http.put(f"/api/v1/components/{name}/serving", json=body))
+
+    def drift(self, name: str) -> dict[str, Any]:
+        """The drift scores of a component's monitored versions (`GET /api/v1/components/NAME/drift`)."""
+        return self._json(self._http.get(f"/api/v1/components/{name}/drift"))
+
     def export(self, name: str, version: str | int | None, dest: Path) -> Path:
         """Unpack a version's verified artifact folder into ``dest/NAME-vVERSION``."""
         params = {"version": str(version)} if version is not None else {}

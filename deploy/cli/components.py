@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
 import yaml
 from pydantic import ValidationError
@@ -847,42 +848,29 @@ def drift(
         float | None,
         typer.Option(help="Set the PSI at which a drift event is raised for this component (0: none)."),
     ] = None,
-    url: Annotated[
-        str, typer.Option(envvar="BRAIN_URL", help="The capability centre.")
-    ] = "http://127.0.0.1:8000",
-    key: Annotated[
-        str | None,
-        typer.Option(envvar="BRAIN_API_KEY", help="An API key of the component's owner, or an operator's."),
-    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show how far a component's served traffic has drifted from its training statistics (PSI per
-    feature, as the replica that answers counted it), and set its drift threshold."""
-    import httpx
-
-    if threshold is not None:
-        registry = _registry()
-        current = registry.info(name).serving
-        try:
-            policy = ServingPolicy.model_validate(
-                {**current.model_dump(), "drift_threshold": threshold or None}
-            )
-        except ValidationError as exc:
-            fail(f"invalid drift threshold for {name}: {one_line(exc)}")
-        registry.set_serving(name, policy)
-    if not key:
-        fail("an API key is needed to read drift scores from the centre: --key or BRAIN_API_KEY")
-    try:
-        response = httpx.get(
-            f"{url}/api/v1/components/{name}/drift", headers={"Authorization": f"Bearer {key}"}, timeout=30
+    feature, as the replica that answers counted it), and set its drift threshold. The scores come from
+    the capability centre: give `brain components` its URL and a key of the component's owner or of an
+    operator (--url/--key, BRAIN_URL/BRAIN_API_KEY or a profile)."""
+    client = _remote()
+    if client is None:
+        fail(
+            "drift scores are read from the capability centre: give its URL and an API key "
+            "(`brain components --url http://127.0.0.1:8000 --key ibk_… drift NAME`, "
+            "or BRAIN_URL and BRAIN_API_KEY)"
         )
+    chosen: float | None = None
+    try:
+        if threshold is not None:
+            chosen = threshold or None
+            client.set_drift_threshold(name, chosen)
+        report = client.drift(name)
     except httpx.HTTPError as exc:
-        fail(f"the capability centre at {url} did not answer ({exc}); is it running (`brain up`)?")
-    if response.status_code != 200:
-        fail(f"{response.status_code}: {response.json().get('error', response.text)}")
-    report = response.json()
+        fail(f"the capability centre at {client.url} did not answer ({exc}); is it running (`brain up`)?")
     if threshold is not None:  # the replica learns the new threshold with its next route refresh
-        report["threshold"] = policy.drift_threshold
+        report["threshold"] = chosen
     if as_json:
         emit_json(report)
         return

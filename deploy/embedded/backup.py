@@ -1,12 +1,14 @@
 """`brain backup` / `brain restore`: the embedded stores of a BRAIN_HOME, copied consistently while it runs.
 
-What is copied: every SQLite store of the platform that lives in the home folder (the MLflow registry
-``mlflow.db``, the catalogue ``catalog.db``, tenants/keys/usage ``platform.db``, the scheduler's
-``scheduler.db``), each with SQLite's online backup API — a consistent snapshot even while the services
-write, WAL included — and then the MLflow artifacts (``mlartifacts/``). The order matters: artifacts are
-written before their version is recorded and never changed after, so every version in the snapshot finds
-its files in the copy. A store that is not a file in the home folder (PostgreSQL, an external MLflow or
-artifact store) is named in the manifest as not copied; docs/operations.md gives its pg_dump path.
+What is copied: the registry's signing key (``run/registry_key``; without it a restored registry refuses
+every version, their signatures being the old key's), every SQLite store of the platform that lives in the
+home folder (the MLflow registry ``mlflow.db``, the catalogue ``catalog.db``, tenants/keys/usage
+``platform.db``, the scheduler's ``scheduler.db``), each with SQLite's online backup API — a consistent
+snapshot even while the services write, WAL included — and then the MLflow artifacts (``mlartifacts/``).
+The order matters: artifacts are written before their version is recorded and never changed after, so
+every version in the snapshot finds its files in the copy. A store that is not a file in the home folder
+(PostgreSQL, an external MLflow or artifact store) is named in the manifest as not copied, as is a
+registry key given in BRAIN_REGISTRY_KEY; docs/operations.md gives the pg_dump path.
 
 The MLflow store records artifact locations as absolute paths; a restore into another home folder rewrites
 the old home's path to the new one in every stored text, so the restored registry reads its own copy.
@@ -26,10 +28,12 @@ from sqlalchemy.engine import make_url
 from deploy.embedded.errors import PlatformError
 from deploy.settings import PlatformSettings
 from model_hub.settings import HubSettings
+from model_hub.signing import key_file
 from scheduler.settings import SchedulerSettings
 
 MANIFEST = "brain-backup.json"
 ARTIFACTS = "mlartifacts"
+REGISTRY_KEY = "registry_key"
 FORMAT = 1
 
 
@@ -42,6 +46,8 @@ class Manifest:
     databases: list[str] = field(default_factory=list)
     """File names of the SQLite snapshots in the backup folder."""
     artifacts: bool = False
+    registry_key: bool = False
+    """Whether the registry's signing key file is in the backup (as ``registry_key``, mode 0600)."""
     not_copied: list[str] = field(default_factory=list)
     """Stores outside the home folder, each with what it is: to be backed up with their own tools."""
     format: int = FORMAT
@@ -98,6 +104,14 @@ def backup(home: Path, dest: Path) -> Manifest:
     dest.chmod(0o700)  # key hashes and tenants' data: the owner's only, as the home folder
     manifest = Manifest(home=str(home), created=datetime.now(UTC).isoformat(timespec="seconds"))
     manifest.not_copied = elsewhere
+    hub = HubSettings(home=home)
+    if hub.registry_key is not None:
+        manifest.not_copied.append("registry signing key: BRAIN_REGISTRY_KEY (keep it for the restore)")
+    elif key_file(hub).is_file():
+        target = dest / REGISTRY_KEY
+        target.touch(mode=0o600)
+        target.write_bytes(key_file(hub).read_bytes())
+        manifest.registry_key = True
     for name, path in sorted(present.items()):
         _snapshot(path, dest / name)
         manifest.databases.append(name)
@@ -143,6 +157,17 @@ def restore(source: Path, home: Path) -> Manifest:
             f"is set); unset them to restore the embedded stores"
         )
     home.mkdir(parents=True, exist_ok=True)
+    if manifest.registry_key:
+        key = key_file(HubSettings(home=home))
+        if key.exists() and key.read_bytes() != (source / REGISTRY_KEY).read_bytes():
+            raise PlatformError(
+                f"{key} holds another registry key; restore into a new BRAIN_HOME (the backup's versions are "
+                "signed with the backup's key)"
+            )
+        key.parent.mkdir(parents=True, exist_ok=True)
+        key.touch(mode=0o600)
+        key.chmod(0o600)
+        key.write_bytes((source / REGISTRY_KEY).read_bytes())
     if manifest.artifacts:
         shutil.copytree(source / ARTIFACTS, home / ARTIFACTS, symlinks=True)
     for name in manifest.databases:

@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from deploy.metering.calendar import month_of
 from deploy.portal import examples
 from deploy.portal.i18n import LANGS, WORDS, pick_lang, word
 from deploy.portal.sessions import (
@@ -543,7 +544,9 @@ def _local(target: str) -> str:
 
 
 def _this_month() -> str:
-    return datetime.now(UTC).strftime("%Y-%m")
+    """The metering calendar's month (China Standard Time), as usage is counted: at 00:30 on the 1st in
+    Jinan it is still the last day of the month in UTC."""
+    return month_of(datetime.now(UTC))
 
 
 def _submittable(session: Session) -> tuple[str, ...]:

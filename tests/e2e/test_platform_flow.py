@@ -19,6 +19,7 @@ import yaml
 
 from deploy.db import utcnow
 from deploy.embedded.proctree import read_recorded, still_running
+from deploy.metering.calendar import month_of
 from tests import onnx_models
 from tests.cards import card_data
 from tests.conftest import ROOT, free_port
@@ -169,7 +170,7 @@ def test_register_call_with_tritonclient_meter_and_hide(platform: Platform, tmp_
         client.infer("reactor-quality", [inp], headers={"Authorization": f"Bearer {other}"})
     client.close()
 
-    month = (utcnow().astimezone(tz=None)).strftime("%Y-%m")
+    month = month_of(utcnow())  # the metering calendar (China Standard Time), not the host's
     deadline = time.monotonic() + 30
     lines: list[dict[str, object]] = []
     while time.monotonic() < deadline:

@@ -15,6 +15,7 @@ from deploy.centre.errors import NotFound
 from deploy.centre.inference import UNKNOWN, Centre
 from deploy.db import utcnow
 from deploy.metering import usage_report
+from deploy.metering.calendar import month_of
 from deploy.settings import PlatformSettings
 from deploy.tenancy import TenantStore
 from deploy.tenancy.bootstrap import ensure_operator
@@ -49,7 +50,7 @@ def test_a_65_character_name_does_not_break_the_usage_flush(tmp_path: Path, data
             InferCall(centre, issued.secret, "x" * 65, None)
         InferCall(centre, issued.secret, "sum-formula", None).succeeded()
         centre.meter.flush(centre.tenants.engine)
-        month = utcnow().strftime("%Y-%m")
+        month = month_of(utcnow())  # the metering calendar (China Standard Time)
         lines = {(u.component, u.calls, u.errors) for u in usage_report(centre.tenants.engine, month)}
     finally:
         centre.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from deploy.centre.inference import Centre
 from deploy.embedded.backup import MANIFEST, backup, restore
 from deploy.embedded.errors import PlatformError
 from deploy.metering import Meter, usage_report
+from deploy.metering.calendar import month_of
 from deploy.settings import PlatformSettings
 from deploy.tenancy import Role, TenantSpec, TenantStore
 from model_hub import HubSettings, Registry
@@ -81,13 +83,16 @@ def test_a_backup_taken_while_usage_is_written_restores_elsewhere_and_serves(tmp
     assert {"mlflow.db", "catalog.db", "platform.db"} <= set(manifest.databases)
     assert manifest.artifacts and (copy / MANIFEST).exists()
     assert (copy.stat().st_mode & 0o777) == 0o700
+    # The registry's signing key travels with the backup: the restored registry must verify the versions.
+    assert manifest.registry_key and ((copy / "registry_key").stat().st_mode & 0o777) == 0o600
 
     shutil.rmtree(old)  # nothing of the restored home may point back at the old one
     restore(copy, new)
     assert np.array_equal(_answer(new, key, "reactor-quality"), before)
     restored = TenantStore.open(PlatformSettings(home=new))
     try:
-        lines = usage_report(restored.engine, manifest.created[:7])
+        # The metering calendar's month (China Standard Time) of the backup, not its UTC date's.
+        lines = usage_report(restored.engine, month_of(datetime.fromisoformat(manifest.created)))
     finally:
         restored.engine.dispose()
     assert lines and lines[0].tenant == "lubei-chem" and lines[0].calls >= 1

@@ -90,7 +90,7 @@ def test_a_shifted_stream_crosses_the_threshold(centre: Centre) -> None:
     out = subprocess.run(
         [
             *(sys.executable, "-c", "from deploy.cli.main import main; main()"),
-            *("components", "drift", "drift-probe", "--url", centre.url, "--json"),
+            *("components", "--url", centre.url, "drift", "drift-probe", "--json"),
         ],
         env={
             **os.environ,

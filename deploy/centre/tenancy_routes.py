@@ -11,7 +11,7 @@ Kept apart from `gateway.py` so that the registry's routes and these grow withou
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Body, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
@@ -23,7 +23,8 @@ from deploy.db import utcnow
 from deploy.metering.report import usage_assessment, usage_by_day
 from deploy.tenancy import Principal
 from deploy.tenancy.keys import KEY_SCHEME
-from deploy.tenancy.model import ApiKey, Role, Tenant
+from deploy.tenancy.model import ApiKey, Role, Tenant, TenantSpec
+from deploy.tenancy.queues import give_tenant_queue
 from deploy.tenancy.rights import RIGHTS
 
 #: The statuses of these routes besides 200 (merged into `gateway.ROUTE_STATUSES`).
@@ -32,10 +33,21 @@ STATUSES: dict[str, tuple[int, ...]] = {
     "/api/v1/whoami": _AUTHENTICATED,
     "/api/v1/keys": (400, 404, *_AUTHENTICATED),
     "/api/v1/keys/{prefix}/revoke": (404, *_AUTHENTICATED),
-    "/api/v1/tenants": _AUTHENTICATED,
+    "/api/v1/tenants": (400, 409, *_AUTHENTICATED),
+    "/api/v1/tenants/{name}/limits": (400, 404, *_AUTHENTICATED),
     "/api/v1/usage/daily": (400, *_AUTHENTICATED),
     "/api/v1/usage/assessment": (400, *_AUTHENTICATED),
 }
+
+
+class LimitsRequest(BaseModel):
+    """A tenant's own limits; a field left out or null goes back to the platform default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rate_per_second: float | None = Field(default=None, gt=0, le=1_000_000)
+    burst: int | None = Field(default=None, gt=0, le=1_000_000)
+    monthly_quota: int | None = Field(default=None, gt=0, le=10**12)
 
 
 class KeyRequest(BaseModel):
@@ -108,6 +120,32 @@ def include(api: FastAPI) -> None:
         _principal(request, "read usage of other tenants")
         return {"items": [_tenant_json(t) for t in centre_of(request).tenants.list_tenants()]}
 
+    @api.post("/api/v1/tenants", status_code=201)
+    def create_tenant(request: Request, body: Any = Body(None)) -> JSONResponse:
+        """Create a tenant, and its leaf queue in the scheduler under its industry brain (operators'
+        admins: right `manage tenants`), as `brain tenants create` does."""
+        principal = _principal(request, "manage tenants")
+        spec = _parse(TenantSpec, body, "tenant")
+        centre = centre_of(request)
+        tenant = centre.tenants.create_tenant(spec, _actor(principal))
+        queue = give_tenant_queue(tenant, centre.settings)
+        return JSONResponse({**_tenant_json(tenant), "queue": queue}, 201)
+
+    @api.put("/api/v1/tenants/{name}/limits")
+    def set_limits(name: str, request: Request, body: Any = Body(None)) -> dict[str, Any]:
+        """Set a tenant's request rate, burst and monthly quota (operators' admins)."""
+        principal = _principal(request, "manage tenants")
+        limits = _parse(LimitsRequest, body, "limits")
+        store = centre_of(request).tenants
+        tenant = store.set_limits(
+            name,
+            _actor(principal),
+            rate_per_second=limits.rate_per_second,
+            burst=limits.burst,
+            monthly_quota=limits.monthly_quota,
+        )
+        return _tenant_json(tenant)
+
     @api.get("/api/v1/usage/daily")
     def usage_daily(
         request: Request, month: str, tenant: str | None = None, component: str | None = None
@@ -131,6 +169,20 @@ def include(api: FastAPI) -> None:
         _principal(request, "read assessment")
         store = centre_of(request).tenants
         return usage_assessment(store.engine, period, store.list_tenants())
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], body: Any, what: str) -> M:
+    """The JSON body as ``model``; 400 naming the first field that is wrong."""
+    try:
+        return model.model_validate(body if body is not None else {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise BadRequest(f"invalid {what}: {where}: {message}") from None
 
 
 def _principal(request: Request, right: str) -> Principal:

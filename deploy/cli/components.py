@@ -81,6 +81,18 @@ def _version_row(v: Version) -> dict[str, Any]:
     return v.as_dict()
 
 
+def _torch_module(factory: str, config: str | None, weights: Path | None) -> tuple[Any, dict[str, Any]]:
+    """The developer's torch module: built by ``factory`` with the ``--config`` JSON, its state loaded from
+    ``weights`` (tensors only: `weights_only`); and the factory's keyword arguments."""
+    import torch
+
+    kwargs = _json_object(config, "--config") if config else {}
+    module = _import(factory)(**kwargs)
+    if weights is not None:
+        module.load_state_dict(torch.load(weights, weights_only=True))
+    return module, kwargs
+
+
 def _import(path: str) -> Any:
     module_name, _, attr = path.partition(":")
     if not module_name or not attr:
@@ -185,12 +197,7 @@ def register(
         if onnx_file is not None:
             version = registry.register_onnx(parsed, onnx_file, lineage=lineage, new_version=new_version)
         elif torch_factory is not None:
-            import torch
-
-            kwargs = _json_object(config, "--config") if config else {}
-            module = _import(torch_factory)(**kwargs)
-            if weights is not None:
-                module.load_state_dict(torch.load(weights, weights_only=True))
+            module, kwargs = _torch_module(torch_factory, config, weights)
             if keep_torch:
                 version = registry.register_torch_module(
                     parsed, module, kwargs, entrypoint=torch_factory, lineage=lineage, new_version=new_version
@@ -267,12 +274,7 @@ def _upload_files(
         except OSError as exc:
             fail(f"cannot read {str(onnx_file)!r}: {exc.strerror}")
     if torch_factory is not None:
-        import torch
-
-        kwargs = _json_object(config, "--config") if config else {}
-        module = _import(torch_factory)(**kwargs)
-        if weights is not None:
-            module.load_state_dict(torch.load(weights, weights_only=True))
+        module, kwargs = _torch_module(torch_factory, config, weights)
         if keep_torch:
             with tempfile.TemporaryDirectory(prefix="brain-torch-") as tmp:
                 stored_torch.save(Path(tmp), module.eval(), torch_factory, kwargs)

@@ -31,15 +31,10 @@ def _store() -> TenantStore:
 
 def _tenant_queue(tenant: Tenant) -> str:
     """Give a new tenant its leaf queue in the scheduler, so that its first job is not refused."""
-    from deploy.settings import PlatformSettings, scheduler_settings
-    from deploy.tenancy.queues import ensure_tenant_queue
-    from scheduler.store import SchedulerStore
+    from deploy.settings import PlatformSettings
+    from deploy.tenancy.queues import give_tenant_queue
 
-    store = SchedulerStore.open(scheduler_settings())
-    try:
-        return ensure_tenant_queue(store, tenant, PlatformSettings()).name
-    finally:
-        store.close()
+    return give_tenant_queue(tenant, PlatformSettings())
 
 
 def _actor(actor: str | None) -> str:

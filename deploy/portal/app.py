@@ -485,7 +485,17 @@ def build_portal(
         if session.may("manage tenants"):
             tenants = (await upstream.centre("GET", "/api/v1/tenants", session.key))["items"]
         roles = ("consumer", "developer", "ops", "admin")
-        return render(request, "keys.html", keys=keys, issued=issued, roles=roles, tenants=tenants)
+        return render(
+            request,
+            "keys.html",
+            keys=keys,
+            issued=issued,
+            roles=roles,
+            tenants=tenants,
+            kinds=("enterprise", "government", "operator"),
+            industries=INDUSTRIES,
+            cities=SHANDONG_CITIES,
+        )
 
     @app.get("/keys")
     async def keys(request: Request) -> Response:
@@ -520,6 +530,55 @@ def build_portal(
         session.require("manage keys")
         await upstream.centre("POST", f"/api/v1/keys/{quote(prefix, safe='')}/revoke", session.key)
         return RedirectResponse("/keys", 303)
+
+    @app.post("/tenants")
+    async def create_tenant(
+        request: Request,
+        csrf: str = Form(""),
+        name: str = Form(""),
+        display: str = Form(""),
+        kind: str = Form("enterprise"),
+        industry: str = Form(""),
+        city: str = Form(""),
+    ) -> Response:
+        """An operator's admin creates a tenant (and, through the API, its scheduler queue)."""
+        session = session_of(request)
+        session.check_csrf(csrf)
+        session.require("manage tenants")
+        body = {
+            "name": name.strip(),
+            "display": display.strip(),
+            "kind": kind,
+            "industries": [industry],
+            "city": city,
+        }
+        await upstream.centre("POST", "/api/v1/tenants", session.key, json=body)
+        return RedirectResponse("/keys#tenants", 303)
+
+    @app.post("/tenants/{name}/limits")
+    async def set_limits(
+        request: Request,
+        name: str,
+        csrf: str = Form(""),
+        monthly_quota: str = Form(""),
+        rate_per_second: str = Form(""),
+    ) -> Response:
+        """An operator's admin sets a tenant's monthly quota and request rate (empty: the default)."""
+        session = session_of(request)
+        session.check_csrf(csrf)
+        session.require("manage tenants")
+        body: dict[str, Any] = {}
+        for field, text, kind in (
+            ("monthly_quota", monthly_quota, int),
+            ("rate_per_second", rate_per_second, float),
+        ):
+            if text.strip():
+                try:
+                    body[field] = kind(text.strip())
+                except ValueError:
+                    raise Refused(400, f"{field} must be a number, not {text!r}") from None
+        await upstream.centre("PUT", f"/api/v1/tenants/{quote(name, safe='')}/limits", session.key, json=body)
+        return RedirectResponse("/keys#tenants", 303)
 
     app.state.words = WORDS
     return app

@@ -42,3 +42,16 @@ def ensure_tenant_queue(store: SchedulerStore, tenant: Tenant, settings: Platfor
     )
     store.put_queues([*new, leaf])
     return leaf
+
+
+def give_tenant_queue(tenant: Tenant, settings: PlatformSettings) -> str:
+    """Give a new tenant its leaf queue in the scheduler of the platform at ``settings.home`` (its store,
+    as the platform composes the scheduler's settings); the queue's name. `brain tenants create` and
+    ``POST /api/v1/tenants``."""
+    from deploy.settings import scheduler_settings
+
+    store = SchedulerStore.open(scheduler_settings(home=settings.home))
+    try:
+        return ensure_tenant_queue(store, tenant, settings).name
+    finally:
+        store.close()

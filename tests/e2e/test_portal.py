@@ -376,6 +376,48 @@ def test_the_provincial_office_reads_the_assessment_and_no_tenant_lines(
     consumer.context.close()
 
 
+def test_an_operator_creates_a_tenant_and_sets_its_quota_an_enterprise_admin_cannot(
+    browser: Any, platform: Portal
+) -> None:
+    page = _login(browser, platform, platform.admin_key)  # type: ignore[attr-defined]
+    page.goto(f"{platform.portal}/keys")
+    _check_accessibility(page)
+    page.locator("#tn-name").fill("weiqiao-textile")
+    page.locator("#tn-display").fill("魏桥纺织")
+    page.locator("#tn-industry").select_option("textiles-apparel")
+    page.locator("#tn-city").select_option("binzhou")
+    page.get_by_role("button", name="创建", exact=True).click()
+    row = page.locator("tr[data-tenant='weiqiao-textile']")
+    row.wait_for()
+    row.locator("input[name='monthly_quota']").fill("5000")
+    row.get_by_role("button", name="保存").click()
+    page.wait_for_selector("tr[data-tenant='weiqiao-textile'] td.quota:has-text('5000')")
+    page.context.close()
+    # Its first job finds a queue: the API made one, as `brain tenants create` does.
+    scheduler = f"http://127.0.0.1:{platform.ports['scheduler-api']}/api/v1/queues"
+    queues = httpx.get(scheduler, headers=_as(platform.admin_key)).json()  # type: ignore[attr-defined]
+    assert "weiqiao-textile" in json.dumps(queues), queues
+
+    admin = _login(browser, platform, platform.enterprise_admin_key)  # type: ignore[attr-defined]
+    admin.goto(f"{platform.portal}/keys")
+    assert admin.locator("#tn-name").count() == 0  # not shown...
+    csrf = admin.locator("input[name='csrf']").first.input_value()
+    refused = admin.request.post(
+        f"{platform.portal}/tenants",
+        form={"csrf": csrf, "name": "sneaky-co", "display": "x", "kind": "operator",
+              "industry": "textiles-apparel", "city": "jinan"},
+    )  # fmt: skip
+    assert refused.status == 403  # ...and refused by the server
+    api = httpx.post(
+        f"{platform.url}/api/v1/tenants",
+        headers=_as(platform.enterprise_admin_key),  # type: ignore[attr-defined]
+        json={"name": "sneaky-co", "display": "x", "kind": "operator", "industries": ["textiles-apparel"],
+              "city": "jinan"},
+    )  # fmt: skip
+    assert api.status_code == 403
+    admin.context.close()
+
+
 def test_admin_issues_a_key_shown_once_and_revokes_it(browser: Any, platform: Portal) -> None:
     page = _login(browser, platform, platform.enterprise_admin_key)  # type: ignore[attr-defined]
     page.goto(f"{platform.portal}/keys")

@@ -91,12 +91,7 @@ def include(api: FastAPI) -> None:
     def issue_key(request: Request, body: Any = Body(None)) -> JSONResponse:
         """Issue a key of the caller's tenant: the secret is in this answer and nowhere else, ever."""
         principal = _principal(request, "manage keys")
-        try:
-            wanted = KeyRequest.model_validate(body if body is not None else {})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"]) or "body"
-            raise BadRequest(f"invalid key request: {where}: {first['msg']}") from None
+        wanted = _parse(KeyRequest, body, "key request")
         name = _tenant_for(principal, wanted.tenant)
         store = centre_of(request).tenants
         ttl = timedelta(days=wanted.days) if wanted.days is not None else None

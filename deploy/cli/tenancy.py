@@ -16,7 +16,7 @@ from rich.table import Table
 from deploy.cli._common import JsonOpt, console, emit_json, fail
 from deploy.db import utcnow
 from deploy.metering import render_usage, usage_report
-from deploy.tenancy import Role, Tenant, TenantKind, TenantSpec, TenantStore
+from deploy.tenancy import Role, TenantKind, TenantSpec, TenantStore
 
 tenants_app = typer.Typer(help="Tenants: enterprises, industry-brain operators, government departments.")
 keys_app = typer.Typer(help="API keys: issued once, hashed at rest, expiring, revocable.")
@@ -27,14 +27,6 @@ ActorOpt = Annotated[str | None, typer.Option(help="Who is acting, for the audit
 
 def _store() -> TenantStore:
     return TenantStore.open()
-
-
-def _tenant_queue(tenant: Tenant) -> str:
-    """Give a new tenant its leaf queue in the scheduler, so that its first job is not refused."""
-    from deploy.settings import PlatformSettings
-    from deploy.tenancy.queues import give_tenant_queue
-
-    return give_tenant_queue(tenant, PlatformSettings())
 
 
 def _actor(actor: str | None) -> str:
@@ -76,7 +68,10 @@ def tenants_create(
             )
         )
     tenant = _store().create_tenant(spec, _actor(actor))
-    queue = _tenant_queue(tenant)
+    from deploy.settings import PlatformSettings
+    from deploy.tenancy.queues import give_tenant_queue
+
+    queue = give_tenant_queue(tenant, PlatformSettings())  # its first job must find a queue
     if as_json:
         emit_json(
             {

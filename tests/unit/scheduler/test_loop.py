@@ -354,12 +354,14 @@ def test_one_scheduler_leads_the_other_waits_and_takes_over(client: SchedulerCon
         thread.start()
     try:
         jobs = [submit(client, cpu=0.5) for _ in range(2)]
-        poll_until(lambda: all(client.job(j).state == "admitted" for j in jobs))
+        # Submitted, not only admitted: the state changes before the backend call, so polling on
+        # "admitted" alone races the leader's submit.
+        poll_until(lambda: all(client.job(j).submitted_at is not None for j in jobs))
         assert len(fakes["a"].submissions) == 2 and not fakes["b"].submissions  # only the leader placed
         stop_a.set()  # a clean stop releases the lease: b takes over at once
         threads[0].join(timeout=10)
         more = submit(client, "b", cpu=0.5)
-        poll_until(lambda: client.job(more).state == "admitted")
+        poll_until(lambda: client.job(more).submitted_at is not None)
         assert list(fakes["b"].launches) == [more] and b.leading
     finally:
         stop_a.set()

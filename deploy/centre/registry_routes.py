@@ -165,7 +165,9 @@ async def register(request: Request) -> JSONResponse:
         )
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
-    return JSONResponse(_version(version), 201)
+    answer = _version(version)
+    await run_in_threadpool(_record, centre, principal, "component.register", card.name, card.owner, answer)
+    return JSONResponse(answer, 201)
 
 
 @router.get("/api/v1/components/{name}")
@@ -201,7 +203,9 @@ async def add_version(name: str, request: Request) -> JSONResponse:
         )
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
-    return JSONResponse(_version(version), 201)
+    answer = _version(version)
+    await run_in_threadpool(_record, centre, principal, "component.version", name, owner, answer)
+    return JSONResponse(answer, 201)
 
 
 @router.post("/api/v1/components/{name}/promote", openapi_extra=_json_doc(PromoteBody))
@@ -212,6 +216,7 @@ async def promote(name: str, request: Request) -> dict[str, Any]:
         request,
         name,
         "release components",
+        "component.promote",
         lambda c, _: _version(c.registry.promote(name, body.version, body.alias)),
     )
 
@@ -221,7 +226,11 @@ async def rollback(name: str, request: Request) -> dict[str, Any]:
     """Point production back at the previous production version (or at ``to``)."""
     body = await _parse(request, RollbackBody)
     return await _change(
-        request, name, "release components", lambda c, _: _version(c.registry.rollback(name, body.to))
+        request,
+        name,
+        "release components",
+        "component.rollback",
+        lambda c, _: _version(c.registry.rollback(name, body.to)),
     )
 
 
@@ -236,7 +245,7 @@ async def deprecate(name: str, request: Request) -> dict[str, Any]:
         centre.registry.deprecate(name, body.version, body.replacement)
         return {"component": name, "version": body.version, "replaced_by": body.replacement}
 
-    return await _change(request, name, "release components", run)
+    return await _change(request, name, "release components", "component.deprecate", run)
 
 
 @router.put("/api/v1/components/{name}/canary", openapi_extra=_json_doc(CanaryBody))
@@ -248,7 +257,7 @@ async def set_canary(name: str, request: Request) -> dict[str, Any]:
         centre.registry.set_canary(name, body.version, body.percent)
         return {"component": name, "version": body.version, "percent": body.percent}
 
-    return await _change(request, name, "release components", run)
+    return await _change(request, name, "release components", "component.canary", run)
 
 
 @router.delete("/api/v1/components/{name}/canary")
@@ -259,7 +268,7 @@ async def clear_canary(name: str, request: Request) -> dict[str, Any]:
         centre.registry.clear_canary(name)
         return {"component": name, "canary": None}
 
-    return await _change(request, name, "release components", run)
+    return await _change(request, name, "release components", "component.canary.clear", run)
 
 
 @router.put("/api/v1/components/{name}/serving", openapi_extra=_json_doc(ServingChange))
@@ -278,7 +287,7 @@ async def set_serving(name: str, request: Request) -> dict[str, Any]:
         centre.registry.set_serving(name, policy)
         return {"component": name, **policy.model_dump()}
 
-    return await _change(request, name, "manage deployments", run)
+    return await _change(request, name, "manage deployments", "component.serving", run)
 
 
 @router.get("/api/v1/components/{name}/export")
@@ -306,7 +315,7 @@ async def export(
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
-    return await _change(request, name, "export components", run)
+    return await _change(request, name, "export components", "component.export", run)
 
 
 # --- who may -------------------------------------------------------------------------------------
@@ -364,15 +373,28 @@ def _owned(centre: Centre, principal: Principal, name: str, right: str) -> str:
     raise NotFound(f"component {name!r}", "`GET /api/v1/components` lists what you can use")
 
 
-async def _change(request: Request, name: str, right: str, action: Callable[[Centre, Principal], T]) -> T:
-    """Authenticate, check ``right`` on ``name``, and run ``action`` in a worker thread (MLflow)."""
+async def _change(
+    request: Request, name: str, right: str, audit: str, action: Callable[[Centre, Principal], T]
+) -> T:
+    """Authenticate, check ``right`` on ``name``, run ``action`` in a worker thread (MLflow), and write
+    the audit entry ``audit`` once it has succeeded."""
     centre, principal = await _caller(request)
 
     def run() -> T:
-        _owned(centre, principal, name, right)
-        return action(centre, principal)
+        owner = _owned(centre, principal, name, right)
+        result = action(centre, principal)
+        _record(centre, principal, audit, name, owner, result if isinstance(result, dict) else {})
+        return result
 
     return await run_in_threadpool(run)
+
+
+def _record(
+    centre: Centre, principal: Principal, action: str, name: str, owner: str, detail: dict[str, Any]
+) -> None:
+    """The registry's audit entry: who (key and tenant) did what to whose component."""
+    who = {"tenant": principal.tenant.name, "role": principal.role.value, "owner": owner}
+    centre.tenants.record(principal.actor, action, name, {**who, **detail})
 
 
 # --- bodies and uploads --------------------------------------------------------------------------

@@ -149,6 +149,11 @@ RIGHTS: dict[str, Right] = {
         "change, deprecate or export any tenant's component (registry moderation)",
         "审核、下架、导出任意租户组件",
     ),
+    "read audit log": _platform(
+        "audit log",
+        "read who changed tenants, keys and the registry, and when",
+        "查看租户、密钥与组件注册变更的审计日志",
+    ),
     "manage tenants": _platform(
         "tenants",
         "create tenants and change their limits and queue quotas",

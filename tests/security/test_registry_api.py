@@ -584,3 +584,51 @@ def test_the_cli_goes_through_the_api_with_a_url_and_key(
     other = runner.invoke(app, ["components", "promote", "cli-ridge", "1"])
     assert other.exit_code != 0
     assert "belongs to tenant 'lubei-chem'" in str(getattr(other.exception, "message", other.output))
+
+
+# --- the audit log --------------------------------------------------------------------------------
+
+
+def test_registry_changes_are_audited_and_only_operators_read_the_log(
+    server: Server, client: httpx.Client
+) -> None:
+    register_formula(client, server, "developer", "audited", visibility="public")
+    promoted = client.post(
+        "/api/v1/components/audited/promote",
+        json={"version": 1, "alias": "production"},
+        headers=server.headers("developer", "10.7.9.1"),
+    )
+    assert promoted.status_code == 200, promoted.text
+    refused = client.post(
+        "/api/v1/components/audited/deprecate",
+        json={"version": 1},
+        headers=server.headers("other-admin", "10.7.9.1"),
+    )
+    assert refused.status_code == 403  # a refused change leaves no entry
+
+    def log(who: str, **params: str) -> httpx.Response:
+        return client.get("/api/v1/audit", params=params, headers=server.headers(who, "10.7.9.2"))
+
+    entries = log("operator", target="audited").json()["items"]
+    assert [e["action"] for e in entries] == ["component.promote", "component.register"]
+    developer = f"key:ibk_{server.centre.tenants.authenticate(server.keys['developer']).key_id}"
+    for entry in entries:
+        assert entry["actor"] == developer
+        assert (entry["detail"]["tenant"], entry["detail"]["role"], entry["detail"]["owner"]) == (
+            "lubei-chem",
+            "developer",
+            "lubei-chem",
+        )
+    assert entries[0]["detail"]["aliases"] == ["production"]
+    family = log("operator-ops", action="component.", target="audited").json()["items"]
+    assert len(family) == 2
+    assert log("operator", action="component.deprecate", target="audited").json()["items"] == []
+    # The same entries from the host's CLI (the operator's own authority on the database).
+    assert [e.action for e in server.centre.tenants.audit_log(target="audited")] == [
+        "component.promote",
+        "component.register",
+    ]
+    for who in ("developer", "admin", "ops", "consumer", "other-admin", "operator-consumer"):
+        response = log(who)
+        assert response.status_code == 403 and "read audit log" in error_of(response), who
+    assert log("operator", limit="0").status_code == 400

@@ -30,8 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from deploy.centre import payloads
 from deploy.centre.calls import address_of, centre_of, key_of, version_of
-from deploy.centre.errors import BadRequest, NotFound, NotYours, PayloadTooLarge, PickleUpload
+from deploy.centre.errors import BadRequest, Forbidden, NotFound, NotYours, PayloadTooLarge, PickleUpload
 from deploy.centre.inference import Centre, check_name
 from deploy.tenancy import Principal, can_see
 from model_hub import Card, Lineage, ServingPolicy, Version
@@ -93,6 +94,7 @@ class ServingChange(_Body):
     max_replicas: int | None = None
     target_ongoing_requests: float | None = None
     downscale_delay_s: float | None = None
+    payload_sample_rate: float | None = None
 
 
 B = TypeVar("B", bound=_Body)
@@ -147,6 +149,8 @@ REGISTRY_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", "/api/v1/components/{name}/canary"): (400, 404, *_AUTHENTICATED),
     ("PUT", "/api/v1/components/{name}/serving"): _WRITE,
     ("GET", "/api/v1/components/{name}/export"): (400, 404, 409, *_AUTHENTICATED),
+    ("GET", "/api/v1/components/{name}/payloads"): (400, 404, *_AUTHENTICATED),
+    ("DELETE", "/api/v1/components/{name}/payloads"): (400, 404, *_AUTHENTICATED),
 }
 
 
@@ -318,6 +322,44 @@ async def export(
     return await _change(request, name, "export components", "component.export", run)
 
 
+@router.get("/api/v1/components/{name}/payloads")
+async def payload_samples(
+    name: str,
+    request: Request,
+    version: int | None = Query(None, ge=1, le=1_000_000, description="One version; default all"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    """The newest payload samples of a private component whose policy samples them (owner only)."""
+    centre, principal = await _caller(request)
+
+    def run() -> dict[str, Any]:
+        _owner_only(centre, principal, name)
+        engine = centre.tenants.engine
+        return {
+            "component": name,
+            "sample_rate": centre.registry.info(name).serving.payload_sample_rate,
+            "stored": payloads.count_samples(engine, name),
+            "items": payloads.read_samples(engine, name, version=version, limit=limit),
+        }
+
+    return await run_in_threadpool(run)
+
+
+@router.delete("/api/v1/components/{name}/payloads")
+async def purge_payload_samples(name: str, request: Request) -> dict[str, Any]:
+    """Delete every payload sample of the component (owner only; sampling itself stays as set)."""
+    centre, principal = await _caller(request)
+
+    def run() -> dict[str, Any]:
+        owner = _owner_only(centre, principal, name)
+        deleted = payloads.purge_samples(centre.tenants.engine, name)
+        answer = {"component": name, "deleted": deleted}
+        _record(centre, principal, "component.payloads.purge", name, owner, answer)
+        return answer
+
+    return await run_in_threadpool(run)
+
+
 # --- who may -------------------------------------------------------------------------------------
 
 
@@ -371,6 +413,24 @@ def _owned(centre: Centre, principal: Principal, name: str, right: str) -> str:
     if _may_see(principal, tags):
         raise NotYours(name, owner)
     raise NotFound(f"component {name!r}", "`GET /api/v1/components` lists what you can use")
+
+
+def _owner_only(centre: Centre, principal: Principal, name: str) -> str:
+    """The owner of ``name`` when the caller is one of its keys with `read payload samples`; payloads
+    are the enterprise's own data, so not even registry moderation reaches them (403), and a component
+    the caller cannot see answers 404."""
+    tags = _tags(centre, name)
+    owner = tags.get("brain.owner", "")
+    if owner != principal.tenant.name:
+        if principal.may("moderate registry") or _may_see(principal, tags):  # it knows the component
+            raise Forbidden(
+                principal.role.value,
+                "read payload samples",
+                [f"the admin or developer keys of {owner!r}, the component's owner"],
+            )
+        raise NotFound(f"component {name!r}", "`GET /api/v1/components` lists what you can use")
+    principal.require("read payload samples")
+    return owner
 
 
 async def _change(

@@ -239,13 +239,15 @@ def build_portal(
         kind: str = "",
         industry: str = "",
         owner: str = "",
+        city: str = "",
         q: str = "",
         page: int = 1,
     ) -> Response:
         session = session_of(request)
         session.require("read catalogue")
         params: dict[str, Any] = {"page": max(page, 1), "page_size": PAGE_SIZE}
-        for name, value in (("kind", kind), ("industry", industry), ("owner", owner), ("q", q)):
+        given = (("kind", kind), ("industry", industry), ("owner", owner), ("city", city), ("q", q))
+        for name, value in given:
             if value.strip():
                 params[name] = value.strip()
         found = await upstream.centre("GET", "/api/v1/components", session.key, params=params)
@@ -257,6 +259,7 @@ def build_portal(
             found=found,
             filters=filters,
             industries=INDUSTRIES,
+            cities=SHANDONG_CITIES,
             page=params["page"],
             pages=pages,
             query=lambda p: urlencode({**filters, "page": p}),

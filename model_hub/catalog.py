@@ -101,6 +101,8 @@ class Query:
     industries: Sequence[str] = ()
     visibilities: Sequence[Visibility] = ()
     owner: str | None = None
+    owners: Sequence[str] = ()
+    """Any of these owners (OR), e.g. the tenants of one city; combined with ``owner`` by AND."""
     text: str | None = None
     include_deprecated: bool = False
     page: int = 1
@@ -225,7 +227,8 @@ class Catalog:
         return None if row is None else Card.model_validate(json.loads(row[0]))
 
     def search(self, query: Query, viewer: Viewer | None = None) -> Page:
-        """Filter by kind (OR), industry (OR), visibility, owner and free text; paginated by name."""
+        """Filter by kind (OR), industry (OR), visibility, owner (one, or any of several) and free text;
+        paginated by name."""
         where: list[str] = []
         args: list[object] = []
         if query.kinds:
@@ -237,6 +240,9 @@ class Catalog:
         if query.owner:
             where.append("c.owner = ?")
             args.append(query.owner)
+        if query.owners:
+            where.append(f"c.owner IN ({','.join('?' * len(query.owners))})")
+            args += list(query.owners)
         if not query.include_deprecated:
             where.append("c.deprecated = 0")
         if query.industries:

@@ -34,6 +34,7 @@ from deploy.centre.calls import (
 from deploy.centre.errors import BadRequest, ServeError
 from deploy.centre.fast_path import InferFastPath
 from deploy.centre.inference import Centre, require_operator
+from deploy.centre.owner_cities import owner_cities
 from deploy.centre.registry_routes import REGISTRY_STATUSES
 from deploy.centre.registry_routes import router as registry_router
 from deploy.centre.rows import predict_rows as _predict_rows
@@ -42,6 +43,7 @@ from deploy.tenancy import Principal
 from model_hub import Query as CatalogueQuery
 from model_hub import Viewer
 from model_hub.errors import HubError
+from scheduler.model import SHANDONG_CITIES, city_id
 
 SERVER = {
     "name": "industry-brain",
@@ -148,10 +150,13 @@ def build_api() -> FastAPI:
     @api.get("/api/v1/components")
     async def catalogue(
         request: Request,
-        kind: list[str] | None = None,
-        industry: list[str] | None = None,
+        # Query() is needed: FastAPI reads a bare list parameter from the body, so these filters were
+        # silently ignored on GET.
+        kind: list[str] | None = Query(None),
+        industry: list[str] | None = Query(None),
         q: str | None = Query(None, max_length=200),
         owner: str | None = Query(None, max_length=64),
+        city: str | None = Query(None, max_length=32),
         # Bounded here: a page number past 64 bits reached SQLite and answered 500 (found by schemathesis).
         page: int = Query(1, ge=1, le=MAX_PAGE),
         page_size: int = Query(20, ge=1, le=MAX_PAGE_SIZE),
@@ -160,19 +165,38 @@ def build_api() -> FastAPI:
         principal = centre.authenticate(key_of(request), address_of(request))
         principal.require("read catalogue")
         viewer = Viewer(tenant=principal.tenant.name, industries=frozenset(principal.tenant.industries))
+        code = None
+        if city is not None and city.strip():
+            code = city_id(city)
+            if code is None:
+                raise BadRequest(
+                    f"invalid catalogue query: unknown city {city!r}; use one of Shandong's 16, by pinyin "
+                    f"or Chinese name: {', '.join(SHANDONG_CITIES)}"
+                )
+        cities = owner_cities(centre.tenants)
+        if cities.stale:  # a read of the tenancy database: off the event loop
+            by_owner = await asyncio.get_running_loop().run_in_executor(centre.cold_pool, cities.current)
+        else:
+            by_owner = cities.current()
+        owners = sorted(name for name, at in by_owner.items() if at == code) if code else []
+        if code and not owners:  # no tenant in that city: nothing can match (an empty list filters nothing)
+            return {"total": 0, "page": page, "items": []}
         try:
             query = CatalogueQuery(
                 kinds=kind or [],  # type: ignore[arg-type]
                 industries=industry or [],
                 text=q,
                 owner=owner,
+                owners=owners,
                 page=page,
                 page_size=page_size,
             )
             result = centre.registry.search(query, viewer)
         except ValueError as exc:
             raise BadRequest(f"invalid catalogue query: {exc}") from None
-        return {"total": result.total, "page": result.page, "items": [e.as_dict() for e in result.items]}
+        # The owner's city is the one fact of a tenant an entry carries: a component's city.
+        items = [{**e.as_dict(), "city": by_owner.get(e.owner)} for e in result.items]
+        return {"total": result.total, "page": result.page, "items": items}
 
     @api.get("/api/v1/components/{name}/drift")
     async def drift(name: str, request: Request) -> dict[str, Any]:

@@ -15,8 +15,17 @@ import yaml
 
 from deploy.k8s.errors import K8sSpecError
 
-CHART = Path(__file__).resolve().parents[2] / "helm" / "industry-brain"
-"""The chart, beside the packages in a source checkout (the image installs it the same way)."""
+
+def _chart() -> Path:
+    """The chart of a source checkout (helm/industry-brain beside the packages, its one home), else the
+    copy an installed wheel carries inside this package (setup.py puts it there)."""
+    checkout = Path(__file__).resolve().parents[2] / "helm" / "industry-brain"
+    packaged = Path(__file__).resolve().parent / "helm" / "industry-brain"
+    return checkout if (checkout / "Chart.yaml").is_file() or not packaged.is_dir() else packaged
+
+
+CHART = _chart()
+"""The chart `brain deploy` renders: the checkout's, or the installed wheel's copy."""
 
 DEFAULT_NAMESPACE = "industry-brain"
 
@@ -28,8 +37,8 @@ def render_chart(
     the order of the chart's files and, within a file, as the template writes them (NOTES.txt left out)."""
     if not (chart / "Chart.yaml").is_file():
         raise K8sSpecError(
-            f"the Helm chart is not at {chart}; run `brain deploy` from a checkout of the project, which "
-            f"holds it in helm/industry-brain"
+            f"the Helm chart is not at {chart}; reinstall the package (its wheel carries the chart) or run "
+            f"`brain deploy` from a checkout of the project, which holds it in helm/industry-brain"
         )
     try:
         with helm_python.Chart.load(str(chart)) as loaded:

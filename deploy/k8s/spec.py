@@ -30,10 +30,11 @@ _STRING: dict[str, Any] = {"type": "string"}
 _BOOL: dict[str, Any] = {"type": "boolean"}
 _COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
 _K8S_RESOURCES: dict[str, Any] = {"type": "object", "description": "Kubernetes requests/limits"}
+_PORT: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": 65535}
 _PEERS: dict[str, Any] = {"type": "array", "items": {"type": "object", "description": "a NetworkPolicyPeer"}}
 
 # Sections of values.yaml that only the Helm chart reads (MLflow, PostgreSQL, Prometheus, migrations,
-# NetworkPolicies).
+# the portal, NetworkPolicies).
 # The spec does not model them: it passes them to Helm as they are, and these schemas go into the chart's
 # values.schema.json, so Helm refuses a typo in them (in `brain deploy` and in `helm install` alike).
 CHART_SECTION_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -45,7 +46,7 @@ CHART_SECTION_SCHEMAS: dict[str, dict[str, Any]] = {
             "replicas": _COUNT,
             "workers": {"type": "integer", "minimum": 1},
             "image": _STRING,
-            "service": _object({"port": {"type": "integer", "minimum": 1, "maximum": 65535}}),
+            "service": _object({"port": _PORT}),
             "allowedHosts": {"type": "array", "items": _STRING},
             "prometheus": _BOOL,
             "artifacts": _object(
@@ -69,6 +70,19 @@ CHART_SECTION_SCHEMAS: dict[str, dict[str, Any]] = {
         }
     ),
     "migrations": _object({"enabled": _BOOL, "backoffLimit": _COUNT}),
+    "portal": _object(
+        {
+            "enabled": _BOOL,
+            "replicas": _COUNT,
+            "image": _STRING,
+            "service": _object({"port": _PORT}),
+            "centreUrl": _STRING,
+            "schedulerUrl": _STRING,
+            "schedulerPort": _PORT,
+            "secureCookies": _BOOL,
+            "resources": _K8S_RESOURCES,
+        }
+    ),
     "networkPolicy": _object(
         {
             "enabled": _BOOL,
@@ -77,6 +91,8 @@ CHART_SECTION_SCHEMAS: dict[str, dict[str, Any]] = {
             "kuberayFrom": _PEERS,
             "monitoringFrom": _PEERS,
             "mlflowFrom": _PEERS,
+            "portalFrom": _PEERS,
+            "dnsTo": _PEERS,
         }
     ),
     "metrics": _object(
@@ -196,6 +212,12 @@ class CapabilityCentreSpec(_Spec):
     max_models: int = Field(default=512, ge=1, description="components resident per replica (LRU)")
     home: str = "/var/lib/industry-brain"
     haproxy: bool = Field(default=True, description="Ray Serve's HAProxy ingress: ~12x the default proxy")
+    grpc_port: int = Field(
+        default=8001,
+        ge=0,
+        le=65535,
+        description="the Open Inference Protocol over gRPC (BRAIN_GRPC_PORT; 8001 as Triton's); 0: off",
+    )
     env: dict[str, str] = Field(default_factory=dict, description="extra non-secret BRAIN_* settings")
     head: ResourcesSpec = ResourcesSpec(cpu="2", memory="8Gi")
     workers: list[WorkerGroupSpec] = Field(

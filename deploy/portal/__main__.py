@@ -9,7 +9,8 @@ import uvicorn
 from deploy.portal.app import build_portal
 
 
-def main(argv: list[str] | None = None) -> None:
+def arguments() -> argparse.ArgumentParser:
+    """The process's arguments (`brain up` and the Helm chart's Deployment pass them)."""
     parser = argparse.ArgumentParser(prog="python -m deploy.portal", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (loopback by default)")
     parser.add_argument("--port", type=int, default=8400)
@@ -20,7 +21,11 @@ def main(argv: list[str] | None = None) -> None:
         "--scheduler", required=True, help="URL of the scheduler API, e.g. http://127.0.0.1:8300"
     )
     parser.add_argument("--secure-cookies", action="store_true", help="mark cookies Secure (behind HTTPS)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = arguments().parse_args(argv)
     app = build_portal(args.centre, args.scheduler, secure_cookies=args.secure_cookies)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 

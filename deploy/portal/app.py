@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import FastAPI, Form, Request
+from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -102,6 +102,20 @@ def build_portal(
         if session is None:
             raise NotLoggedIn
         return session
+
+    def form_session(right: str | None = None) -> Any:
+        """The dependency of every form (POST) but the login: the live session, the form's CSRF token
+        checked against it, then ``right`` required of its key; each refusal comes before any API call."""
+
+        async def checked(request: Request) -> Session:
+            session = session_of(request)
+            form = await request.form()  # parsed once: the handler's own Form fields read the same
+            session.check_csrf(str(form.get("csrf", "")))
+            if right is not None:
+                session.require(right)
+            return session
+
+        return Depends(checked)
 
     def render(request: Request, template: str, code: int = 200, /, **context: Any) -> HTMLResponse:
         lang = lang_of(request)
@@ -219,9 +233,7 @@ def build_portal(
         return response
 
     @app.post("/logout")
-    async def logout(request: Request, csrf: str = Form("")) -> Response:
-        session = session_of(request)
-        session.check_csrf(csrf)
+    async def logout(session: Session = form_session()) -> Response:
         store.close(session.token)
         response = RedirectResponse("/login", 303)
         response.delete_cookie(COOKIE, path="/")
@@ -239,13 +251,15 @@ def build_portal(
         kind: str = "",
         industry: str = "",
         owner: str = "",
+        city: str = "",
         q: str = "",
         page: int = 1,
     ) -> Response:
         session = session_of(request)
         session.require("read catalogue")
         params: dict[str, Any] = {"page": max(page, 1), "page_size": PAGE_SIZE}
-        for name, value in (("kind", kind), ("industry", industry), ("owner", owner), ("q", q)):
+        given = (("kind", kind), ("industry", industry), ("owner", owner), ("city", city), ("q", q))
+        for name, value in given:
             if value.strip():
                 params[name] = value.strip()
         found = await upstream.centre("GET", "/api/v1/components", session.key, params=params)
@@ -257,6 +271,7 @@ def build_portal(
             found=found,
             filters=filters,
             industries=INDUSTRIES,
+            cities=SHANDONG_CITIES,
             page=params["page"],
             pages=pages,
             query=lambda p: urlencode({**filters, "page": p}),
@@ -292,11 +307,8 @@ def build_portal(
         return render(request, "component.html", name=name, answer=None, fields=view["example"], **view)
 
     @app.post("/components/{name}/try")
-    async def try_it(request: Request, name: str) -> Response:
-        session = session_of(request)
+    async def try_it(request: Request, name: str, session: Session = form_session("infer")) -> Response:
         form = await request.form()
-        session.check_csrf(str(form.get("csrf", "")))
-        session.require("infer")
         view = await component_view(session, name)
         fields = {i["name"]: str(form.get(f"input:{i['name']}", "")) for i in view["meta"]["inputs"]}
         try:
@@ -358,10 +370,9 @@ def build_portal(
         return render(request, "pools.html", pools=shown, cities=cities, kinds=_submittable(session))
 
     @app.post("/pools/{name}/{action}")
-    async def pool_action(request: Request, name: str, action: str, csrf: str = Form("")) -> Response:
-        session = session_of(request)
-        session.check_csrf(csrf)
-        session.require("manage pools")
+    async def pool_action(
+        name: str, action: str, session: Session = form_session("manage pools")
+    ) -> Response:
         if action not in ("cordon", "uncordon", "drain"):
             raise Refused(404, f"no pool action {action!r}; use cordon, uncordon or drain")
         await upstream.scheduler("POST", f"/pools/{quote(name, safe='')}/{action}", session.key)
@@ -383,16 +394,12 @@ def build_portal(
 
     @app.post("/jobs")
     async def submit(
-        request: Request,
-        csrf: str = Form(""),
+        session: Session = form_session("submit jobs"),
         kind: str = Form(""),
         params: str = Form("{}"),
         entrypoint: str = Form(""),
         cpu: float = Form(1.0),
     ) -> Response:
-        session = session_of(request)
-        session.check_csrf(csrf)
-        session.require("submit jobs")
         if kind not in _submittable(session):
             raise Refused(403 if kind == "entrypoint" else 400, f"job kind {kind!r} cannot be submitted here")
         spec: dict[str, Any] = {"bundles": [{"cpu": cpu}]}
@@ -422,10 +429,7 @@ def build_portal(
         return render(request, "job.html", job=shown, events=events, logs=logs)
 
     @app.post("/jobs/{job_id:path}/cancel")
-    async def cancel(request: Request, job_id: str, csrf: str = Form("")) -> Response:
-        session = session_of(request)
-        session.check_csrf(csrf)
-        session.require("submit jobs")
+    async def cancel(job_id: str, session: Session = form_session("submit jobs")) -> Response:
         await upstream.scheduler("POST", f"/jobs/{quote(job_id)}/cancel", session.key)
         return RedirectResponse(f"/jobs/{quote(job_id)}", 303)
 
@@ -506,14 +510,11 @@ def build_portal(
     @app.post("/keys")
     async def issue_key(
         request: Request,
-        csrf: str = Form(""),
+        session: Session = form_session("manage keys"),
         role: str = Form("consumer"),
         label: str = Form(""),
         days: str = Form(""),
     ) -> Response:
-        session = session_of(request)
-        session.check_csrf(csrf)
-        session.require("manage keys")
         body: dict[str, Any] = {"role": role, "label": label}
         if days.strip():
             if not days.strip().isdigit():
@@ -524,17 +525,13 @@ def build_portal(
         return await keys_page(request, session, issued)
 
     @app.post("/keys/{prefix}/revoke")
-    async def revoke_key(request: Request, prefix: str, csrf: str = Form("")) -> Response:
-        session = session_of(request)
-        session.check_csrf(csrf)
-        session.require("manage keys")
+    async def revoke_key(prefix: str, session: Session = form_session("manage keys")) -> Response:
         await upstream.centre("POST", f"/api/v1/keys/{quote(prefix, safe='')}/revoke", session.key)
         return RedirectResponse("/keys", 303)
 
     @app.post("/tenants")
     async def create_tenant(
-        request: Request,
-        csrf: str = Form(""),
+        session: Session = form_session("manage tenants"),
         name: str = Form(""),
         display: str = Form(""),
         kind: str = Form("enterprise"),
@@ -542,9 +539,6 @@ def build_portal(
         city: str = Form(""),
     ) -> Response:
         """An operator's admin creates a tenant (and, through the API, its scheduler queue)."""
-        session = session_of(request)
-        session.check_csrf(csrf)
-        session.require("manage tenants")
         body = {
             "name": name.strip(),
             "display": display.strip(),
@@ -557,16 +551,12 @@ def build_portal(
 
     @app.post("/tenants/{name}/limits")
     async def set_limits(
-        request: Request,
         name: str,
-        csrf: str = Form(""),
+        session: Session = form_session("manage tenants"),
         monthly_quota: str = Form(""),
         rate_per_second: str = Form(""),
     ) -> Response:
         """An operator's admin sets a tenant's monthly quota and request rate (empty: the default)."""
-        session = session_of(request)
-        session.check_csrf(csrf)
-        session.require("manage tenants")
         body: dict[str, Any] = {}
         for field, text, kind in (
             ("monthly_quota", monthly_quota, int),

@@ -169,6 +169,14 @@ def test_consumer_finds_tries_and_sees_usage(browser: Any, platform: Portal) -> 
     assert page.locator("nav >> text=资源池").count() == 0  # not an operator: no pools link
     _check_accessibility(page)
 
+    # The city filter: the bulk entries' owner (the platform tenant) is in Jinan, the built-ins have none.
+    page.get_by_label("城市").select_option("jinan")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url("**city=jinan**")
+    assert int(page.locator("#total").inner_text()) == CATALOGUE_SIZE - 7
+    assert page.locator(".card .city").first.inner_text() == "济南"
+    page.get_by_label("城市").select_option("")
+
     page.get_by_label("类型").select_option("mechanism")
     page.get_by_label("关键词").fill("碳")
     page.get_by_role("button", name="筛选").click()

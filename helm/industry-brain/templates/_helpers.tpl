@@ -29,6 +29,16 @@ http://{{ .Release.Name }}-mlflow:{{ .Values.mlflow.service.port }}
 {{- end -}}
 {{- end }}
 
+{{/* The capability centre's Service (KubeRay's serve Service, which the chart names and gives the gRPC port). */}}
+{{- define "brain.centreService" -}}
+{{ .Release.Name }}-capability-centre-serve-svc
+{{- end }}
+
+{{/* The URL of the capability centre's REST API inside the cluster: what the portal calls. */}}
+{{- define "brain.centreUrl" -}}
+{{- .Values.portal.centreUrl | default (printf "http://%s:8000" (include "brain.centreService" .)) -}}
+{{- end }}
+
 {{/*
 The Serve config (serveConfigV2) of the capability centre; `brain deploy render-serve-config` prints it
 (deploy/k8s/serve_config.py adds the dedicated components' applications to it).
@@ -45,6 +55,12 @@ The Serve config (serveConfigV2) of the capability centre; `brain deploy render-
 {{- $args := dict "home" $c.home "replicas" (int $c.replicas) "max_models" (int $c.maxModels) -}}
 {{- $app := dict "name" "capability-centre" "route_prefix" "/" "import_path" "deploy.centre.app:application" "args" $args "runtime_env" (dict "env_vars" $env) -}}
 {{- $config := dict "proxy_location" "EveryNode" "http_options" (dict "host" "0.0.0.0" "port" 8000) "applications" (list $app) -}}
+{{- if $c.grpcPort -}}
+{{- /* OIP over gRPC (deploy/centre/grpc_service.py): HAProxy's gRPC frontend to a gRPC server in each replica,
+one hop as for REST. Reflection stays off: it would answer without a key. */ -}}
+{{- $servicer := "tritonclient.grpc.service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server" -}}
+{{- $_ := set $config "grpc_options" (dict "port" (int $c.grpcPort) "grpc_servicer_functions" (list $servicer) "enable_reflection" false) -}}
+{{- end -}}
 {{- toYaml $config -}}
 {{- end }}
 
@@ -129,6 +145,9 @@ spec:
         {{- end }}
         {{- if .serve }}
         - {name: serve, containerPort: 8000}
+        {{- with $v.capabilityCentre.grpcPort }}
+        - {name: grpc, containerPort: {{ . }}}
+        {{- end }}
         {{- end }}
         - {name: metrics, containerPort: 8080}
       resources:

@@ -49,8 +49,10 @@ def test_default_render_has_every_part() -> None:
         ("ConfigMap", "brain-centres"),
         ("ConfigMap", "brain-postgresql-init"),
         ("Deployment", "brain-mlflow"),
+        ("Deployment", "brain-portal"),
         ("Job", "brain-migrations"),
         ("NetworkPolicy", "brain-mlflow"),
+        ("NetworkPolicy", "brain-portal"),
         ("NetworkPolicy", "brain-postgresql"),
         ("NetworkPolicy", "brain-ray-capability-centre"),
         ("NetworkPolicy", "brain-ray-jinan-regional"),
@@ -59,6 +61,7 @@ def test_default_render_has_every_part() -> None:
         ("RayCluster", "brain-qingdao-marine"),
         ("RayService", "brain-capability-centre"),
         ("Service", "brain-mlflow"),
+        ("Service", "brain-portal"),
         ("Service", "brain-postgresql"),
         ("StatefulSet", "brain-postgresql"),
     ]
@@ -104,8 +107,8 @@ def test_external_database_and_mlflow_with_pod_monitors() -> None:
             "metrics": {"podMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
         }
     )
-    kinds = {d["kind"] for d in documents}
-    assert "StatefulSet" not in kinds and "Deployment" not in kinds
+    assert "StatefulSet" not in {d["kind"] for d in documents}
+    assert [d["metadata"]["name"] for d in _by_kind(documents, "Deployment")] == ["brain-portal"]
     monitors = _by_kind(documents, "PodMonitor")
     assert [m["metadata"]["name"] for m in monitors] == ["brain-ray", "brain-capability-centre"]
     assert all(m["metadata"]["labels"]["release"] == "prometheus" for m in monitors)

@@ -1,8 +1,9 @@
 """The chart's network exposure: Ray token auth on every Ray object, NetworkPolicies that say who reaches
 what, MLflow and PostgreSQL for platform pods only, no database URL in the pods that run tenants' jobs.
 
-A NetworkPolicy is evaluated here the way Kubernetes does for ingress (a pod selected by some policy accepts
-a connection only if one of their rules admits its source and port), over the pods the chart's templates
+A NetworkPolicy is evaluated here the way Kubernetes does (a pod selected by some ingress policy accepts a
+connection only if one of their rules admits its source and port; a pod selected by some egress policy opens
+one only if one of their rules admits its destination and port), over the pods the chart's templates
 describe, so the tests state reachability rather than the shape of the YAML.
 """
 
@@ -51,24 +52,39 @@ def _peer_admits(peer: dict[str, Any], source: Pod) -> bool:
     return in_namespace and _matches(peer.get("podSelector", {}), source.labels)
 
 
-def reaches(documents: list[dict[str, Any]], source: Pod, target: Pod, port: int) -> bool:
-    """Whether ``source`` may open a TCP connection to ``target``:``port`` under the rendered policies."""
+def _allowed(
+    documents: list[dict[str, Any]], direction: str, selected: Pod, peer: Pod, port: int, protocol: str
+) -> bool:
+    """Whether the policies of ``direction`` (Ingress or Egress) that select ``selected`` admit ``peer``."""
     policies = [
         d
         for d in documents
-        if d["kind"] == "NetworkPolicy" and _matches(d["spec"]["podSelector"], target.labels)
+        if d["kind"] == "NetworkPolicy"
+        and direction in d["spec"].get("policyTypes", ["Ingress"])
+        and _matches(d["spec"]["podSelector"], selected.labels)
     ]
     if not policies:
         return True
+    key, peers = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
     for policy in policies:
-        for rule in policy["spec"].get("ingress", []):
-            assert rule.get("from"), f"{policy['metadata']['name']}: a rule without `from` admits everyone"
-            ports = {p["port"] for p in rule.get("ports", [])}
-            if ports and port not in ports:
+        for rule in policy["spec"].get(key, []):
+            assert rule.get(peers), f"{policy['metadata']['name']}: a rule without `{peers}` admits everyone"
+            ports = {(p["port"], p.get("protocol", "TCP")) for p in rule.get("ports", [])}
+            if ports and (port, protocol) not in ports:
                 continue
-            if any(_peer_admits(peer, source) for peer in rule["from"]):
+            if any(_peer_admits(p, peer) for p in rule[peers]):
                 return True
     return False
+
+
+def reaches(
+    documents: list[dict[str, Any]], source: Pod, target: Pod, port: int, protocol: str = "TCP"
+) -> bool:
+    """Whether ``source`` may open a connection to ``target``:``port`` under the rendered policies: the
+    source's egress policies and the target's ingress policies must both admit it."""
+    return _allowed(documents, "Egress", source, target, port, protocol) and _allowed(
+        documents, "Ingress", target, source, port, protocol
+    )
 
 
 def ray_pods(documents: list[dict[str, Any]]) -> dict[str, Pod]:
@@ -232,3 +248,68 @@ def test_mlflow_listens_only_behind_its_policy(documents: list[dict[str, Any]]) 
     mlflow = next(d for d in documents if d["kind"] == "Deployment")
     args = mlflow["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--serve-artifacts" in args
+
+
+# --- the portal and the OIP gRPC port ----------------------------------------------------------------
+
+KUBE_DNS = Pod("kube-dns", {"k8s-app": "kube-dns"}, namespace="kube-system")
+
+
+def test_users_reach_the_portal_through_the_ingress_only(documents: list[dict[str, Any]]) -> None:
+    portal = pod_of(documents, "Deployment", "portal")
+    assert reaches(documents, INGRESS, portal, 8400)
+    tenants = [p for n, p in ray_pods(documents).items() if not n.startswith("capability-centre/")]
+    for source in [*tenants, STRANGER, SCHEDULER, PROMETHEUS]:
+        assert not reaches(documents, source, portal, 8400), source.name
+
+
+def test_the_portal_reaches_the_centres_rest_port_the_scheduler_and_dns_only(
+    documents: list[dict[str, Any]],
+) -> None:
+    portal = pod_of(documents, "Deployment", "portal")
+    pods = ray_pods(documents)
+    centre = [p for n, p in pods.items() if n.startswith("capability-centre/")]
+    for target in centre:
+        assert reaches(documents, portal, target, 8000), target.name
+        for port in (8001, 8265, 6379, 8080, 10001):
+            assert not reaches(documents, portal, target, port), (target.name, port)
+    assert reaches(documents, portal, SCHEDULER, 8300)
+    assert not reaches(documents, portal, SCHEDULER, 8265)
+    assert reaches(documents, portal, KUBE_DNS, 53, "UDP") and reaches(documents, portal, KUBE_DNS, 53)
+    # It holds users' keys: nothing else, neither the databases, MLflow, the centres nor the world.
+    assert not reaches(documents, portal, pod_of(documents, "StatefulSet", "postgresql"), 5432)
+    assert not reaches(documents, portal, pod_of(documents, "Deployment", "mlflow"), 5000)
+    for name, target in pods.items():
+        if not name.startswith("capability-centre/"):
+            for port in (8265, 6379, 8000):
+                assert not reaches(documents, portal, target, port), (name, port)
+    assert not reaches(documents, portal, STRANGER, 443)
+    assert not reaches(documents, portal, Pod("dns-elsewhere", {"k8s-app": "kube-dns"}, "tenant-ns"), 53)
+
+
+def test_where_portal_users_come_from_is_configurable() -> None:
+    office = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gov-gateway"}}}
+    documents = template({"networkPolicy": {"portalFrom": [office]}})
+    portal = pod_of(documents, "Deployment", "portal")
+    assert reaches(documents, Pod("gateway", {}, namespace="gov-gateway"), portal, 8400)
+    assert not reaches(documents, INGRESS, portal, 8400)
+    closed = template({"networkPolicy": {"portalFrom": []}})  # an empty list admits nobody
+    assert not reaches(closed, INGRESS, pod_of(closed, "Deployment", "portal"), 8400)
+
+
+def test_the_ingress_reaches_the_centres_grpc_port_and_nobody_else(documents: list[dict[str, Any]]) -> None:
+    pods = ray_pods(documents)
+    tenants = [p for n, p in pods.items() if not n.startswith("capability-centre/")]
+    portal = pod_of(documents, "Deployment", "portal")
+    for name, target in pods.items():
+        if name.startswith("capability-centre/"):
+            assert reaches(documents, INGRESS, target, 8001), name
+            for source in [*tenants, STRANGER, SCHEDULER, PROMETHEUS, portal]:
+                assert not reaches(documents, source, target, 8001), (source.name, name)
+    moved = template({"capabilityCentre": {"grpcPort": 9001}})
+    for name, target in ray_pods(moved).items():
+        if name.startswith("capability-centre/"):
+            assert reaches(moved, INGRESS, target, 9001) and not reaches(moved, INGRESS, target, 8001)
+    off = template({"capabilityCentre": {"grpcPort": 0}})
+    for name, target in ray_pods(off).items():
+        assert not reaches(off, INGRESS, target, 8001), name

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.routing import APIRoute
 
 from deploy.portal import build_portal
 from deploy.portal.sessions import COOKIE, LOGIN_COOKIE, SessionStore
@@ -121,3 +122,43 @@ def test_an_api_that_does_not_answer_is_a_503_page(client: PortalClient, store: 
     client.cookies.set(COOKIE, session.token, domain="portal.test")
     answer = client.get("/catalogue")
     assert answer.status_code == 503 and "does not answer" in answer.text
+
+
+#: Every form of the portal but the login (route → a path of it, the right its key needs; None: any session).
+FORMS: dict[str, tuple[str, str | None]] = {
+    "/logout": ("/logout", None),
+    "/components/{name}/try": ("/components/energy_forecast/try", "infer"),
+    "/pools/{name}/{action}": ("/pools/local/cordon", "manage pools"),
+    "/jobs": ("/jobs", "submit jobs"),
+    "/jobs/{job_id:path}/cancel": ("/jobs/j1/cancel", "submit jobs"),
+    "/keys": ("/keys", "manage keys"),
+    "/keys/{prefix}/revoke": ("/keys/ibk_abc/revoke", "manage keys"),
+    "/tenants": ("/tenants", "manage tenants"),
+    "/tenants/{name}/limits": ("/tenants/lubei-chem/limits", "manage tenants"),
+}
+
+
+def test_every_form_checks_csrf_then_the_right_before_any_api(
+    client: PortalClient, store: SessionStore
+) -> None:
+    closed = f"http://127.0.0.1:{free_port()}"
+    posted = {
+        route.path
+        for route in build_portal(closed, closed).routes
+        if isinstance(route, APIRoute) and "POST" in route.methods
+    }
+    assert posted - {"/login"} == set(FORMS), "a new form: add it here with the right it needs"
+    for path, right in FORMS.values():
+        nobody = store.open("ibk_nobody", {**CONSUMER, "rights": []})
+        client.cookies.set(COOKIE, nobody.token, domain="portal.test")
+        forged = client.post(path, data={"csrf": "not-it"})
+        assert forged.status_code == 403 and "CSRF" in forged.text, path
+        refused = client.post(path, data={"csrf": nobody.csrf})
+        if right is None:
+            assert refused.status_code == 303, path  # logout needs no right
+            continue
+        assert refused.status_code == 403 and f"needs the right &#39;{right}&#39;" in refused.text, path
+        allowed = store.open("ibk_allowed", {**CONSUMER, "rights": [right]})
+        client.cookies.set(COOKIE, allowed.token, domain="portal.test")
+        # Past the checks: the (closed) API is asked, or the form's own input is refused.
+        assert client.post(path, data={"csrf": allowed.csrf}).status_code in (400, 503), path

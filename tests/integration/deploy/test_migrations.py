@@ -14,7 +14,8 @@ from deploy.tenancy.schema import ApiKeyRow, AuditRow, TenantRow
 
 pytestmark = pytest.mark.integration
 TABLES = {"tenants", "api_keys", "audit_log", "usage", "payload_samples"}
-ROWS = (TenantRow, ApiKeyRow, AuditRow, UsageRow, PayloadRow)  # importing them puts their tables on Base.metadata
+# Importing them puts their tables on Base.metadata.
+ROWS = (TenantRow, ApiKeyRow, AuditRow, UsageRow, PayloadRow)
 
 
 def test_every_table_is_known() -> None:

@@ -393,7 +393,7 @@ def list_(
             table.add_column(col)
         for e in found["items"]:
             table.add_row(
-                e["name"],
+                _named(e["name"], (e.get("pipeline") or {}).get("steps")),
                 e["display"]["zh"] if isinstance(e.get("display"), dict) else str(e.get("display_zh", "")),
                 str(e["kind"]),
                 ", ".join(e["industries"]),
@@ -432,7 +432,7 @@ def list_(
         table.add_column(col)
     for e in result.items:
         table.add_row(
-            e.name,
+            _named(e.name, e.steps),
             e.display_zh,
             f"{e.kind.value} {e.kind.zh}",
             ", ".join(e.industries),
@@ -442,6 +442,13 @@ def list_(
             str(e.latest_version or "-"),
         )
     console.print(table)
+
+
+def _named(name: str, steps: Any) -> str:
+    """A catalogue row's name; a pipeline's with its steps under it."""
+    if not steps:
+        return name
+    return f"{name}\n[dim]pipeline: {' → '.join(str(s) for s in steps)}[/]"
 
 
 @app.command()

@@ -131,6 +131,7 @@ def test_a_pipeline_is_served_with_the_steps_outputs(
     # The model metadata is the pipeline's card: its inputs, its outputs derived from the steps'.
     meta = client.get("/v2/models/pipe-chain", headers=server.headers("consumer", "10.9.0.3")).json()
     assert [o["name"] for o in meta["outputs"]] == ["total", "root"]
+    assert meta["platform"] == "industry_brain_pipeline"
 
 
 def test_timings_come_per_step_when_asked(parts: None, client: httpx.Client, server: Server) -> None:

@@ -231,11 +231,19 @@ class Centre:
             # A pipeline is warm when its steps are: a step to load must not run on the event loop.
             runtime = self.models.get(name, chosen)
             if isinstance(runtime, PipelineRuntime):
-                return all(
-                    self.is_warm(s.component, s.version if isinstance(s.version, int) else None)
-                    for s in runtime.steps
-                )
+                return all(self._step_warm(s.component, s.version) for s in runtime.steps)
         return True
+
+    def _step_warm(self, name: str, ref: int | str) -> bool:
+        """Whether a pipeline step's version is resident (not recursive: a step is never a pipeline
+        that is run, so a loop of versions cannot make this spin)."""
+        component = self._components.get(name)
+        if component is None or component.route is None:
+            return False
+        version = ref if isinstance(ref, int) else component.aliases.get(ref, component.route.default)
+        if ref == "production":
+            version = component.route.default
+        return (name, version) in self.models
 
     def batcher(self, component: Component, runtime: Runtime) -> Batcher | None:
         """The batcher of this version when its serving policy batches, else None.

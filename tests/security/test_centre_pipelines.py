@@ -296,3 +296,31 @@ def test_a_step_the_caller_cannot_see_hides_the_pipeline(
     assert error_of(response).startswith("component 'pipe-narrowed' was not found")
     assert "pipe-narrowing" not in response.text and "root" not in response.text
     assert infer(client, server, "consumer", "pipe-narrowed", np.ones((1, 3))).status_code == 200
+
+
+def test_a_pipeline_gets_new_versions_like_a_component(
+    parts: None, client: httpx.Client, server: Server
+) -> None:
+    data = spec("pipe-versioned")
+    assert register_pipeline(client, server, "developer", data).status_code == 201
+    data["outputs"] = [{"name": "root", "from": "root.z"}]
+    again = register_pipeline(client, server, "developer", data, "/api/v1/components/pipe-versioned/versions")
+    assert again.status_code == 201 and again.json()["version"] == 2, again.text
+    renamed = register_pipeline(
+        client, server, "developer", spec("pipe-other"), "/api/v1/components/pipe-versioned/versions"
+    )
+    assert renamed.status_code == 422 and "the pipeline is 'pipe-other', not 'pipe-versioned'" in error_of(
+        renamed
+    )
+    # Another tenant may not add versions to it (it sees it: 403).
+    foreign = register_pipeline(
+        client, server, "other-developer", data, "/api/v1/components/pipe-versioned/versions"
+    )
+    assert foreign.status_code == 403, foreign.text
+    pinned = client.post(
+        "/v2/models/pipe-versioned/versions/2/infer",
+        content=oip.encode_request({"x": np.ones((1, 3))}).body,
+        headers=server.headers("consumer", "10.9.0.6"),
+    )
+    assert pinned.status_code == 200, pinned.text
+    assert [o["name"] for o in pinned.json()["outputs"]] == ["root"] and pinned.json()["model_version"] == "2"

@@ -78,6 +78,10 @@ class PlatformSettings(BaseSettings):
     are monitored; no payload is kept, only bin counts. At 0.05 the statistics cost under 5% of a warm
     call's CPU in the replica (bench/drift_overhead.py); 2,000 calls/s give 100 sampled rows a second."""
 
+    payload_samples_keep: int = Field(default=1000, ge=1, le=1_000_000)
+    """Payload samples kept per component version (the newest), for private components whose owner
+    turned sampling on (`ServingPolicy.payload_sample_rate`, deploy/centre/payloads.py)."""
+
     preload: bool = True
     """Whether a replica loads every servable component's default version in the background when it
     starts (up to its resident bound), so that first calls do not wait for a load."""

@@ -31,6 +31,7 @@ from model_hub.lifecycle import Lifecycle
 from model_hub.serving_policy import ServingPolicy
 from model_hub.settings import HubSettings
 from model_hub.store import ARTIFACT_DIR, ComponentStore, to_version
+from model_hub.taxonomy import Visibility
 from model_hub.versions import ComponentInfo, Lineage, Version
 
 log = logging.getLogger(__name__)
@@ -365,6 +366,13 @@ class Registry:
 
     def set_serving(self, name: str, policy: ServingPolicy) -> None:
         """Batching and scaling of ``name`` (ops); replicas pick it up with the component's route."""
+        if policy.payload_sample_rate > 0:
+            visibility = self.card(name).visibility
+            if visibility is not Visibility.private:
+                raise HubError(
+                    f"payload sampling is for private components only; {name} is {visibility.value}, "
+                    "so its callers are other tenants, whose inputs its owner may not keep"
+                )
         self.lifecycle.set_serving(name, policy)
 
     def set_canary(self, name: str, version: int, percent: float) -> None:

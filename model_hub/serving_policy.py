@@ -54,6 +54,14 @@ class ServingPolicy(BaseModel):
         description="PSI of any feature against the training statistics at which a drift event is raised",
     )
 
+    payload_sample_rate: float = Field(
+        default=0.0,
+        ge=0,
+        le=0.1,
+        description="share of successful calls whose inputs and outputs are kept for the owner "
+        "(private components only; 0: none, the default)",
+    )
+
     @model_validator(mode="after")
     def _replicas(self) -> Self:
         if self.min_replicas > self.max_replicas:

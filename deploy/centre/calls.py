@@ -25,6 +25,7 @@ from deploy.centre.keycheck import client_address
 from deploy.centre.runtimes import PipelineRuntime
 from deploy.tenancy import Principal
 from model_hub.errors import HubError
+from model_hub.taxonomy import Visibility
 from scheduler.credentials import api_key
 
 log = logging.getLogger("brain.gateway")
@@ -257,6 +258,14 @@ class InferCall:
                 monitor.observe(self.inputs, outputs)
             except Exception:  # monitoring must never turn an answer into an error
                 log.exception("drift statistics failed")
+        rate = self.component.serving.payload_sample_rate
+        if rate and self.runtime.card.visibility is Visibility.private:  # the policy says why private
+            try:
+                self.centre.payloads.offer(
+                    self.name, self.runtime.version, self.principal.tenant.name, rate, self.inputs, outputs
+                )
+            except Exception:
+                log.exception("payload sampling failed")
         return encoded
 
     def succeeded(self) -> None:

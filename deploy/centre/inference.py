@@ -38,6 +38,7 @@ from deploy.centre.errors import (
 from deploy.centre.keycheck import KeyCheck
 from deploy.centre.metrics import Metrics
 from deploy.centre.oip import Caps
+from deploy.centre.payloads import PayloadSampler
 from deploy.centre.resident import LoadEvent, ResidentModels
 from deploy.centre.routing import Canary, Route
 from deploy.centre.runtimes import PipelineRuntime, Runtime, open_runtime
@@ -129,6 +130,8 @@ class Centre:
         # Per resident version with training statistics: its traffic's histograms (deploy/centre/drift.py).
         self.drift: dict[tuple[str, int], DriftMonitor] = {}
         self._drift_every = max(1, round(1 / settings.drift_sample_rate)) if settings.drift_sample_rate else 0
+        # Payloads of private components whose owner turned sampling on (deploy/centre/payloads.py).
+        self.payloads = PayloadSampler()
         self._lock = threading.Lock()
         self._clock = clock
         self._random = random.Random()
@@ -153,6 +156,7 @@ class Centre:
         self._batch_pool.shutdown(wait=False, cancel_futures=True)
         self.cold_pool.shutdown(wait=False, cancel_futures=True)
         self.flusher.stop()
+        self.payloads.write(self.tenants.engine, self.settings.payload_samples_keep)
         self.registry.close()
 
     # --- the request path ----------------------------------------------------------------------
@@ -488,6 +492,7 @@ class Centre:
                 self.check_drift()
             except Exception:  # scoring must never stop the routes from refreshing
                 log.exception("checking drift failed")
+            self.payloads.write(self.tenants.engine, self.settings.payload_samples_keep)
             if wait == 0.0 and self.settings.preload:
                 self.cold_pool.submit(self._preload, routes)
             wait = max(ROUTE_TTL_S, 20 * (time.monotonic() - started))

@@ -135,6 +135,14 @@ class RegistryClient:
         """The drift scores of a component's monitored versions (`GET /api/v1/components/NAME/drift`)."""
         return self._json(self._http.get(f"/api/v1/components/{name}/drift"))
 
+    def payloads(self, name: str, version: int | None = None, limit: int = 100) -> dict[str, Any]:
+        """The newest payload samples of a private component of the key's tenant."""
+        params: dict[str, Any] = {"limit": limit} | ({"version": version} if version is not None else {})
+        return self._json(self._http.get(f"/api/v1/components/{name}/payloads", params=params))
+
+    def purge_payloads(self, name: str) -> dict[str, Any]:
+        return self._json(self._http.delete(f"/api/v1/components/{name}/payloads"))
+
     def export(self, name: str, version: str | int | None, dest: Path) -> Path:
         """Unpack a version's verified artifact folder into ``dest/NAME-vVERSION``."""
         params = {"version": str(version)} if version is not None else {}

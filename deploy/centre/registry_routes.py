@@ -30,8 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from deploy.centre import payloads
 from deploy.centre.calls import address_of, centre_of, key_of, version_of
-from deploy.centre.errors import BadRequest, NotFound, NotYours, PayloadTooLarge, PickleUpload
+from deploy.centre.errors import BadRequest, Forbidden, NotFound, NotYours, PayloadTooLarge, PickleUpload
 from deploy.centre.inference import Centre, check_name
 from deploy.tenancy import Principal, can_see
 from model_hub import Card, Lineage, ServingPolicy, Version
@@ -94,6 +95,7 @@ class ServingChange(_Body):
     max_replicas: int | None = None
     target_ongoing_requests: float | None = None
     downscale_delay_s: float | None = None
+    payload_sample_rate: float | None = None
 
 
 B = TypeVar("B", bound=_Body)
@@ -153,6 +155,8 @@ REGISTRY_STATUSES: dict[tuple[str, str], tuple[int, ...]] = {
     ("DELETE", "/api/v1/components/{name}/canary"): (400, 404, *_AUTHENTICATED),
     ("PUT", "/api/v1/components/{name}/serving"): _WRITE,
     ("GET", "/api/v1/components/{name}/export"): (400, 404, 409, *_AUTHENTICATED),
+    ("GET", "/api/v1/components/{name}/payloads"): (400, 404, *_AUTHENTICATED),
+    ("DELETE", "/api/v1/components/{name}/payloads"): (400, 404, *_AUTHENTICATED),
 }
 
 
@@ -169,7 +173,9 @@ async def register(request: Request) -> JSONResponse:
         version = await run_in_threadpool(_register, centre, principal, card, folder, lineage, False)
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
-    return JSONResponse(_version(version), 201)
+    answer = _version(version)
+    await run_in_threadpool(_record, centre, principal, "component.register", card.name, card.owner, answer)
+    return JSONResponse(answer, 201)
 
 
 @router.get("/api/v1/components/{name}")
@@ -203,7 +209,9 @@ async def add_version(name: str, request: Request) -> JSONResponse:
         version = await run_in_threadpool(_register, centre, principal, card, folder, lineage, True)
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
-    return JSONResponse(_version(version), 201)
+    answer = _version(version)
+    await run_in_threadpool(_record, centre, principal, "component.version", name, owner, answer)
+    return JSONResponse(answer, 201)
 
 
 @router.post("/api/v1/components/{name}/promote", openapi_extra=_json_doc(PromoteBody))
@@ -214,6 +222,7 @@ async def promote(name: str, request: Request) -> dict[str, Any]:
         request,
         name,
         "release components",
+        "component.promote",
         lambda c, _: _version(c.registry.promote(name, body.version, body.alias)),
     )
 
@@ -223,7 +232,11 @@ async def rollback(name: str, request: Request) -> dict[str, Any]:
     """Point production back at the previous production version (or at ``to``)."""
     body = await _parse(request, RollbackBody)
     return await _change(
-        request, name, "release components", lambda c, _: _version(c.registry.rollback(name, body.to))
+        request,
+        name,
+        "release components",
+        "component.rollback",
+        lambda c, _: _version(c.registry.rollback(name, body.to)),
     )
 
 
@@ -238,7 +251,7 @@ async def deprecate(name: str, request: Request) -> dict[str, Any]:
         centre.registry.deprecate(name, body.version, body.replacement)
         return {"component": name, "version": body.version, "replaced_by": body.replacement}
 
-    return await _change(request, name, "release components", run)
+    return await _change(request, name, "release components", "component.deprecate", run)
 
 
 @router.put("/api/v1/components/{name}/canary", openapi_extra=_json_doc(CanaryBody))
@@ -250,7 +263,7 @@ async def set_canary(name: str, request: Request) -> dict[str, Any]:
         centre.registry.set_canary(name, body.version, body.percent)
         return {"component": name, "version": body.version, "percent": body.percent}
 
-    return await _change(request, name, "release components", run)
+    return await _change(request, name, "release components", "component.canary", run)
 
 
 @router.delete("/api/v1/components/{name}/canary")
@@ -261,7 +274,7 @@ async def clear_canary(name: str, request: Request) -> dict[str, Any]:
         centre.registry.clear_canary(name)
         return {"component": name, "canary": None}
 
-    return await _change(request, name, "release components", run)
+    return await _change(request, name, "release components", "component.canary.clear", run)
 
 
 @router.put("/api/v1/components/{name}/serving", openapi_extra=_json_doc(ServingChange))
@@ -280,7 +293,7 @@ async def set_serving(name: str, request: Request) -> dict[str, Any]:
         centre.registry.set_serving(name, policy)
         return {"component": name, **policy.model_dump()}
 
-    return await _change(request, name, "manage deployments", run)
+    return await _change(request, name, "manage deployments", "component.serving", run)
 
 
 @router.get("/api/v1/components/{name}/export")
@@ -308,7 +321,45 @@ async def export(
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
 
-    return await _change(request, name, "export components", run)
+    return await _change(request, name, "export components", "component.export", run)
+
+
+@router.get("/api/v1/components/{name}/payloads")
+async def payload_samples(
+    name: str,
+    request: Request,
+    version: int | None = Query(None, ge=1, le=1_000_000, description="One version; default all"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    """The newest payload samples of a private component whose policy samples them (owner only)."""
+    centre, principal = await _caller(request)
+
+    def run() -> dict[str, Any]:
+        _owner_only(centre, principal, name)
+        engine = centre.tenants.engine
+        return {
+            "component": name,
+            "sample_rate": centre.registry.info(name).serving.payload_sample_rate,
+            "stored": payloads.count_samples(engine, name),
+            "items": payloads.read_samples(engine, name, version=version, limit=limit),
+        }
+
+    return await run_in_threadpool(run)
+
+
+@router.delete("/api/v1/components/{name}/payloads")
+async def purge_payload_samples(name: str, request: Request) -> dict[str, Any]:
+    """Delete every payload sample of the component (owner only; sampling itself stays as set)."""
+    centre, principal = await _caller(request)
+
+    def run() -> dict[str, Any]:
+        owner = _owner_only(centre, principal, name)
+        deleted = payloads.purge_samples(centre.tenants.engine, name)
+        answer = {"component": name, "deleted": deleted}
+        _record(centre, principal, "component.payloads.purge", name, owner, answer)
+        return answer
+
+    return await run_in_threadpool(run)
 
 
 def _register(
@@ -389,15 +440,46 @@ def _owned(centre: Centre, principal: Principal, name: str, right: str) -> str:
     raise NotFound(f"component {name!r}", "`GET /api/v1/components` lists what you can use")
 
 
-async def _change(request: Request, name: str, right: str, action: Callable[[Centre, Principal], T]) -> T:
-    """Authenticate, check ``right`` on ``name``, and run ``action`` in a worker thread (MLflow)."""
+def _owner_only(centre: Centre, principal: Principal, name: str) -> str:
+    """The owner of ``name`` when the caller is one of its keys with `read payload samples`; payloads
+    are the enterprise's own data, so not even registry moderation reaches them (403), and a component
+    the caller cannot see answers 404."""
+    tags = _tags(centre, name)
+    owner = tags.get("brain.owner", "")
+    if owner != principal.tenant.name:
+        if principal.may("moderate registry") or _may_see(principal, tags):  # it knows the component
+            raise Forbidden(
+                principal.role.value,
+                "read payload samples",
+                [f"the admin or developer keys of {owner!r}, the component's owner"],
+            )
+        raise NotFound(f"component {name!r}", "`GET /api/v1/components` lists what you can use")
+    principal.require("read payload samples")
+    return owner
+
+
+async def _change(
+    request: Request, name: str, right: str, audit: str, action: Callable[[Centre, Principal], T]
+) -> T:
+    """Authenticate, check ``right`` on ``name``, run ``action`` in a worker thread (MLflow), and write
+    the audit entry ``audit`` once it has succeeded."""
     centre, principal = await _caller(request)
 
     def run() -> T:
-        _owned(centre, principal, name, right)
-        return action(centre, principal)
+        owner = _owned(centre, principal, name, right)
+        result = action(centre, principal)
+        _record(centre, principal, audit, name, owner, result if isinstance(result, dict) else {})
+        return result
 
     return await run_in_threadpool(run)
+
+
+def _record(
+    centre: Centre, principal: Principal, action: str, name: str, owner: str, detail: dict[str, Any]
+) -> None:
+    """The registry's audit entry: who (key and tenant) did what to whose component."""
+    who = {"tenant": principal.tenant.name, "role": principal.role.value, "owner": owner}
+    centre.tenants.record(principal.actor, action, name, {**who, **detail})
 
 
 # --- bodies and uploads --------------------------------------------------------------------------

@@ -37,6 +37,7 @@ STATUSES: dict[str, tuple[int, ...]] = {
     "/api/v1/tenants/{name}/limits": (400, 404, *_AUTHENTICATED),
     "/api/v1/usage/daily": (400, *_AUTHENTICATED),
     "/api/v1/usage/assessment": (400, *_AUTHENTICATED),
+    "/api/v1/audit": (400, *_AUTHENTICATED),
 }
 
 
@@ -95,7 +96,7 @@ def include(api: FastAPI) -> None:
         name = _tenant_for(principal, wanted.tenant)
         store = centre_of(request).tenants
         ttl = timedelta(days=wanted.days) if wanted.days is not None else None
-        issued = store.issue_key(name, wanted.role, _actor(principal), label=wanted.label, ttl=ttl)
+        issued = store.issue_key(name, wanted.role, principal.actor, label=wanted.label, ttl=ttl)
         return JSONResponse({**_key_json(issued.key, utcnow()), "key": issued.secret}, 201)
 
     @api.post("/api/v1/keys/{prefix}/revoke")
@@ -107,7 +108,7 @@ def include(api: FastAPI) -> None:
         owned = next((k for k in store.list_keys() if k.key_id == key_id), None)
         if owned is None or (owned.tenant != principal.tenant.name and not principal.may("manage tenants")):
             raise NotFound(f"API key {prefix!r}", "GET /api/v1/keys lists your tenant's keys")
-        return _key_json(store.revoke_key(key_id, _actor(principal)), utcnow())
+        return _key_json(store.revoke_key(key_id, principal.actor), utcnow())
 
     @api.get("/api/v1/tenants")
     def list_tenants(request: Request) -> dict[str, Any]:
@@ -122,7 +123,7 @@ def include(api: FastAPI) -> None:
         principal = _principal(request, "manage tenants")
         spec = _parse(TenantSpec, body, "tenant")
         centre = centre_of(request)
-        tenant = centre.tenants.create_tenant(spec, _actor(principal))
+        tenant = centre.tenants.create_tenant(spec, principal.actor)
         queue = give_tenant_queue(tenant, centre.settings)
         return JSONResponse({**_tenant_json(tenant), "queue": queue}, 201)
 
@@ -134,7 +135,7 @@ def include(api: FastAPI) -> None:
         store = centre_of(request).tenants
         tenant = store.set_limits(
             name,
-            _actor(principal),
+            principal.actor,
             rate_per_second=limits.rate_per_second,
             burst=limits.burst,
             monthly_quota=limits.monthly_quota,
@@ -165,6 +166,20 @@ def include(api: FastAPI) -> None:
         store = centre_of(request).tenants
         return usage_assessment(store.engine, period, store.list_tenants())
 
+    @api.get("/api/v1/audit")
+    def audit(
+        request: Request,
+        target: str | None = Query(None, max_length=200, description="A tenant, key id or component"),
+        action: str | None = Query(
+            None, max_length=64, description='An action ("component.promote") or a family ("component.")'
+        ),
+        limit: int = Query(100, ge=1, le=1000),
+    ) -> dict[str, Any]:
+        """Who changed tenants, keys and the registry, and when; newest first (right `read audit log`)."""
+        _principal(request, "read audit log")
+        entries = centre_of(request).tenants.audit_log(target=target, action=action, limit=limit)
+        return {"items": [e.as_json() for e in entries]}
+
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -194,10 +209,6 @@ def _tenant_for(principal: Principal, tenant: str | None) -> str:
     if not principal.may("manage tenants"):
         raise NotFound(f"tenant {tenant!r}", "a key manages the keys of its own tenant only")
     return tenant
-
-
-def _actor(principal: Principal) -> str:
-    return f"key:{KEY_SCHEME}_{principal.key_id}"
 
 
 def _tenant_json(tenant: Tenant) -> dict[str, Any]:

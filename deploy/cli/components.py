@@ -603,6 +603,13 @@ def serving(
     downscale_delay_s: Annotated[
         float | None, typer.Option(help="Quiet seconds before a replica is removed (and zero is reached).")
     ] = None,
+    payload_sample_rate: Annotated[
+        float | None,
+        typer.Option(
+            help="Keep this share (at most 0.1) of calls' inputs and outputs for the owner; "
+            "private components only; 0 stops it (`brain components payloads` reads them)."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show or set how a component is served: dynamic batching, and a deployment of its own.
@@ -621,6 +628,7 @@ def serving(
             "max_replicas": max_replicas,
             "target_ongoing_requests": target_ongoing_requests,
             "downscale_delay_s": downscale_delay_s,
+            "payload_sample_rate": payload_sample_rate,
         }.items()
         if v is not None
     }
@@ -657,7 +665,45 @@ def serving(
         if policy.dedicated
         else "the shared capability-centre deployment"
     )
-    console.print(f"{name}: batching {batching}; served by {where}")
+    sampled = f"; payloads sampled at {policy.payload_sample_rate:g}" if policy.payload_sample_rate else ""
+    console.print(f"{name}: batching {batching}; served by {where}{sampled}")
+
+
+@app.command()
+def payloads(
+    name: str,
+    version: Annotated[int | None, typer.Option(min=1, help="Only this version.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="The newest this many.")] = 20,
+    purge: Annotated[bool, typer.Option("--purge", help="Delete every sample of the component.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Read (or purge) the payload samples of a private component of your tenant, kept when its
+    serving policy samples them (`brain components serving NAME --payload-sample-rate 0.01`). Read
+    from the capability centre with a key of the owner's admin or developer (--url/--key)."""
+    client = _remote()
+    if client is None:
+        fail(
+            "payload samples are read from the capability centre: give its URL and an API key "
+            "(`brain components --url http://127.0.0.1:8000 --key ibk_… payloads NAME`, "
+            "or BRAIN_URL and BRAIN_API_KEY)"
+        )
+    try:
+        body = client.purge_payloads(name) if purge else client.payloads(name, version, limit)
+    except httpx.HTTPError as exc:
+        fail(f"the capability centre at {client.url} did not answer ({exc}); is it running (`brain up`)?")
+    if as_json:
+        emit_json(body)
+        return
+    if purge:
+        console.print(f"{name}: {body['deleted']} payload samples deleted")
+        return
+    console.print(f"{name}: {body['stored']} samples stored, sample rate {body['sample_rate']:g}")
+    for item in body["items"]:
+        inputs = ", ".join(f"{k} {v['shape']}" for k, v in item["inputs"].items())
+        outputs = ", ".join(f"{k} {v['shape']}" for k, v in item["outputs"].items())
+        console.print(
+            f"  {item['at'][:19]}  v{item['version']}  {item['tenant']}  in: {inputs}  out: {outputs}"
+        )
 
 
 @app.command()

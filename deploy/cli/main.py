@@ -28,6 +28,7 @@ app.command()(platform.doctor)
 app.command()(backup.backup)
 app.command()(backup.restore)
 app.command()(demo.demo)
+app.command()(tenancy.audit)
 
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(pools_app, name="pools")

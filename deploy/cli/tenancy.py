@@ -224,3 +224,26 @@ def usage_report_cmd(
             f"{line.latency_ms_max:.2f}",
         )
     console.print(table)
+
+
+def audit(
+    target: Annotated[str | None, typer.Option(help="Only this tenant, key id (ibk_…) or component.")] = None,
+    action: Annotated[
+        str | None,
+        typer.Option(help='Only this action ("component.promote") or family ("component.", "key.").'),
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many, newest first.")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who changed tenants, keys and the registry, and when (newest first)."""
+    entries = _store().audit_log(target=target, action=action, limit=limit)
+    if as_json:
+        emit_json([e.as_json() for e in entries])
+        return
+    table = Table(title="audit log")
+    for col in ("at (UTC)", "actor", "action", "target", "detail"):
+        table.add_column(col)
+    for e in entries:
+        detail = ", ".join(f"{k}={v}" for k, v in e.detail.items() if not isinstance(v, dict | list))
+        table.add_row(e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.action, e.target, detail)
+    console.print(table)

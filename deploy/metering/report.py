@@ -8,9 +8,11 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
+from datetime import date
 from typing import Any, Literal
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
+from sqlalchemy.sql.functions import FunctionElement
 
 from deploy.centre.errors import BadRequest
 from deploy.metering.calendar import month_days
@@ -39,31 +41,56 @@ class UsageLine:
 USAGE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(UsageLine))
 
 
-def usage_report(
-    engine: Engine, month: str, *, tenant: str | None = None, component: str | None = None
-) -> list[UsageLine]:
-    """Usage of ``month`` ("2026-11") per tenant × component × version, from what has been flushed."""
-    first, following = month_days(month)
-    calls = func.sum(UsageRow.calls)
-    query = (
-        select(
-            UsageRow.tenant,
-            UsageRow.component,
-            UsageRow.version,
-            calls,
-            func.sum(UsageRow.errors),
-            func.sum(UsageRow.rows),
-            func.sum(UsageRow.latency_ms_sum),
-            func.max(UsageRow.latency_ms_max),
-        )
-        .where(UsageRow.day >= first, UsageRow.day < following)
-        .group_by(UsageRow.tenant, UsageRow.component, UsageRow.version)
-        .order_by(UsageRow.tenant, UsageRow.component, UsageRow.version)
-    )
+def _usage_query(
+    columns: Sequence[Any],
+    days: tuple[date, date],
+    tenant: str | None,
+    component: str | None,
+) -> Select[Any]:
+    """SELECT ``columns`` (the grouping ones first) of the usage rows of the half-open day range, with
+    the optional filters, grouped and ordered by every column that is not a sum: one place for the filter
+    rules that every report shares."""
+    first, following = days
+    keys = [c for c in columns if not isinstance(c, FunctionElement)]
+    query = select(*columns).where(UsageRow.day >= first, UsageRow.day < following)
     if tenant is not None:
         query = query.where(UsageRow.tenant == tenant)
     if component is not None:
         query = query.where(UsageRow.component == component)
+    return query.group_by(*keys).order_by(*keys)
+
+
+def usage_report(
+    engine: Engine, month: str, *, tenant: str | None = None, component: str | None = None
+) -> list[UsageLine]:
+    """Usage of ``month`` ("2026-11") per tenant × component × version, from what has been flushed."""
+    return _usage_lines(engine, month, month_days(month), tenant=tenant, component=component)
+
+
+def _usage_lines(
+    engine: Engine,
+    label: str,
+    days: tuple[date, date],
+    *,
+    tenant: str | None = None,
+    component: str | None = None,
+) -> list[UsageLine]:
+    """Usage lines over ``days``, each labelled ``label`` (a month, or a year for the assessment)."""
+    query = _usage_query(
+        [
+            UsageRow.tenant,
+            UsageRow.component,
+            UsageRow.version,
+            func.sum(UsageRow.calls),
+            func.sum(UsageRow.errors),
+            func.sum(UsageRow.rows),
+            func.sum(UsageRow.latency_ms_sum),
+            func.max(UsageRow.latency_ms_max),
+        ],
+        days,
+        tenant,
+        component,
+    )
     with engine.connect() as connection:
         result = connection.execute(query).all()
     lines = []
@@ -71,7 +98,7 @@ def usage_report(
         n = int(n or 0)
         lines.append(
             UsageLine(
-                month=month,
+                month=label,
                 tenant=t,
                 component=c,
                 version=v,
@@ -90,23 +117,18 @@ def usage_by_day(
 ) -> list[dict[str, Any]]:
     """Calls and errors of ``month`` per day × tenant × component (all versions), oldest day first: the
     series behind the portal's usage charts; the monthly lines stay `usage_report`'s."""
-    first, following = month_days(month)
-    query = (
-        select(
+    query = _usage_query(
+        [
             UsageRow.day,
             UsageRow.tenant,
             UsageRow.component,
             func.sum(UsageRow.calls),
             func.sum(UsageRow.errors),
-        )
-        .where(UsageRow.day >= first, UsageRow.day < following)
-        .group_by(UsageRow.day, UsageRow.tenant, UsageRow.component)
-        .order_by(UsageRow.day, UsageRow.tenant, UsageRow.component)
+        ],
+        month_days(month),
+        tenant,
+        component,
     )
-    if tenant is not None:
-        query = query.where(UsageRow.tenant == tenant)
-    if component is not None:
-        query = query.where(UsageRow.component == component)
     with engine.connect() as connection:
         rows = connection.execute(query).all()
     return [
@@ -135,17 +157,18 @@ YEAR = re.compile(r"^(\d{4})$")
 UNKNOWN_GROUP = "-"
 
 
-def period_months(period: str) -> list[str]:
-    """The months of ``period``: a month ("2026-11") or a whole year ("2026"); BadRequest otherwise."""
+def period_days(period: str) -> tuple[date, date]:
+    """First day of ``period`` (a month "2026-11" or a whole year "2026") and the first day after it;
+    BadRequest otherwise."""
     if YEAR.match(period):
-        return [f"{period}-{number:02d}" for number in range(1, 13)]
+        year = int(period)
+        return date(year, 1, 1), date(year + 1, 1, 1)
     try:
-        month_days(period)
+        return month_days(period)
     except BadRequest:
         raise BadRequest(
             f"period {period!r} is neither a month (YYYY-MM, e.g. 2026-11) nor a year (YYYY)"
         ) from None
-    return [period]
 
 
 def assessment(lines: Iterable[UsageLine], tenants: Sequence[Any]) -> dict[str, list[dict[str, Any]]]:
@@ -187,7 +210,7 @@ def assessment(lines: Iterable[UsageLine], tenants: Sequence[Any]) -> dict[str, 
 
 def usage_assessment(engine: Engine, period: str, tenants: Sequence[Any]) -> dict[str, Any]:
     """:func:`assessment` of every tenant's usage in ``period`` (a month or a year), with the totals."""
-    lines = [line for month in period_months(period) for line in usage_report(engine, month)]
+    lines = _usage_lines(engine, period, period_days(period))  # one query, for a month or a year
     result = assessment(lines, tenants)
     return {
         "period": period,

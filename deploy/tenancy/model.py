@@ -130,6 +130,11 @@ class Principal:
     key_id: str
 
     @property
+    def actor(self) -> str:
+        """Who acted, for the audit log: the key's public id (never its secret)."""
+        return f"key:{KEY_SCHEME}_{self.key_id}"
+
+    @property
     def operator(self) -> bool:
         """Whether the key holds the platform-wide rights (an operator tenant's admin or ops)."""
         return self.may("manage pools")
@@ -154,3 +159,12 @@ class AuditEntry:
     action: str
     target: str
     detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "target": self.target,
+            "detail": self.detail,
+        }

@@ -90,6 +90,12 @@ RIGHTS: dict[str, Right] = {
         frozenset({Role.admin, Role.developer}),
         "导出本租户组件制品",
     ),
+    "read payload samples": _own(
+        "payload samples",
+        "read and purge the sampled calls of its tenant's private components (never another tenant's)",
+        frozenset({Role.admin, Role.developer}),
+        "查看、清除本租户私有组件的采样请求",
+    ),
     "manage deployments": _own(
         "deployments",
         "manage its tenant's deployments and components' serving policies",
@@ -148,6 +154,11 @@ RIGHTS: dict[str, Right] = {
         "components",
         "change, deprecate or export any tenant's component (registry moderation)",
         "审核、下架、导出任意租户组件",
+    ),
+    "read audit log": _platform(
+        "audit log",
+        "read who changed tenants, keys and the registry, and when",
+        "查看租户、密钥与组件注册变更的审计日志",
     ),
     "manage tenants": _platform(
         "tenants",

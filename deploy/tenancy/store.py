@@ -224,16 +224,30 @@ class TenantStore:
 
     # --- audit ------------------------------------------------------------------------------------
 
-    def audit_log(self, *, target: str | None = None, limit: int = 100) -> list[AuditEntry]:
-        """The newest admin actions first."""
+    def audit_log(
+        self, *, target: str | None = None, action: str | None = None, limit: int = 100
+    ) -> list[AuditEntry]:
+        """The newest entries first; ``action`` ending in "." selects a family ("component.")."""
         with Session(self.engine) as session:
             query = select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id.desc()).limit(limit)
             if target is not None:
                 query = query.where(AuditRow.target == target)
+            if action is not None:
+                query = query.where(
+                    AuditRow.action.startswith(action, autoescape=True)
+                    if action.endswith(".")
+                    else AuditRow.action == action
+                )
             return [
                 AuditEntry(at=utc(r.at), actor=r.actor, action=r.action, target=r.target, detail=r.detail)
                 for r in session.scalars(query)
             ]
+
+    def record(self, actor: str, action: str, target: str, detail: dict[str, Any]) -> None:
+        """Append an entry for a change made elsewhere (the registry in MLflow), after it succeeded:
+        the two stores share no transaction, so a change is logged only once it has happened."""
+        with Session(self.engine) as session, session.begin():
+            self._audit(session, actor, action, target, detail, self._clock())
 
     @staticmethod
     def _audit(

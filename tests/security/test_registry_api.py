@@ -584,3 +584,126 @@ def test_the_cli_goes_through_the_api_with_a_url_and_key(
     other = runner.invoke(app, ["components", "promote", "cli-ridge", "1"])
     assert other.exit_code != 0
     assert "belongs to tenant 'lubei-chem'" in str(getattr(other.exception, "message", other.output))
+
+
+# --- the audit log --------------------------------------------------------------------------------
+
+
+def test_registry_changes_are_audited_and_only_operators_read_the_log(
+    server: Server, client: httpx.Client
+) -> None:
+    register_formula(client, server, "developer", "audited", visibility="public")
+    promoted = client.post(
+        "/api/v1/components/audited/promote",
+        json={"version": 1, "alias": "production"},
+        headers=server.headers("developer", "10.7.9.1"),
+    )
+    assert promoted.status_code == 200, promoted.text
+    refused = client.post(
+        "/api/v1/components/audited/deprecate",
+        json={"version": 1},
+        headers=server.headers("other-admin", "10.7.9.1"),
+    )
+    assert refused.status_code == 403  # a refused change leaves no entry
+
+    def log(who: str, **params: str) -> httpx.Response:
+        return client.get("/api/v1/audit", params=params, headers=server.headers(who, "10.7.9.2"))
+
+    entries = log("operator", target="audited").json()["items"]
+    assert [e["action"] for e in entries] == ["component.promote", "component.register"]
+    developer = f"key:ibk_{server.centre.tenants.authenticate(server.keys['developer']).key_id}"
+    for entry in entries:
+        assert entry["actor"] == developer
+        assert (entry["detail"]["tenant"], entry["detail"]["role"], entry["detail"]["owner"]) == (
+            "lubei-chem",
+            "developer",
+            "lubei-chem",
+        )
+    assert entries[0]["detail"]["aliases"] == ["production"]
+    family = log("operator-ops", action="component.", target="audited").json()["items"]
+    assert len(family) == 2
+    assert log("operator", action="component.deprecate", target="audited").json()["items"] == []
+    # The same entries from the host's CLI (the operator's own authority on the database).
+    assert [e.action for e in server.centre.tenants.audit_log(target="audited")] == [
+        "component.promote",
+        "component.register",
+    ]
+    for who in ("developer", "admin", "ops", "consumer", "other-admin", "operator-consumer"):
+        response = log(who)
+        assert response.status_code == 403 and "read audit log" in error_of(response), who
+    assert log("operator", limit="0").status_code == 400
+
+
+# --- payload samples ------------------------------------------------------------------------------
+
+
+def test_payload_samples_are_kept_for_a_private_component_and_read_by_its_owner_only(
+    server: Server, client: httpx.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from deploy.cli.main import app
+
+    register_formula(client, server, "developer", "sampled", visibility="private")
+    register_formula(client, server, "developer", "sampled-public", visibility="public")
+
+    def serving(name: str, rate: float, who: str = "admin") -> httpx.Response:
+        return client.put(
+            f"/api/v1/components/{name}/serving",
+            json={"payload_sample_rate": rate},
+            headers=server.headers(who, "10.7.10.1"),
+        )
+
+    refused = serving("sampled-public", 0.1)
+    assert refused.status_code == 400 and "private components only" in error_of(refused)
+    assert serving("sampled", 0.5).status_code == 400  # over the 0.1 cap, named by the validation
+    assert serving("sampled", 0.1).status_code == 200
+
+    def samples(who: str, **params: str) -> httpx.Response:
+        return client.get(
+            "/api/v1/components/sampled/payloads", params=params, headers=server.headers(who, "10.7.10.2")
+        )
+
+    def called_until_stored() -> int:
+        for _ in range(10):  # the policy reaches the replica with the routes (every 2 s)
+            assert infer(client, server, "developer", "sampled").status_code == 200
+        stored: int = samples("developer").json()["stored"]
+        return stored
+
+    assert until(called_until_stored, timeout=30) >= 1
+    body = samples("developer", limit="1").json()
+    assert body["sample_rate"] == 0.1
+    (sample,) = body["items"]
+    assert sample["inputs"]["x"]["data"] == [1.0] * 6 and sample["outputs"]["y"]["data"] == [6.0, 6.0]
+    assert sample["tenant"] == "lubei-chem"
+
+    # The owner's admin and developer only: not its consumer or ops, not a platform operator (it is the
+    # enterprise's data), and another tenant does not learn that the component exists.
+    for who in ("consumer", "ops", "operator", "operator-ops"):
+        response = samples(who)
+        assert response.status_code == 403 and "read payload samples" in error_of(response), who
+    assert samples("other-admin").status_code == 404
+    assert samples("admin").status_code == 200
+    assert samples("developer", limit="0").status_code == 400
+
+    # The same through `brain components` with the developer's key; the consumer's key is refused.
+    monkeypatch.setenv("BRAIN_URL", server.url)
+    monkeypatch.setenv("BRAIN_HOME", str(tmp_path / "client-home"))
+    monkeypatch.setenv("BRAIN_API_KEY", server.keys["developer"])
+    shown = CliRunner().invoke(app, ["components", "payloads", "sampled", "--limit", "1", "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["items"][0]["inputs"] == sample["inputs"]
+    listed = CliRunner().invoke(app, ["components", "payloads", "sampled"])
+    assert listed.exit_code == 0 and "samples stored" in listed.output
+    monkeypatch.setenv("BRAIN_API_KEY", server.keys["consumer"])
+    refused_cli = CliRunner().invoke(app, ["components", "payloads", "sampled"])
+    assert refused_cli.exit_code != 0
+
+    purged = client.delete(
+        "/api/v1/components/sampled/payloads", headers=server.headers("admin", "10.7.10.3")
+    )
+    assert purged.status_code == 200 and purged.json()["deleted"] >= 1
+    assert serving("sampled", 0.0).status_code == 200
+    assert samples("developer").json()["stored"] <= 1  # at most one written between purge and off
+    (entry, *_) = server.centre.tenants.audit_log(target="sampled", action="component.payloads.purge")
+    assert entry.detail["deleted"] == purged.json()["deleted"]

@@ -8,12 +8,14 @@ import sqlite3
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import Engine, create_engine, func, select
 
 from deploy.db import migrate, open_engine
 from deploy.metering import Meter, UsageFlusher, UsageLine, UsageRow, month_of, usage_report
+from deploy.metering.report import usage_assessment
 
 pytestmark = pytest.mark.integration
 
@@ -108,6 +110,30 @@ def test_report_by_month_tenant_and_component(engine: Engine) -> None:
     with engine.connect() as connection:
         days = connection.execute(select(UsageRow.day).distinct().order_by(UsageRow.day)).scalars().all()
     assert [d.isoformat() for d in days] == ["2026-10-31", "2026-11-01"]
+
+
+def test_assessment_of_a_year_sums_its_months_and_stops_at_its_edges(engine: Engine) -> None:
+    clock = Clock(datetime(2025, 12, 31, 16, 0, tzinfo=UTC))  # 00:00 on 1 January 2026 in China
+    meter = Meter(clock=clock)
+    meter.record("acme", "yield", "1", latency_s=0.001)
+    clock.now = datetime(2026, 6, 15, 4, 0, tzinfo=UTC)
+    meter.record("acme", "yield", "2", latency_s=0.001, error=True)
+    meter.record("beta", "energy", "1", latency_s=0.001)
+    clock.now = datetime(2026, 12, 31, 16, 0, tzinfo=UTC)  # 00:00 on 1 January 2027 in China: next year
+    meter.record("acme", "yield", "2", latency_s=0.001)
+    meter.flush(engine)
+    tenants = [
+        SimpleNamespace(name="acme", industries=("light-industry",), city="jinan"),
+        SimpleNamespace(name="beta", industries=("light-industry",), city="zibo"),
+    ]
+
+    year = usage_assessment(engine, "2026", tenants)
+    assert (year["calls"], year["errors"], year["tenants"]) == (3, 1, 2)
+    assert year["industries"] == [{"industry": "light-industry", "calls": 3, "errors": 1, "tenants": 2}]
+    assert [(c["city"], c["calls"]) for c in year["cities"]] == [("jinan", 2), ("zibo", 1)]
+    june = usage_assessment(engine, "2026-06", tenants)
+    assert (june["calls"], june["errors"], june["tenants"]) == (2, 1, 2)
+    assert usage_assessment(engine, "2027", tenants)["calls"] == 1
 
 
 def test_failed_flush_keeps_the_counts(engine: Engine, tmp_path: object) -> None:

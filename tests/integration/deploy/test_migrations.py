@@ -7,13 +7,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
+from deploy.centre.payloads import PayloadRow
 from deploy.db import Base, current_revision, downgrade, migrate, open_engine
 from deploy.metering import UsageRow
 from deploy.tenancy.schema import ApiKeyRow, AuditRow, TenantRow
 
 pytestmark = pytest.mark.integration
-TABLES = {"tenants", "api_keys", "audit_log", "usage"}
-ROWS = (TenantRow, ApiKeyRow, AuditRow, UsageRow)  # importing them puts their tables on Base.metadata
+TABLES = {"tenants", "api_keys", "audit_log", "usage", "payload_samples"}
+ROWS = (TenantRow, ApiKeyRow, AuditRow, UsageRow, PayloadRow)  # importing them puts their tables on Base.metadata
 
 
 def test_every_table_is_known() -> None:
@@ -26,7 +27,7 @@ def test_migrate_creates_the_schema_and_is_idempotent(db_url: str) -> None:
         assert current_revision(engine) is None
         migrate(engine)
         migrate(engine)  # every start calls it
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
         assert set(inspect(engine).get_table_names()) >= TABLES
     finally:
         engine.dispose()

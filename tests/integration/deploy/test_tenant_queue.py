@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from deploy.cli.main import app
 from deploy.cli.platform import ensure_starter_queues
 from deploy.cli.tenancy import tenants_app
 from deploy.settings import PlatformSettings
@@ -77,3 +78,20 @@ def test_brain_tenants_create_makes_the_queue(brain_home: Path, monkeypatch: pyt
         assert store.queue_tree() is not None
     finally:
         store.close()
+
+
+def test_brain_audit_shows_what_the_cli_changed(brain_home: Path) -> None:
+    runner = CliRunner()
+    args = ["tenants", "create", "qilu-chem", "--display", "齐鲁石化", "--kind", "enterprise",
+            "--industry", "high-end-chemicals", "--city", "zibo", "--actor", "ops-zhang"]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    shown = runner.invoke(app, ["audit", "--target", "qilu-chem", "--json"])
+    assert shown.exit_code == 0, shown.output
+    entries = json.loads(shown.output)
+    assert [(e["action"], e["actor"], e["target"]) for e in entries] == [
+        ("tenant.create", "ops-zhang", "qilu-chem")
+    ]
+    assert json.loads(runner.invoke(app, ["audit", "--action", "key.", "--json"]).output) == []
+    table = runner.invoke(app, ["audit"])
+    assert table.exit_code == 0 and "tenant.create" in table.output
+    assert runner.invoke(app, ["audit", "--limit", "0"]).exit_code != 0

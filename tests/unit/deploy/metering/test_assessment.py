@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from types import SimpleNamespace
 
 import pytest
 
 from deploy.centre.errors import BadRequest
-from deploy.metering.report import UNKNOWN_GROUP, UsageLine, assessment, period_months
+from deploy.metering.report import UNKNOWN_GROUP, UsageLine, assessment, period_days
 
 
 def _line(tenant: str, calls: int, errors: int = 0, component: str = "c") -> UsageLine:
@@ -39,8 +40,9 @@ def test_sums_per_industry_and_city_with_tenant_counts() -> None:
 
 
 def test_a_period_is_a_month_or_a_year() -> None:
-    assert period_months("2026-11") == ["2026-11"]
-    assert period_months("2026") == [f"2026-{m:02d}" for m in range(1, 13)]
+    assert period_days("2026-11") == (date(2026, 11, 1), date(2026, 12, 1))
+    assert period_days("2026-12") == (date(2026, 12, 1), date(2027, 1, 1))
+    assert period_days("2026") == (date(2026, 1, 1), date(2027, 1, 1))
     for bad in ("26", "2026-13", "2026-1", "last year", ""):
         with pytest.raises(BadRequest, match="YYYY-MM"):
-            period_months(bad)
+            period_days(bad)

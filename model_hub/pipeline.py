@@ -180,6 +180,10 @@ class PipelineSpec:
     def name(self) -> str:
         return self.card.name
 
+    @property
+    def owner(self) -> str:
+        return self.card.owner
+
 
 Resolve = Callable[[Step], Card | None]
 """The card of a step's component at the step's version, or None when there is none the pipeline's

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -336,3 +336,52 @@ def test_a_pipeline_gets_new_versions_like_a_component(
     pinned = until(lambda: (r := pinned_call()).status_code == 200 and r) or pinned_call()
     assert pinned.status_code == 200, pinned.text
     assert [o["name"] for o in pinned.json()["outputs"]] == ["root"] and pinned.json()["model_version"] == "2"
+
+
+def over_grpc(work: Callable[[str], None]) -> None:
+    """Run ``work(address)`` against the centre's gRPC service (`grpc_service.InferenceService`, what
+    Serve's replicas run) on a real grpc.aio server on a free loopback port, in this process: the same
+    centre as the REST tests. The server's loop runs in this thread (grpc.aio's does not stop from
+    another one), the client in a worker thread."""
+    import asyncio
+
+    import grpc
+    from tritonclient.grpc import service_pb2_grpc
+
+    from deploy.centre.grpc_service import InferenceService
+
+    async def run() -> None:
+        made = grpc.aio.server()
+        service_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceService(), made)  # type: ignore[no-untyped-call]
+        port = made.add_insecure_port("127.0.0.1:0")
+        await made.start()
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, work, f"127.0.0.1:{port}")
+        finally:
+            await made.stop(0)
+
+    asyncio.run(run())
+
+
+def test_a_pipeline_over_grpc(parts: None, server: Server) -> None:
+    """gRPC goes through the same call (`calls.InferCall`): the pipeline answers, and its failing step
+    is named under INVALID_ARGUMENT."""
+    import tritonclient.grpc as triton
+
+    headers = {"authorization": f"Bearer {server.keys['consumer']}"}
+
+    def work(address: str) -> None:
+        with triton.InferenceServerClient(url=address) as grpc_client:
+            tensor = triton.InferInput("x", [2, 3], "FP64")
+            tensor.set_data_from_numpy(np.ones((2, 3)))
+            result = grpc_client.infer("pipe-chain", [tensor], headers=headers)
+            np.testing.assert_allclose(result.as_numpy("total"), [[36.0], [36.0]])
+            np.testing.assert_allclose(result.as_numpy("root"), [[6.0], [6.0]])
+            negative = triton.InferInput("x", [1, 3], "FP64")
+            negative.set_data_from_numpy(-np.ones((1, 3)))
+            with pytest.raises(triton.InferenceServerException) as caught:
+                grpc_client.infer("pipe-chain", [negative], headers=headers)
+            assert caught.value.status() == "StatusCode.INVALID_ARGUMENT"
+            assert "pipeline step 'root' (pipe-root version 1) failed" in str(caught.value.message())
+
+    over_grpc(work)

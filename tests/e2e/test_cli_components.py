@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 import yaml
 
+from model_hub import HubSettings, Registry
 from tests import onnx_models
-from tests.cards import card_data
+from tests.cards import card_data, make_card
 from tests.e2e.conftest import Brain
 
 
@@ -207,18 +209,24 @@ def test_keep_torch_from_the_cli(brain: Brain, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "go with --torch" in bad.stderr
 
 
-def test_register_a_pipeline_from_the_cli(brain: Brain, tmp_path: Path) -> None:
+@pytest.mark.slow  # three `brain` processes: 25 s on the loaded 2-core machine
+def test_register_a_pipeline_from_the_cli(brain: Brain, brain_env: dict[str, str], tmp_path: Path) -> None:
     x = {"name": "x", "datatype": "FP64", "shape": [-1, 3]}
     y = {"name": "y", "datatype": "FP64", "shape": [-1, 1]}
     z = {"name": "z", "datatype": "FP64", "shape": [-1, 1]}
-    for name, formula, inputs, outputs in (
-        ("cli-scale", "tests.formulas:scale", [x], [y]),
-        ("cli-root", "tests.formulas:root", [y], [z]),
-    ):
-        card = write_card(
-            tmp_path / f"{name}.yaml", name=name, kind="mechanism", inputs=inputs, outputs=outputs
-        )
-        brain("components", "register", "--card", str(card), "--formula", formula)
+    # The steps are registered in-process (the other tests register from the CLI), in the same home.
+    registry = Registry(
+        HubSettings(home=Path(brain_env["BRAIN_HOME"]), formula_packages=["components", "tests"])
+    )
+    try:
+        for name, formula, inputs, outputs in (
+            ("cli-scale", "tests.formulas:scale", [x], [y]),
+            ("cli-root", "tests.formulas:root", [y], [z]),
+        ):
+            card = make_card(name=name, kind="mechanism", inputs=inputs, outputs=outputs)
+            registry.register_formula(card, formula, {"factor": 2.0})
+    finally:
+        registry.close()
     spec = card_data(name="cli-chain", kind="mechanism", inputs=[x])
     spec.pop("outputs")
     spec["steps"] = [

@@ -311,10 +311,15 @@ class Centre:
                 raise NotFound(
                     f"component {runtime.name!r}", "`GET /api/v1/components` lists what you can use"
                 ) from None
+            except Gone as exc:  # visible to the caller, so it may be named: the pipeline cannot run
+                raise StepFailed(step.name, step.component, exc.message, exc.status) from None
             chosen: int | str = "-"
-            status = 200
+            status = 500
             try:
-                chosen = self._step_version(component, step.version)
+                try:
+                    chosen = self._step_version(component, step.version)
+                except ServeError as exc:  # a pinned version no longer active, an alias not set
+                    raise StepFailed(step.name, step.component, exc.message, 503) from None
                 try:
                     model = self.runtime(step.component, chosen)
                 except Exception as exc:
@@ -334,6 +339,7 @@ class Centre:
                 rows = _rows(arrays)
                 try:
                     produced[step.name] = self.predict(model, arrays)
+                    status = 200
                 except ServeError as exc:
                     raise StepFailed(
                         step.name, f"{step.component} version {chosen}", exc.message, exc.status

@@ -385,3 +385,33 @@ def test_a_pipeline_over_grpc(parts: None, server: Server) -> None:
             assert "pipeline step 'root' (pipe-root version 1) failed" in str(caught.value.message())
 
     over_grpc(work)
+
+
+def test_a_deprecated_step_is_named(parts: None, client: httpx.Client, server: Server) -> None:
+    """A step's component deprecated after the pipeline was registered: the pipeline answers the 410 of
+    the step, named, with the replacement its owner gave."""
+    assert (
+        register_part(
+            client, server, "developer", "pipe-retiring", "tests.formulas:root", [Y], [Z], visibility="public"
+        ).status_code
+        == 201
+    )
+    data = spec("pipe-retired-chain")
+    data["steps"][3]["component"] = "pipe-retiring"
+    assert register_pipeline(client, server, "developer", data).status_code == 201
+    assert infer(client, server, "consumer", "pipe-retired-chain", np.ones((1, 3))).status_code == 200
+    retired = client.post(
+        "/api/v1/components/pipe-retiring/deprecate",
+        json={"replacement": "pipe-root"},
+        headers=server.headers("developer", "10.9.0.7"),
+    )
+    assert retired.status_code == 200, retired.text
+    response = until(
+        lambda: (
+            (r := infer(client, server, "consumer", "pipe-retired-chain", np.ones((1, 3)))).status_code == 410
+            and r
+        )
+    )
+    assert response, "the deprecation did not reach the pipeline"
+    message = error_of(response)
+    assert message.startswith("pipeline step 'root' (pipe-retiring) failed:") and "pipe-root" in message

@@ -96,8 +96,33 @@ def publish(
 def ensure_builtins(
     registry: Registry, on_done: Callable[[Published], None] | None = None
 ) -> list[Published]:
-    """Every built-in registered and in production; trains only what is missing."""
-    from components.catalog import BUILTINS
+    """Every built-in registered and in production, the built-in pipelines last (their steps must
+    exist); trains and registers only what is missing."""
+    from components.catalog import ADAPTERS, BUILTINS
 
     registry.sync()
-    return publish(registry, BUILTINS, on_done=on_done)
+    published = publish(registry, [*BUILTINS, *ADAPTERS], on_done=on_done)
+    return published + publish_pipelines(registry, on_done=on_done)
+
+
+def publish_pipelines(
+    registry: Registry, on_done: Callable[[Published], None] | None = None
+) -> list[Published]:
+    """Register the built-in pipelines that are missing and put them in production."""
+    import time
+
+    from components.pipelines import PIPELINES
+
+    results: list[Published] = []
+    for builtin in PIPELINES:
+        started = time.perf_counter()
+        if registry.catalog.card(builtin.name) is not None:
+            result = Published(builtin.name, registry.version(builtin.name), False, 0.0)
+        else:
+            version = registry.register_pipeline(builtin.spec(), lineage=Lineage(git_commit=git_commit()))
+            version = registry.promote(builtin.name, version.version, "production")
+            result = Published(builtin.name, version, True, time.perf_counter() - started)
+        results.append(result)
+        if on_done is not None:
+            on_done(result)
+    return results

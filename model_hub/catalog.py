@@ -20,7 +20,7 @@ from model_hub.card import Card
 from model_hub.taxonomy import Kind, Visibility
 
 #: Bumped whenever the tables change; an index of another version is dropped and rebuilt from MLflow.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS component (
@@ -34,7 +34,9 @@ CREATE TABLE IF NOT EXISTS component (
     deprecated INTEGER NOT NULL DEFAULT 0,
     latest_version INTEGER,
     production_version INTEGER,
-    updated_ms INTEGER NOT NULL
+    updated_ms INTEGER NOT NULL,
+    -- A pipeline's steps as a JSON list of "step: component" (NULL for a component).
+    steps TEXT
 );
 -- The card JSON is kept apart: filters scan the narrow table above, and at 10,000 components
 -- carrying ~1.5 kB of JSON per row made every scan read 15 MB.
@@ -79,9 +81,11 @@ class Entry:
     deprecated: bool
     latest_version: int | None
     production_version: int | None
+    steps: tuple[str, ...] | None = None
+    """A pipeline's steps (``"step: component"``); None for a component."""
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        shown: dict[str, object] = {
             "name": self.name,
             "kind": self.kind.value,
             "visibility": self.visibility.value,
@@ -93,6 +97,9 @@ class Entry:
             "latest_version": self.latest_version,
             "production_version": self.production_version,
         }
+        if self.steps is not None:
+            shown["pipeline"] = {"steps": list(self.steps)}
+        return shown
 
 
 @dataclass(frozen=True)
@@ -154,19 +161,29 @@ class Catalog:
         production_version: int | None,
         deprecated: bool,
         updated_ms: int,
+        steps: Sequence[str] | None = None,
     ) -> None:
-        self.upsert_many([(card, latest_version, production_version, deprecated, updated_ms)])
+        """Index ``card``; ``steps`` marks a pipeline (its steps, ``"step: component"``)."""
+        self.upsert_many([(card, latest_version, production_version, deprecated, updated_ms, steps)])
 
-    def upsert_many(self, rows: Iterable[tuple[Card, int | None, int | None, bool, int]]) -> None:
+    def upsert_many(
+        self,
+        rows: Iterable[
+            tuple[Card, int | None, int | None, bool, int]
+            | tuple[Card, int | None, int | None, bool, int, Sequence[str] | None]
+        ],
+    ) -> None:
         with self._lock:
             cur = self._conn.cursor()
             cur.execute("BEGIN")
             try:
-                for card, latest, production, deprecated, updated_ms in rows:
+                for row in rows:
+                    card, latest, production, deprecated, updated_ms = row[:5]
+                    steps = row[5] if len(row) > 5 else None
                     cur.execute("DELETE FROM component_text WHERE name = ?", (card.name,))
                     cur.execute("DELETE FROM component_industry WHERE name = ?", (card.name,))
                     cur.execute(
-                        "INSERT OR REPLACE INTO component VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        "INSERT OR REPLACE INTO component VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                         (
                             card.name,
                             card.kind.value,
@@ -179,6 +196,7 @@ class Catalog:
                             latest,
                             production,
                             updated_ms,
+                            None if steps is None else json.dumps(list(steps), ensure_ascii=False),
                         ),
                     )
                     cur.execute(
@@ -280,7 +298,7 @@ class Catalog:
         size = max(1, min(query.page_size, 500))
         columns = (
             "c.name, c.kind, c.visibility, c.owner, c.display_zh, c.display_en, c.task, "
-            "c.deprecated, c.latest_version, c.production_version"
+            "c.deprecated, c.latest_version, c.production_version, c.steps"
         )
         with self._lock:
             if text:
@@ -291,7 +309,7 @@ class Catalog:
                     "ORDER BY c.name LIMIT ? OFFSET ?",
                     [*args, size, (page - 1) * size],
                 ).fetchall()
-                total = int(rows[0][10]) if rows else -1
+                total = int(rows[0][11]) if rows else -1
             else:
                 # Without text the count is answered from the indexes, and the page sorts only
                 # narrow rows; the window count would sort every matching row in full.
@@ -328,6 +346,7 @@ class Catalog:
                 latest_version=r[8],
                 production_version=r[9],
                 industries=tuple(sorted(industries[r[0]])),
+                steps=None if r[10] is None else tuple(json.loads(r[10])),
             )
             for r in rows
         ]

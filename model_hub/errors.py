@@ -135,3 +135,9 @@ class ConversionFailed(HubError):
     """Converting to ONNX failed or the converted model disagrees with the original."""
 
     status = 422
+
+
+class PipelineInvalid(HubError):
+    """A pipeline spec that cannot be registered: its graph, its references or its visibility."""
+
+    status = 422

@@ -32,6 +32,9 @@ UPLOAD_FILES: dict[str, frozenset[str]] = {
     "onnx": frozenset({"model.onnx"}),
     "torch": frozenset({torch_module.SPEC, torch_module.WEIGHTS}),
     "formula": frozenset({"formula.json"}),
+    # A pipeline's spec (`model_hub.pipeline`); registered by `Registry.register_pipeline`, which checks
+    # it against its steps' cards.
+    "pipeline": frozenset({"pipeline.json"}),
 }
 
 
@@ -185,6 +188,8 @@ class Intake:
             return self.onnx(card, folder / "model.onnx")
         if fmt == "torch":
             return self.torch_files(card, folder)
+        if fmt == "pipeline":
+            raise HubError("a pipeline is registered with its spec (Registry.register_pipeline), not a card")
         if fmt == "formula":
             try:
                 spec = json.loads((folder / "formula.json").read_text(encoding="utf-8"))

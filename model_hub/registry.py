@@ -8,10 +8,11 @@ folders (`model_hub.artifacts`), and the catalogue index it keeps in step with M
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,11 @@ import numpy as np
 import onnx
 from mlflow.entities.model_registry import RegisteredModel
 
-from model_hub import artifacts, safety, signing
+from model_hub import artifacts, pipeline, safety, signing
 from model_hub.artifacts import ArtifactCache, Loaded
 from model_hub.card import Card
 from model_hub.catalog import Catalog, Page, Query, Viewer
-from model_hub.errors import ComponentExists, ComponentNotFound, HubError, NotOwner
+from model_hub.errors import ComponentExists, ComponentNotFound, HubError, NotOwner, PipelineInvalid
 from model_hub.intake import Intake, Submission
 from model_hub.lifecycle import Lifecycle
 from model_hub.serving_policy import ServingPolicy
@@ -34,6 +35,24 @@ from model_hub.taxonomy import Visibility
 from model_hub.versions import ComponentInfo, Lineage, Version
 
 log = logging.getLogger(__name__)
+
+#: The formats a capability centre serves, so the only ones a pipeline's step may have.
+SERVED_FORMATS = ("onnx", "torch", "formula")
+
+#: The registered model's tag that marks a pipeline: its steps as a JSON list of "step: component".
+PIPELINE_TAG = "brain.pipeline"
+
+
+def pipeline_steps(tags: Mapping[str, str]) -> list[str] | None:
+    """A pipeline's steps from its registered model's tags; None for a component (or an empty list)."""
+    raw = tags.get(PIPELINE_TAG)
+    if not raw:
+        return None
+    try:
+        steps = json.loads(raw)
+    except ValueError:
+        return None
+    return [str(s) for s in steps] or None if isinstance(steps, list) else None
 
 
 class Registry:
@@ -158,8 +177,62 @@ class Registry:
         torch as JSON + safetensors, or a formula; never a pickle)."""
         return self._register(card, self.intake.upload(card, folder), lineage, new_version)
 
+    def register_pipeline(
+        self,
+        spec: pipeline.PipelineSpec,
+        *,
+        may_use: Callable[[Card], bool] | None = None,
+        lineage: Lineage | None = None,
+        new_version: bool = False,
+    ) -> Version:
+        """Register a pipeline (`model_hub.pipeline`): its spec is checked against the cards of its
+        steps' versions and stored as the version's ``pipeline.json``, signed like any artifact.
+
+        ``may_use`` says whether the registering tenant may use a step's component (the capability
+        centre passes its visibility rule); a step it may not use reads as an unknown component.
+        """
+
+        def resolve(step: pipeline.Step) -> Card | None:
+            ref = None if step.version == "production" else step.version
+            try:
+                found = self.version(step.component, ref)
+                card = self.fetch(found).card
+            except HubError:
+                return None
+            if may_use is not None and not may_use(card):
+                return None
+            if found.format == pipeline.FORMAT:
+                raise PipelineInvalid(
+                    f"step {step.name!r}: {step.component} is itself a pipeline; a step is a component "
+                    f"(list its steps in this pipeline instead)"
+                )
+            if found.format not in SERVED_FORMATS:
+                raise PipelineInvalid(
+                    f"step {step.name!r}: {step.component} version {found.version} is stored as "
+                    f"{found.format!r}, which is never served; use an ONNX, torch or formula version"
+                )
+            if found.status != "active":
+                raise PipelineInvalid(
+                    f"step {step.name!r}: {step.component} version {found.version} is {found.status}"
+                )
+            return card
+
+        card = pipeline.check(spec, resolve)
+        document = spec.to_json()
+
+        def write(folder: Path) -> None:
+            (folder / pipeline.SPEC_FILE).write_text(document, encoding="utf-8")
+
+        steps = [f"{s.name}: {s.component}" for s in spec.graph.steps]
+        return self._register(card, Submission(pipeline.FORMAT, write), lineage, new_version, steps)
+
     def _register(
-        self, card: Card, submission: Submission, lineage: Lineage | None, new_version: bool
+        self,
+        card: Card,
+        submission: Submission,
+        lineage: Lineage | None,
+        new_version: bool,
+        steps: Sequence[str] | None = None,
     ) -> Version:
         safety.check_format_allowed(submission.format, card.visibility)
         existing = self.store.registered(card.name)
@@ -182,6 +255,12 @@ class Registry:
                 card, submission.format, folder, manifest_sha, signature, lineage or Lineage(), existing
             )
         old_tags = (existing.tags or {}) if existing is not None else {}
+        if steps is not None or PIPELINE_TAG in old_tags:
+            # The catalogue's marker of a pipeline (read back by _index_model); a component version
+            # that replaces a pipeline clears it.
+            self.client.set_registered_model_tag(
+                card.name, PIPELINE_TAG, json.dumps(list(steps or []), ensure_ascii=False)
+            )
         # Index from what we already know instead of reading the model back (a quarter of the cost).
         production = dict((existing.aliases or {}) if existing is not None else {}).get("production")
         self.catalog.upsert(
@@ -190,6 +269,7 @@ class Registry:
             production_version=int(production) if production is not None else None,
             deprecated=old_tags.get("brain.deprecated") == "true",
             updated_ms=int(updated.last_updated_timestamp or time.time() * 1000),
+            steps=steps,
         )
         return to_version(mv, {})
 
@@ -328,6 +408,7 @@ class Registry:
             production_version=int(production) if production is not None else None,
             deprecated=(model.tags or {}).get("brain.deprecated") == "true",
             updated_ms=int(model.last_updated_timestamp or time.time() * 1000),
+            steps=pipeline_steps(model.tags or {}),
         )
 
     def sync(self, full: bool = False) -> int:

@@ -22,6 +22,7 @@ from deploy.centre import oip
 from deploy.centre.errors import BadRequest, NotReady, PayloadTooLarge, ServeError
 from deploy.centre.inference import UNKNOWN, Centre, error_status
 from deploy.centre.keycheck import client_address
+from deploy.centre.runtimes import PipelineRuntime
 from deploy.tenancy import Principal
 from model_hub.errors import HubError
 from model_hub.taxonomy import Visibility
@@ -156,6 +157,8 @@ class InferCall:
         centre.admit(self.principal)
         self.chosen: int | str = "-"
         self.rows = 0
+        self.timings: dict[str, float] | None = None
+        """A pipeline's per-step times in ms, once it has run."""
         try:
             self.component = centre.component(name, self.principal)
         except Exception as exc:
@@ -203,12 +206,20 @@ class InferCall:
         return self.finish(self.predict())
 
     def predict(self) -> dict[str, np.ndarray]:
-        """Run the model in this thread, unbatched."""
+        """Run the model in this thread, unbatched (a pipeline: its steps, one after the other)."""
+        runtime = self.runtime
+        if isinstance(runtime, PipelineRuntime):
+            outputs, self.timings = self.step(
+                lambda: self.centre.run_pipeline(self.principal, runtime, self.inputs)
+            )
+            return outputs
         return self.step(lambda: self.centre.predict(self.runtime, self.inputs))
 
     async def predict_async(self) -> dict[str, np.ndarray]:
         """Run the model on the event loop's side: the call joins its component's batch when its policy
-        batches, else it runs inline."""
+        batches, else it runs inline. A pipeline's steps run inline: each step is a call of its own."""
+        if isinstance(self.runtime, PipelineRuntime):
+            return self.predict()
         batcher = self.centre.batcher(self.component, self.runtime)
         if batcher is None:
             return self.predict()
@@ -224,8 +235,17 @@ class InferCall:
                 model_name=self.name,
                 model_version=str(self.chosen),
                 output_specs=self.runtime.card.outputs,
+                parameters=self.response_parameters(),
             ),
         )
+
+    def response_parameters(self) -> dict[str, object] | None:
+        """The answer's ``parameters``: a pipeline's per-step times when the request asked for them
+        (``"parameters": {"timings": true}``)."""
+        if self.timings is None or self.decoded.parameters.get("timings") is not True:
+            return None
+        total = (time.perf_counter() - self.started) * 1000.0
+        return {"timings_ms": {**{k: round(v, 3) for k, v in self.timings.items()}, "total": round(total, 3)}}
 
     def answer(self, outputs: dict[str, np.ndarray], encode: Callable[[], T]) -> T:
         """Run a door's encode step of ``outputs``, meter the call as a success and count it into its

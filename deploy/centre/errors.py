@@ -302,3 +302,18 @@ class NotServable(HubError):
     """A version stored in a format the centre does not serve (pickle): 422, the message says which."""
 
     status = 422
+
+
+class StepFailed(ServeError):
+    """A pipeline's step refused its inputs (the status of its own refusal, 4xx) or could not be loaded
+    (503): the step and its component named, never a 500."""
+
+    status = 422
+
+    def __init__(self, step: str, component: str, reason: str, status: int = 422) -> None:
+        super().__init__(f"pipeline step {step!r} ({component}) failed: {reason}")
+        self.status = status
+        self.step = step
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"} if self.status == 503 else {}

@@ -54,7 +54,12 @@ SERVER = {
 #: Bounds of the catalogue's paging (400 beyond them).
 MAX_PAGE, MAX_PAGE_SIZE = 100_000, 100
 
-PLATFORMS = {"onnx": "onnxruntime_onnx", "torch": "pytorch_safetensors", "formula": "industry_brain_formula"}
+PLATFORMS = {
+    "onnx": "onnxruntime_onnx",
+    "torch": "pytorch_safetensors",
+    "formula": "industry_brain_formula",
+    "pipeline": "industry_brain_pipeline",
+}
 
 
 def build_app() -> InferFastPath:

@@ -33,6 +33,7 @@ from deploy.centre.errors import (
     OperatorOnly,
     RegistryUnavailable,
     ServeError,
+    StepFailed,
 )
 from deploy.centre.keycheck import KeyCheck
 from deploy.centre.metrics import Metrics
@@ -40,13 +41,13 @@ from deploy.centre.oip import Caps
 from deploy.centre.payloads import PayloadSampler
 from deploy.centre.resident import LoadEvent, ResidentModels
 from deploy.centre.routing import Canary, Route
-from deploy.centre.runtimes import Runtime, open_runtime
+from deploy.centre.runtimes import PipelineRuntime, Runtime, open_runtime
 from deploy.db import migrate, open_engine, utcnow
 from deploy.metering import Meter, UsageFlusher
 from deploy.settings import PlatformSettings
 from deploy.tenancy import Principal, RateLimits, Role, TenantKind, TenantStore, can_see, check_quota
 from model_hub import Card, ComponentInfo, HubSettings, Registry, ServingPolicy, Version
-from model_hub.card import SLUG
+from model_hub.card import NUMPY_DTYPES, SLUG, TensorSpec
 from model_hub.errors import ComponentNotFound, HubError
 from model_hub.reference_stats import read_reference
 
@@ -89,6 +90,8 @@ class Component:
     serving: ServingPolicy = field(default_factory=ServingPolicy)
     versions: dict[int, Version] = field(default_factory=dict, compare=False)
     replaced_by: str | None = None
+    aliases: dict[str, int] = field(default_factory=dict, compare=False)
+    """Alias → version (what a pipeline's step that names an alias runs)."""
 
 
 class Centre:
@@ -225,7 +228,26 @@ class Centre:
         component = self._components.get(name)
         if component is None or component.route is None:
             return False
-        return (name, version or component.route.default) in self.models
+        chosen = version or component.route.default
+        if (name, chosen) not in self.models:
+            return False
+        if component.versions.get(chosen) is not None and component.versions[chosen].format == "pipeline":
+            # A pipeline is warm when its steps are: a step to load must not run on the event loop.
+            runtime = self.models.get(name, chosen)
+            if isinstance(runtime, PipelineRuntime):
+                return all(self._step_warm(s.component, s.version) for s in runtime.steps)
+        return True
+
+    def _step_warm(self, name: str, ref: int | str) -> bool:
+        """Whether a pipeline step's version is resident (not recursive: a step is never a pipeline
+        that is run, so a loop of versions cannot make this spin)."""
+        component = self._components.get(name)
+        if component is None or component.route is None:
+            return False
+        version = ref if isinstance(ref, int) else component.aliases.get(ref, component.route.default)
+        if ref == "production":
+            version = component.route.default
+        return (name, version) in self.models
 
     def batcher(self, component: Component, runtime: Runtime) -> Batcher | None:
         """The batcher of this version when its serving policy batches, else None.
@@ -265,6 +287,89 @@ class Centre:
             # Formulas say what is wrong with a request by raising ValueError (e.g. an unknown
             # fuel code); that is the caller's mistake, not the server's.
             raise BadRequest(f"{runtime.name}: {exc}") from None
+
+    def run_pipeline(
+        self, principal: Principal, runtime: PipelineRuntime, inputs: dict[str, np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Run a pipeline's steps in this replica, in order, each through its component's resident
+        runtime (no hop): the outputs and each step's time in ms.
+
+        Every step is checked as a call of its own (the caller must see the step's component: if it
+        cannot, the pipeline answers 404 as if it did not exist, so a hidden step is never revealed)
+        and metered as one, attributed to the step's component with the caller's tenant; the
+        pipeline's own call is metered by the caller (`calls.InferCall`). A step that refuses its
+        inputs answers with the step named (4xx), one whose component cannot load 503.
+        """
+        produced: dict[str, dict[str, np.ndarray]] = {}
+        timings: dict[str, float] = {}
+        rows = 0
+        for step in runtime.steps:
+            started = time.perf_counter()
+            try:
+                component = self.component(step.component, principal)
+            except NotFound:
+                raise NotFound(
+                    f"component {runtime.name!r}", "`GET /api/v1/components` lists what you can use"
+                ) from None
+            except Gone as exc:  # visible to the caller, so it may be named: the pipeline cannot run
+                raise StepFailed(step.name, step.component, exc.message, exc.status) from None
+            chosen: int | str = "-"
+            status = 500
+            try:
+                try:
+                    chosen = self._step_version(component, step.version)
+                except ServeError as exc:  # a pinned version no longer active, an alias not set
+                    raise StepFailed(step.name, step.component, exc.message, 503) from None
+                try:
+                    model = self.runtime(step.component, chosen)
+                except Exception as exc:
+                    log.warning("pipeline %s: step %s cannot load: %s", runtime.name, step.name, exc)
+                    raise StepFailed(
+                        step.name, f"{step.component} version {chosen}", f"cannot load: {_reason(exc)}", 503
+                    ) from None
+                arrays = {
+                    target: _as_input(
+                        f"{source} -> {step.name}.{target}",
+                        _source(source, inputs, produced),
+                        model.card.inputs,
+                        target,
+                    )
+                    for target, source in step.inputs.items()
+                }
+                rows = _rows(arrays)
+                try:
+                    produced[step.name] = self.predict(model, arrays)
+                    status = 200
+                except ServeError as exc:
+                    raise StepFailed(
+                        step.name, f"{step.component} version {chosen}", exc.message, exc.status
+                    ) from None
+                except Exception as exc:  # a step's model failing on what it was given: never a 500
+                    log.warning("pipeline %s: step %s failed", runtime.name, step.name, exc_info=exc)
+                    raise StepFailed(step.name, f"{step.component} version {chosen}", _reason(exc)) from None
+            except ServeError as exc:
+                status = int(exc.status)
+                raise
+            finally:
+                timings[step.name] = (time.perf_counter() - started) * 1000.0
+                try:
+                    self.record(principal, step.component, chosen, started, rows, status)
+                except Exception:  # metering must never turn an answer into an error
+                    log.exception("metering failed")
+        outputs = {o.name: _source(o.source, inputs, produced) for o in runtime.outputs}
+        return outputs, timings
+
+    def _step_version(self, component: Component, ref: int | str) -> int:
+        """The version a step runs: a number, ``production`` (the component's route, canary
+        included, as any call naming no version) or another alias."""
+        if isinstance(ref, int):
+            return self.pick_version(component, ref)
+        if ref == "production":
+            return self.pick_version(component, None)
+        version = component.aliases.get(ref)
+        if version is None:
+            raise NotReady(f"alias {ref!r} of component {component.card.name!r}")
+        return self.pick_version(component, version)
 
     def check_drift(self) -> None:
         """Score every monitored version (PSI per feature into Prometheus) and raise the drift event
@@ -440,6 +545,7 @@ class Centre:
             info.serving,
             {v.version: v for v in info.versions if v.version in active},
             info.replaced_by,
+            dict(info.aliases),
         )
 
     def _load(self, name: str, version: int) -> Runtime:
@@ -463,6 +569,44 @@ class Centre:
     def _loaded(self, event: LoadEvent) -> None:
         self.metrics.load_seconds.labels(event.key[0]).observe(event.seconds)
         self.metrics.resident.set(len(self.models))
+
+
+def _reason(exc: BaseException) -> str:
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return message.splitlines()[0][:300]
+
+
+def _source(
+    reference: str, inputs: dict[str, np.ndarray], produced: dict[str, dict[str, np.ndarray]]
+) -> np.ndarray:
+    """The array a pipeline reference (``input.NAME`` or ``STEP.TENSOR``) names."""
+    source, _, tensor = reference.partition(".")
+    found = inputs if source == "input" else produced[source]
+    if tensor not in found:
+        # The spec was checked against the cards at registration; a component that returns less
+        # than its card promises is refused here rather than with a KeyError (500).
+        raise BadRequest(f"{reference} was not produced")
+    return found[tensor]
+
+
+def _as_input(edge: str, array: np.ndarray, specs: list[TensorSpec], name: str) -> np.ndarray:
+    """``array`` as the step's input ``name``: in its card's datatype, its fixed dimensions checked
+    (a -1 of the producer may meet a fixed size here)."""
+    spec = next(s for s in specs if s.name == name)
+    dtype = NUMPY_DTYPES[spec.datatype]
+    value = np.asarray(array)
+    if spec.datatype != "BYTES" and value.dtype != dtype:
+        value = value.astype(dtype)
+    if value.ndim != len(spec.shape) or any(
+        d != -1 and d != n for d, n in zip(spec.shape, value.shape, strict=True)
+    ):
+        raise BadRequest(f"{edge}: shape {list(value.shape)} does not fit {spec.shape}")
+    return value
+
+
+def _rows(arrays: dict[str, np.ndarray]) -> int:
+    first = next(iter(arrays.values()), None)
+    return int(first.shape[0]) if first is not None and first.ndim > 0 else 1
 
 
 def require_operator(principal: Principal, action: str) -> None:

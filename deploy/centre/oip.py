@@ -285,8 +285,10 @@ def encode_response(
     model_name: str,
     model_version: str | None = None,
     output_specs: Sequence[TensorSpec] | None = None,
+    parameters: Mapping[str, Any] | None = None,
 ) -> EncodedBody:
-    """Encode a component's outputs as the answer to ``request``.
+    """Encode a component's outputs as the answer to ``request``, with the response's ``parameters``
+    when there are any.
 
     Returns the outputs the request named (all of them, in spec order, when it named none), each as JSON
     data or as a binary chunk as the request asked. With ``output_specs`` the arrays are cast to the
@@ -312,6 +314,8 @@ def encode_response(
         doc["model_version"] = model_version
     if request is not None and request.id is not None:
         doc["id"] = request.id
+    if parameters:
+        doc["parameters"] = dict(parameters)
     doc["outputs"] = entries
     return _assemble(doc, chunks, finite)
 

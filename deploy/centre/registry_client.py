@@ -87,6 +87,19 @@ class RegistryClient:
         parts = [("files", (name, content)) for name, content in files.items()]
         return self._json(self._http.post(path, data=data, files=parts))
 
+    def register_pipeline(
+        self,
+        spec: dict[str, Any],
+        *,
+        lineage: dict[str, str] | None = None,
+        new_version: bool = False,
+    ) -> dict[str, Any]:
+        """Register a pipeline (or a version of it) from its spec, sent as ``pipeline.json``."""
+        path = f"/api/v1/components/{spec['name']}/versions" if new_version else "/api/v1/components"
+        data = {"lineage": json.dumps(lineage)} if lineage else {}
+        content = json.dumps(spec, ensure_ascii=False).encode("utf-8")
+        return self._json(self._http.post(path, data=data, files=[("files", ("pipeline.json", content))]))
+
     def components(self, **query: Any) -> dict[str, Any]:
         return self._json(self._http.get("/api/v1/components", params=query))
 

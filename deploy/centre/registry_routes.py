@@ -38,6 +38,7 @@ from deploy.tenancy import Principal, can_see
 from model_hub import Card, Lineage, ServingPolicy, Version
 from model_hub.errors import CardInvalid
 from model_hub.intake import UPLOAD_FILES
+from model_hub.pipeline import SPEC_FILE, PipelineSpec
 from model_hub.safety import PICKLE_SUFFIXES, looks_like_pickle
 from scheduler.control import one_line
 
@@ -116,9 +117,13 @@ _UPLOAD_DOC: dict[str, Any] = {
             "multipart/form-data": {
                 "schema": {
                     "type": "object",
-                    "required": ["card", "files"],
+                    "required": ["files"],
                     "properties": {
-                        "card": {"type": "string", "description": "The component card as JSON"},
+                        "card": {
+                            "type": "string",
+                            "description": "The component card as JSON (not for a pipeline: its card "
+                            "is in pipeline.json)",
+                        },
                         "lineage": {
                             "type": "string",
                             "description": 'JSON {"training_job", "data_snapshot", "git_commit"}',
@@ -126,7 +131,8 @@ _UPLOAD_DOC: dict[str, Any] = {
                         "files": {
                             "type": "array",
                             "items": {"type": "string", "format": "binary"},
-                            "description": "model.onnx; or torch.json + weights.safetensors; or formula.json",
+                            "description": "model.onnx; or torch.json + weights.safetensors; or "
+                            "formula.json; or pipeline.json (a pipeline's spec)",
                         },
                     },
                 }
@@ -164,9 +170,7 @@ async def register(request: Request) -> JSONResponse:
     _require(principal, "register components")
     card, lineage, folder = await _upload(request, centre, principal.tenant.name, None)
     try:
-        version = await run_in_threadpool(
-            lambda: centre.registry.register_upload(card, folder, lineage=lineage)
-        )
+        version = await run_in_threadpool(_register, centre, principal, card, folder, lineage, False)
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
     answer = _version(version)
@@ -202,9 +206,7 @@ async def add_version(name: str, request: Request) -> JSONResponse:
     owner = await run_in_threadpool(_owned, centre, principal, name, "register components")
     card, lineage, folder = await _upload(request, centre, owner, name)
     try:
-        version = await run_in_threadpool(
-            lambda: centre.registry.register_upload(card, folder, lineage=lineage, new_version=True)
-        )
+        version = await run_in_threadpool(_register, centre, principal, card, folder, lineage, True)
     finally:
         shutil.rmtree(folder.parent, ignore_errors=True)
     answer = _version(version)
@@ -360,6 +362,29 @@ async def purge_payload_samples(name: str, request: Request) -> dict[str, Any]:
     return await run_in_threadpool(run)
 
 
+def _register(
+    centre: Centre,
+    principal: Principal,
+    card: Card | PipelineSpec,
+    folder: Path,
+    lineage: Lineage,
+    new_version: bool,
+) -> Version:
+    """Register an upload: a component's files, or a pipeline whose steps must all be components
+    the caller's tenant may use (one it may not reads as unknown, as everywhere)."""
+    if isinstance(card, PipelineSpec):
+
+        def may_use(part: Card) -> bool:
+            return principal.may("moderate registry") or can_see(
+                principal.tenant, owner=part.owner, visibility=part.visibility, industries=part.industries
+            )
+
+        return centre.registry.register_pipeline(
+            card, may_use=may_use, lineage=lineage, new_version=new_version
+        )
+    return centre.registry.register_upload(card, folder, lineage=lineage, new_version=new_version)
+
+
 # --- who may -------------------------------------------------------------------------------------
 
 
@@ -487,18 +512,22 @@ async def _parse(request: Request, model: type[B]) -> B:
 
 async def _upload(
     request: Request, centre: Centre, owner: str, name: str | None
-) -> tuple[Card, Lineage, Path]:
+) -> tuple[Card | PipelineSpec, Lineage, Path]:
     """The card (owner set to ``owner``), lineage and artifact files of a multipart upload; the files
-    are written to a fresh folder (the caller removes its parent)."""
+    are written to a fresh folder (the caller removes its parent). An upload of ``pipeline.json``
+    alone is a pipeline: its spec, card included, owner set to ``owner``."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise BadRequest("send the card and the files as multipart/form-data (fields card, files, lineage)")
     limit = centre.registry.settings.max_model_bytes + UPLOAD_OVERHEAD_BYTES
     await _read_capped(request, limit)
     form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=8)
     try:
+        files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+        if [Path(f.filename or "").name for f in files] == [SPEC_FILE]:
+            spec = _pipeline(await files[0].read(), form.get("card"), owner, name)
+            return spec, _lineage(form.get("lineage")), _empty_folder()
         card = _card(form.get("card"), owner, name)
         lineage = _lineage(form.get("lineage"))
-        files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
         if not files:
             raise BadRequest(
                 "no files were sent; send the model as `files` parts: "
@@ -522,6 +551,34 @@ async def _upload(
     finally:
         await form.close()
     return card, lineage, folder
+
+
+def _empty_folder() -> Path:
+    """A fresh folder for an upload that keeps no files (a pipeline's spec is parsed, not stored as sent)."""
+    folder = Path(tempfile.mkdtemp(prefix="brain-upload-")) / "files"
+    folder.mkdir()
+    return folder
+
+
+def _pipeline(data: bytes, card: object, owner: str, name: str | None) -> PipelineSpec:
+    """A pipeline's spec from its uploaded ``pipeline.json``, owned by ``owner``."""
+    if card is not None:
+        raise BadRequest(f"a pipeline's card is in {SPEC_FILE}; send only the file, without a `card` field")
+    try:
+        fields = json.loads(data)
+    except ValueError as exc:
+        raise BadRequest(f"{SPEC_FILE} is not JSON: {exc}") from None
+    if not isinstance(fields, dict):
+        raise BadRequest(f"{SPEC_FILE} must be a JSON object (the pipeline's spec)")
+    stated = fields.get("owner")
+    if stated is not None and stated != owner:
+        raise CardInvalid(
+            f"the pipeline names owner {stated!r}, but its owner is the tenant of the key that "
+            f"registers it ({owner!r}); leave `owner` out or set it to {owner!r}"
+        )
+    if name is not None and fields.get("name", name) != name:
+        raise CardInvalid(f"the pipeline is {fields.get('name')!r}, not {name!r}")
+    return PipelineSpec.parse({**fields, "owner": owner, **({"name": name} if name else {})})
 
 
 def _check_file(file_name: str, data: bytes, allowed: frozenset[str]) -> None:

@@ -24,7 +24,7 @@ async def predict_rows(request: Request, name: str) -> Response:
     rows = call.step(lambda: _rows_of(body, centre.caps))
     call.inputs = call.step(lambda: _rows_to_inputs(rows, call.runtime.card))
     call.rows = len(rows)
-    outputs = call.step(lambda: centre.predict(call.runtime, call.inputs))
+    outputs = call.predict()
     result = call.answer(outputs, lambda: {k: np.asarray(v).tolist() for k, v in outputs.items()})
     return JSONResponse({"component": name, "version": call.chosen, "outputs": _by_row(result, len(rows))})
 

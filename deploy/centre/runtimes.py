@@ -17,7 +17,7 @@ import numpy as np
 from deploy.centre.drift import DriftMonitor
 from deploy.centre.errors import NotServable
 from deploy.settings import PlatformSettings
-from model_hub import Card, Loaded, resolve_formula, torch_module
+from model_hub import Card, Loaded, pipeline, resolve_formula, torch_module
 from model_hub.errors import HubError
 from model_hub.sessions import onnx_session
 
@@ -109,6 +109,25 @@ class FormulaRuntime(Runtime):
         return 64 * 1024
 
 
+class PipelineRuntime(Runtime):
+    """A pipeline version: its checked spec, the steps in the order they run. The centre runs the
+    steps (`Centre.run_pipeline`), each through its own component's resident runtime, in this
+    process: a pipeline holds no model of its own."""
+
+    def __init__(self, loaded: Loaded) -> None:
+        super().__init__(loaded)
+        spec = pipeline.PipelineSpec.from_json((loaded.path / pipeline.SPEC_FILE).read_text(encoding="utf-8"))
+        self.steps = pipeline.order(spec.graph)
+        self.outputs = spec.graph.outputs
+
+    def predict(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        raise NotServable(f"{self.name} is a pipeline: the capability centre runs its steps")
+
+    @property
+    def nbytes(self) -> int:
+        return 16 * 1024
+
+
 def open_runtime(loaded: Loaded, formula_packages: list[str]) -> Runtime:
     """The runtime for a version's format."""
     fmt = loaded.version.format
@@ -118,6 +137,8 @@ def open_runtime(loaded: Loaded, formula_packages: list[str]) -> Runtime:
         return FormulaRuntime(loaded, formula_packages)
     if fmt == "torch":
         return TorchRuntime(loaded, formula_packages)
+    if fmt == pipeline.FORMAT:
+        return PipelineRuntime(loaded)
     raise NotServable(
         f"{loaded.version.name} version {loaded.version.version} is stored as {fmt!r}, which the "
         f"capability centre does not serve; register an ONNX, torch (safetensors) or formula "

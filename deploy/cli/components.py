@@ -34,6 +34,7 @@ from model_hub import (
     Visibility,
     convert,
 )
+from model_hub.pipeline import PipelineSpec
 from scheduler.control import one_line
 
 app = typer.Typer(help="Register, find, version and export algorithm components (知识/工艺/机理).")
@@ -115,7 +116,14 @@ def _json_object(text: str, option: str) -> dict[str, Any]:
 
 @app.command()
 def register(
-    card: Annotated[Path, typer.Option(help="The component card, YAML or JSON.")],
+    card: Annotated[Path | None, typer.Option(help="The component card, YAML or JSON.")] = None,
+    pipeline_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--pipeline",
+            help="A pipeline's spec, YAML or JSON (its card, inputs, steps and outputs; no --card).",
+        ),
+    ] = None,
     onnx_file: Annotated[Path | None, typer.Option("--onnx", help="An ONNX model file.")] = None,
     torch_factory: Annotated[
         str | None, typer.Option("--torch", help="'pkg.module:factory' returning a torch nn.Module.")
@@ -156,13 +164,21 @@ def register(
     git_commit: Annotated[str | None, typer.Option(help="Lineage: the git commit of the code.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Register a component from an ONNX file, a torch module, a scikit-learn model or a formula."""
+    """Register a component from an ONNX file, a torch module, a scikit-learn model or a formula; or
+    a pipeline of registered components (--pipeline)."""
     sources = [x for x in (onnx_file, torch_factory, sklearn_file, formula, pickle_file) if x is not None]
+    lineage = Lineage(training_job=training_job, data_snapshot=data_snapshot, git_commit=git_commit)
+    if pipeline_file is not None:
+        if sources or card is not None:
+            fail("--pipeline takes the whole spec (card included): give no --card and no model")
+        _register_pipeline(pipeline_file, lineage, new_version, promote, as_json)
+        return
+    if card is None:
+        fail("give --card with a model (--onnx, --torch, --sklearn, --formula or --file), or --pipeline")
     if len(sources) != 1:
         fail("give exactly one of --onnx, --torch, --sklearn, --formula or --file")
     if (keep_torch or config) and torch_factory is None:
         fail("--keep-torch and --config go with --torch")
-    lineage = Lineage(training_job=training_job, data_snapshot=data_snapshot, git_commit=git_commit)
     client = _remote()
     if client is not None:
         if pickle_file is not None:
@@ -233,6 +249,45 @@ def register(
     else:
         console.print(
             f"registered [bold]{version.name}[/] version {version.version} ({version.format})"
+            + (f", alias {', '.join(version.aliases)}" if version.aliases else "")
+        )
+
+
+def _register_pipeline(
+    path: Path, lineage: Lineage, new_version: bool, promote: str | None, as_json: bool
+) -> None:
+    """Register a pipeline (`model_hub.pipeline`), on the platform or in the local registry."""
+    fields = _card_fields(path)
+    client = _remote()
+    if client is not None:
+        # Parsed here for a quick answer to a malformed file; the platform checks it against the steps.
+        PipelineSpec.parse({**fields, "owner": fields.get("owner") or "-"})
+        with console.status(f"registering pipeline {fields.get('name')} on {client.url} …"):
+            shown = client.register_pipeline(
+                fields, lineage={k: v for k, v in vars(lineage).items() if v}, new_version=new_version
+            )
+            if promote:
+                shown = client.promote(str(fields["name"]), int(shown["version"]), promote)
+        if as_json:
+            emit_json(shown)
+        else:
+            console.print(
+                f"registered pipeline [bold]{shown['name']}[/] version {shown['version']} on {client.url}"
+                + (f", alias {', '.join(shown['aliases'])}" if shown["aliases"] else "")
+            )
+        return
+    spec = PipelineSpec.load(path)
+    registry = _registry()
+    with console.status(f"registering pipeline {spec.name} …"):
+        version = registry.register_pipeline(spec, lineage=lineage, new_version=new_version)
+        if promote:
+            version = registry.promote(spec.name, version.version, promote)
+    if as_json:
+        emit_json(_version_row(version))
+    else:
+        steps = " → ".join(f"{s.name} ({s.component})" for s in spec.graph.steps)
+        console.print(
+            f"registered pipeline [bold]{version.name}[/] version {version.version}: {steps}"
             + (f", alias {', '.join(version.aliases)}" if version.aliases else "")
         )
 
@@ -338,7 +393,7 @@ def list_(
             table.add_column(col)
         for e in found["items"]:
             table.add_row(
-                e["name"],
+                _named(e["name"], (e.get("pipeline") or {}).get("steps")),
                 e["display"]["zh"] if isinstance(e.get("display"), dict) else str(e.get("display_zh", "")),
                 str(e["kind"]),
                 ", ".join(e["industries"]),
@@ -377,7 +432,7 @@ def list_(
         table.add_column(col)
     for e in result.items:
         table.add_row(
-            e.name,
+            _named(e.name, e.steps),
             e.display_zh,
             f"{e.kind.value} {e.kind.zh}",
             ", ".join(e.industries),
@@ -387,6 +442,13 @@ def list_(
             str(e.latest_version or "-"),
         )
     console.print(table)
+
+
+def _named(name: str, steps: Any) -> str:
+    """A catalogue row's name; a pipeline's with its steps under it."""
+    if not steps:
+        return name
+    return f"{name}\n[dim]pipeline: {' → '.join(str(s) for s in steps)}[/]"
 
 
 @app.command()

@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from deploy.cli._common import console, emit_json, fail
+from model_hub import Card
 
 
 def _short(values: list[Any], limit: int = 8) -> str:
@@ -39,9 +40,10 @@ def demo(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the raw responses as JSON.")] = False,
 ) -> None:
-    """Call each built-in component over the Open Inference Protocol and show its answer."""
+    """Call each built-in component, then each built-in pipeline, over the Open Inference Protocol and
+    show the answers."""
     from components.catalog import BUILTINS
-    from deploy.centre.oip import encode_request
+    from components.pipelines import PIPELINES
     from deploy.tenancy import Role, TenantStore
     from deploy.tenancy.bootstrap import OPERATOR
     from model_hub import Registry
@@ -63,35 +65,11 @@ def demo(
             fail(f"the capability centre at {url} is not answering; start it with `brain up`")
         for component in BUILTINS:
             card = registry.card(component.name)
-            encoded = encode_request(component.example())
-            body = json.loads(encoded.body)
-            response = httpx.post(
-                f"{url}/v2/models/{card.name}/infer",
-                content=encoded.body,
-                headers={**headers, **encoded.headers()},
-                timeout=60,
-            )
-            answer = {
-                "component": card.name,
-                "status": response.status_code,
-                "request": body,
-                "response": response.json(),
-            }
-            answers.append(answer)
-            if as_json:
-                continue
-            table = Table(show_header=True, box=None)
-            table.add_column("tensor")
-            table.add_column("values")
-            for tensor in body["inputs"]:
-                table.add_row(f"→ {tensor['name']} {tensor['shape']}", _short(tensor["data"], 6))
-            if response.status_code == 200:
-                for out in response.json()["outputs"]:
-                    table.add_row(f"← [bold]{out['name']}[/] {out['shape']}", _short(out["data"]))
-            else:
-                table.add_row("[red]error[/]", response.json().get("error", response.text))
-            title = f"{card.display.zh} · {card.display.en}  ({card.kind.zh} {card.kind.value})"
-            console.print(Panel(table, title=title, subtitle=card.intended_use[:120], expand=True))
+            answers.append(_call(url, headers, card, component.example(), as_json))
+        # The built-in pipelines (组件编排): several components in one call, timed per step.
+        for pipeline in PIPELINES:
+            card = registry.card(pipeline.name)
+            answers.append(_call(url, headers, card, pipeline.example(), as_json, pipeline=True))
     finally:
         if store is not None and issued is not None:
             store.revoke_key(issued.key.prefix, "brain demo")
@@ -101,3 +79,53 @@ def demo(
     failed = [a["component"] for a in answers if a["status"] != 200]
     if failed:
         fail(f"these components did not answer: {', '.join(failed)}")
+
+
+def _call(
+    url: str,
+    headers: dict[str, str],
+    card: Card,
+    inputs: dict[str, Any],
+    as_json: bool,
+    *,
+    pipeline: bool = False,
+) -> dict[str, Any]:
+    """One call of ``card``'s component (or pipeline: its per-step timings asked for), shown."""
+    from deploy.centre.oip import encode_request
+
+    encoded = encode_request(inputs)
+    body = json.loads(encoded.body)
+    if pipeline:
+        body["parameters"] = {"timings": True}
+    response = httpx.post(
+        f"{url}/v2/models/{card.name}/infer",
+        content=json.dumps(body).encode() if pipeline else encoded.body,
+        headers={**headers, **encoded.headers()},
+        timeout=60,
+    )
+    answer = {
+        "component": card.name,
+        "status": response.status_code,
+        "request": body,
+        "response": response.json(),
+    }
+    if as_json:
+        return answer
+    table = Table(show_header=True, box=None)
+    table.add_column("tensor")
+    table.add_column("values")
+    for tensor in body["inputs"]:
+        table.add_row(f"→ {tensor['name']} {tensor['shape']}", _short(tensor["data"], 6))
+    if response.status_code == 200:
+        for out in response.json()["outputs"]:
+            table.add_row(f"← [bold]{out['name']}[/] {out['shape']}", _short(out["data"]))
+        timings = response.json().get("parameters", {}).get("timings_ms")
+        if timings:
+            steps = ", ".join(f"{k} {v:.1f}" for k, v in timings.items())
+            table.add_row("[dim]timings, ms[/]", steps)
+    else:
+        table.add_row("[red]error[/]", response.json().get("error", response.text))
+    kind = "pipeline 组件编排" if pipeline else f"{card.kind.zh} {card.kind.value}"
+    title = f"{card.display.zh} · {card.display.en}  ({kind})"
+    console.print(Panel(table, title=title, subtitle=card.intended_use[:120], expand=True))
+    return answer

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 import yaml
 
+from model_hub import HubSettings, Registry
 from tests import onnx_models
-from tests.cards import card_data
+from tests.cards import card_data, make_card
 from tests.e2e.conftest import Brain
 
 
@@ -205,3 +207,45 @@ def test_keep_torch_from_the_cli(brain: Brain, tmp_path: Path) -> None:
     assert bad.returncode == 2 and "must be a JSON object" in bad.stderr
     bad = register("--onnx", "x.onnx", "--keep-torch", check=False)
     assert bad.returncode == 2 and "go with --torch" in bad.stderr
+
+
+@pytest.mark.slow  # three `brain` processes: 25 s on the loaded 2-core machine
+def test_register_a_pipeline_from_the_cli(brain: Brain, brain_env: dict[str, str], tmp_path: Path) -> None:
+    x = {"name": "x", "datatype": "FP64", "shape": [-1, 3]}
+    y = {"name": "y", "datatype": "FP64", "shape": [-1, 1]}
+    z = {"name": "z", "datatype": "FP64", "shape": [-1, 1]}
+    # The steps are registered in-process (the other tests register from the CLI), in the same home.
+    registry = Registry(
+        HubSettings(home=Path(brain_env["BRAIN_HOME"]), formula_packages=["components", "tests"])
+    )
+    try:
+        for name, formula, inputs, outputs in (
+            ("cli-scale", "tests.formulas:scale", [x], [y]),
+            ("cli-root", "tests.formulas:root", [y], [z]),
+        ):
+            card = make_card(name=name, kind="mechanism", inputs=inputs, outputs=outputs)
+            registry.register_formula(card, formula, {"factor": 2.0})
+    finally:
+        registry.close()
+    spec = card_data(name="cli-chain", kind="mechanism", inputs=[x])
+    spec.pop("outputs")
+    spec["steps"] = [
+        {"name": "scale", "component": "cli-scale", "inputs": {"x": "input.x"}},
+        {"name": "root", "component": "cli-root", "inputs": {"y": "scale.y"}},
+    ]
+    spec["outputs"] = [{"name": "z", "from": "root.z"}]
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    out = brain("components", "register", "--pipeline", str(path), "--promote", "production")
+    assert "registered pipeline cli-chain version 1: scale (cli-scale) → root (cli-root)" in out.stdout
+    listed = json.loads(brain("components", "list", "--json").stdout)
+    chain = next(i for i in listed["items"] if i["name"] == "cli-chain")
+    assert chain["pipeline"] == {"steps": ["scale: cli-scale", "root: cli-root"]}
+
+    spec["name"] = "cli-broken"
+    spec["steps"][1]["inputs"] = {"y": "input.x"}
+    path.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
+    proc = brain("components", "register", "--pipeline", str(path), check=False)
+    assert proc.returncode == 2, proc.stdout
+    assert "input.x -> root.y: FP64[-1,3] vs FP64[-1,1]" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout

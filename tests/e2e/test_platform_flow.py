@@ -97,18 +97,30 @@ def test_up_registers_the_builtins_visible_in_mlflow(platform: Platform) -> None
         params={"max_results": 100},
     ).json()
     models = {m["name"]: m for m in search["registered_models"]}
-    assert len(models) == 7
+    # The seven built-ins, the adapter of the built-in pipeline, and the pipeline itself.
+    assert len(models) == 9
+    assert {a["alias"] for a in models["energy_carbon_forecast"].get("aliases", [])} == {"production"}
     assert "GB/T 32150-2015" in models["carbon_accounting"]["description"]
     assert {a["alias"] for a in models["energy_forecast"].get("aliases", [])} == {"production"}
 
 
 def test_demo_calls_every_builtin(platform: Platform) -> None:
     answers = json.loads(platform.brain("demo", "--url", platform.url, "--json").stdout)
-    assert len(answers) == 7
+    assert len(answers) == 8  # the seven built-ins and the built-in pipeline
     assert all(a["status"] == 200 for a in answers), [a for a in answers if a["status"] != 200]
     carbon = next(a for a in answers if a["component"] == "carbon_accounting")
     total = next(o for o in carbon["response"]["outputs"] if o["name"] == "total_tco2e")
     assert all(v > 0 for v in total["data"])
+    # The pipeline: forecast → ledger → carbon in one call; the CO2 is the forecast energy's, at the
+    # 2022 grid factor (0.5703 tCO2/MWh), and the steps are timed.
+    pipeline = next(a for a in answers if a["component"] == "energy_carbon_forecast")["response"]
+    outputs = {o["name"]: o["data"] for o in pipeline["outputs"]}
+    assert len(outputs["load_forecast"]) == 24 * len(outputs["daily_energy_kwh"])
+    expected = [kwh / 1000 * 0.5703 for kwh in outputs["daily_energy_kwh"]]
+    assert outputs["electricity_tco2e"] == pytest.approx(expected, rel=1e-5)
+    assert set(pipeline["parameters"]["timings_ms"]) == {"forecast", "ledger", "carbon", "total"}
+    shown = platform.brain("demo", "--url", platform.url).stdout
+    assert "pipeline 组件编排" in shown and "electricity_tco2e" in shown
 
 
 def test_register_call_with_tritonclient_meter_and_hide(platform: Platform, tmp_path: Path) -> None:

@@ -117,3 +117,25 @@ def test_deprecated_are_hidden_unless_asked_and_upsert_replaces(catalog: Catalog
     assert page.items[0].latest_version == 2
     assert catalog.search(Query(industries=["high-end-equipment"], include_deprecated=True)).total == 0
     assert catalog.newest_update_ms() == 99
+
+
+def test_a_pipeline_is_marked_with_its_steps(catalog: Catalog) -> None:
+    card = make_card(name="forecast-carbon", owner="province", display={"zh": "碳排放预测", "en": "Forecast"})
+    catalog.upsert(
+        card,
+        latest_version=1,
+        production_version=1,
+        deprecated=False,
+        updated_ms=100,
+        steps=["forecast: energy_forecast", "carbon: carbon_accounting"],
+    )
+    entries = {e.name: e for e in catalog.search(Query(text="碳排放")).items}
+    assert entries["forecast-carbon"].as_dict()["pipeline"] == {
+        "steps": ["forecast: energy_forecast", "carbon: carbon_accounting"]
+    }
+    assert (
+        entries["carbon-accounting"].steps is None
+        and "pipeline" not in entries["carbon-accounting"].as_dict()
+    )
+    # Text search hits the same row through the trigram index as well.
+    assert [e.name for e in catalog.search(Query(text="forecast-carbon")).items] == ["forecast-carbon"]

@@ -26,11 +26,14 @@ from deploy.settings import PlatformSettings
 from deploy.tenancy import Role, TenantSpec, TenantStore
 from deploy.tenancy.bootstrap import ensure_operator
 from model_hub import HubSettings, Registry, ServingPolicy
+from model_hub.pipeline import PipelineSpec
 from model_hub.reference_stats import record_training_reference
 from tests import onnx_models
-from tests.cards import make_card
+from tests.cards import card_data, make_card
 from tests.conftest import ROOT, free_port
 from tests.torch_modules import Refiner
+
+X3 = {"name": "x", "datatype": "FP64", "shape": [-1, 3]}
 
 
 @dataclass
@@ -75,6 +78,28 @@ def _prepare(home: Path) -> tuple[Registry, TenantStore, dict[str, str]]:
         "tests.formulas:scale",
         {"factor": 2.0},
     )
+    # A pipeline of the public sum-formula and a root formula, both private to `bulk` (the catalogue
+    # and usage tests of other tenants must not see them), for a gRPC call.
+    registry.register_formula(
+        make_card(
+            name="root-formula",
+            kind="mechanism",
+            visibility="private",
+            owner="bulk",
+            inputs=[{"name": "y", "datatype": "FP64", "shape": [-1, 1]}],
+            outputs=[{"name": "z", "datatype": "FP64", "shape": [-1, 1]}],
+        ),
+        "tests.formulas:root",
+        {},
+    )
+    pipeline = card_data(name="sum-root", kind="mechanism", owner="bulk", visibility="private", inputs=[X3])
+    pipeline.pop("outputs")
+    pipeline["steps"] = [
+        {"name": "sum", "component": "sum-formula", "inputs": {"x": "input.x"}},
+        {"name": "root", "component": "root-formula", "inputs": {"y": "sum.y"}},
+    ]
+    pipeline["outputs"] = [{"name": "z", "from": "root.z"}]
+    registry.register_pipeline(PipelineSpec.parse(pipeline))
     # A private component registered with training statistics (standard normal inputs) and a drift
     # threshold: the drift tests shift its traffic.
     registry.register_onnx(make_card(name="drift-probe", visibility="private"), onnx_models.linear(seed=5))

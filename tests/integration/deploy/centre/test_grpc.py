@@ -205,3 +205,19 @@ def test_grpc_calls_are_metered_as_rest_calls(centre: Centre, client: triton.Inf
     for _ in range(3):
         client.infer("echo-types", tensor_inputs, headers=bearer(centre, "bulk"))
     assert counted() == before + 3
+
+
+def test_a_pipeline_over_grpc(centre: Centre, client: triton.InferenceServerClient) -> None:
+    """A pipeline goes through the same call as a component: sum-formula (2·the row's sum), then the
+    root, in the replica that took the gRPC call."""
+    x = np.array([[1.0, 2.0, 5.0], [0.5, 0.5, 1.0]])
+    tensor = triton.InferInput("x", list(x.shape), "FP64")
+    tensor.set_data_from_numpy(x)
+    result = client.infer("sum-root", [tensor], headers=bearer(centre, "bulk"))
+    np.testing.assert_allclose(result.as_numpy("z"), [[4.0], [2.0]])
+    negative = triton.InferInput("x", [1, 3], "FP64")
+    negative.set_data_from_numpy(-np.ones((1, 3)))
+    with pytest.raises(triton.InferenceServerException) as caught:
+        client.infer("sum-root", [negative], headers=bearer(centre, "bulk"))
+    assert caught.value.status() == "StatusCode.INVALID_ARGUMENT"
+    assert "pipeline step 'root' (root-formula version 1) failed" in str(caught.value.message())

@@ -97,7 +97,12 @@ def main() -> None:
         )
         try:
             if started.returncode != 0:
-                sys.exit(f"brain up failed ({started.returncode}):\n{started.stdout[-3000:]}{started.stderr}")
+                logs = "".join(
+                    f"--- {log.name}\n{log.read_text()[-3000:]}" for log in (home / "logs").glob("*.log")
+                )
+                sys.exit(
+                    f"brain up failed ({started.returncode}):\n{started.stdout[-3000:]}{started.stderr}{logs}"
+                )
             up_s = time.monotonic() - began
             time.sleep(args.idle_s)
             result = {"up_s": round(up_s, 1), "idle_s": args.idle_s, **measure(home)}

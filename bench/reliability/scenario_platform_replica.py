@@ -47,7 +47,7 @@ def once(work: Path, count: int) -> dict[str, Any]:
         url = f"http://127.0.0.1:{port}"
         finish_wrk(start_wrk(url, script, 4, 3), 3)  # every replica has loaded the components
         baseline = metered_calls_after_flush(home)
-        victims = replicas()
+        victims = replicas(home)
         assert len(victims) == count, f"expected {count} replica processes, found {victims}"
         started = time.time()
         load = start_wrk(url, script, 16, LOAD_S)

@@ -68,7 +68,7 @@ def main() -> None:
             finish_wrk(start_wrk(url, script, 4, 3), 3)
             time.sleep(FLUSH_S * 3)
             before = metered_calls(home)
-            pids = replicas()
+            pids = replicas(home)
             memory: list[tuple[float, float, float]] = []
             """(minutes since the load began, replicas' RSS MB, their USS MB) every 5 s."""
             stop = threading.Event()

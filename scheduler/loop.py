@@ -590,7 +590,7 @@ class Scheduler:
         report: CycleReport,
     ) -> None:
         attempt = job.attempt + 1
-        sid = submission_id(job.id, attempt)
+        sid = submission_id(self.store.namespace, job.id, attempt)
         stored = [
             {"node": state.capacity.node_ids[p.node], "gpus": list(p.gpus), "gpu_milli": p.gpu_milli}
             for p in placements

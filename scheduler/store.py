@@ -170,12 +170,28 @@ class JobEventRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
-def submission_id(job_id: str, attempt: int) -> str:
-    """The Ray submission id of one attempt: deterministic, so a restarted scheduler finds what Ray has.
+class DatabaseRow(Base):
+    """One row: what identifies this database to the clusters it submits to."""
 
-    Ray refuses a second job with the same submission id, which makes resubmitting after a crash safe.
+    __tablename__ = "sched_database"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    namespace: Mapped[str] = mapped_column(String(32))
+    """Random, drawn when the database is made and again by `brain restore` (migration 0004 says why)."""
+    drawn_at: Mapped[float] = mapped_column(Float)
+
+
+def new_namespace() -> str:
+    return uuid.uuid4().hex[:12]  # 48 random bits: two databases on one cluster do not draw the same
+
+
+def submission_id(namespace: str, job_id: str, attempt: int) -> str:
+    """The Ray submission id of one attempt: deterministic within a database, so a restarted scheduler
+    finds what Ray has, and Ray's refusal of a second job with the same id makes resubmitting after a crash
+    safe. ``namespace`` is the database's (`SchedulerStore.namespace`): another database's attempts of a
+    job with the same id are never taken for this one's.
     """
-    return f"brain-{job_id.replace('/', '_').replace(':', '_')}-a{attempt}"
+    return f"brain-{namespace}-{job_id.replace('/', '_').replace(':', '_')}-a{attempt}"
 
 
 def job_id_for_key(tenant: str, key: str) -> str:
@@ -219,6 +235,7 @@ class SchedulerStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._namespace: str | None = None
 
     @classmethod
     def open(cls, settings: SchedulerSettings | None = None, url: str | None = None) -> SchedulerStore:
@@ -230,6 +247,34 @@ class SchedulerStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # --- this database ----------------------------------------------------------------------------
+
+    @property
+    def namespace(self) -> str:
+        """This database's part of every submission id (read once: only `brain restore` changes it, on a
+        database no scheduler runs on)."""
+        if self._namespace is None:
+            with self.session() as s:
+                row = s.get(DatabaseRow, 1)
+                if row is None:  # migration 0004 writes it; a row deleted by hand is drawn again
+                    row = DatabaseRow(id=1, namespace=new_namespace(), drawn_at=time.time())
+                    s.add(row)
+                self._namespace = row.namespace
+        return self._namespace
+
+    def draw_namespace(self) -> str:
+        """Draw a new namespace (a restored backup: attempts from now on must not reuse the submission ids
+        that the original database went on making after the backup)."""
+        with self.session() as s:
+            row = s.get(DatabaseRow, 1)
+            if row is None:
+                row = DatabaseRow(id=1)
+                s.add(row)
+            row.namespace = new_namespace()
+            row.drawn_at = time.time()
+            self._namespace = row.namespace
+        return self._namespace
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -3,6 +3,7 @@ the Serve replica processes, and the usage the centre metered."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -107,13 +108,18 @@ def finish_wrk(proc: subprocess.Popen[str], seconds: int) -> Load:
     return load
 
 
-def replicas(app: str = "capability-centre") -> list[int]:
-    """Pids of the Serve replicas of ``app`` on this host (Ray names them ``ray::ServeReplica:APP:…``)."""
+def replicas(home: Path, app: str = "capability-centre") -> list[int]:
+    """Pids of the Serve replicas of ``app`` serving the platform at ``home`` (Ray names them
+    ``ray::ServeReplica:APP:…``; they inherit the runner's BRAIN_HOME). Other platforms' replicas on a shared
+    host — another run's, or one still dying — are not this scenario's to kill or measure."""
     found = []
     for process in psutil.process_iter(["cmdline"]):
         line = " ".join(process.info["cmdline"] or [])
-        if f"ServeReplica:{app}" in line:
-            found.append(process.pid)
+        if f"ServeReplica:{app}" not in line:
+            continue
+        with contextlib.suppress(psutil.Error):  # gone meanwhile, or not ours to read
+            if process.environ().get("BRAIN_HOME") == str(home):
+                found.append(process.pid)
     return sorted(found)
 
 

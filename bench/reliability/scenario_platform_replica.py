@@ -43,11 +43,11 @@ def once(work: Path, count: int) -> dict[str, Any]:
     key = prepare(home)
     script = rotating_script(work / f"load-{count}.lua", key)
     os.environ["BRAIN_USAGE_FLUSH_SECONDS"] = str(FLUSH_S)  # the runner and its replicas inherit it
-    with centre(work, home, count, f"replicas-{count}") as port:
+    with centre(work, home, count, f"replicas-{count}") as (port, _):
         url = f"http://127.0.0.1:{port}"
         finish_wrk(start_wrk(url, script, 4, 3), 3)  # every replica has loaded the components
         baseline = metered_calls_after_flush(home)
-        victims = replicas()
+        victims = replicas(home)
         assert len(victims) == count, f"expected {count} replica processes, found {victims}"
         started = time.time()
         load = start_wrk(url, script, 16, LOAD_S)

@@ -8,7 +8,7 @@ health every 50 ms, throughout. Then:
   embedded registry's SQLite store, not the server); the supervisor must start MLflow again.
 * scenario 2: the capability centre (the runner: Ray head, Serve controller, replicas) is killed (SIGKILL)
   while the scheduler runs. Calls in the gap must be answered fast (connection refused or 503, none over
-  2 s), the scheduler must stay healthy, the supervisor must start the centre again, and then the same key
+  2 s, none 404), the scheduler must stay healthy, the supervisor must start the centre again, and then the same key
   gets the same answer, the usage metered before is still there and the dedicated deployment is back.
 """
 
@@ -45,6 +45,9 @@ class Probe:
     headers: dict[str, str]
     body: str | None = None
     seen: list[tuple[float, str, float]] = field(default_factory=list)
+    said: dict[str, str] = field(default_factory=dict)
+    """The first answer of each status other than 200 (its Retry-After and the start of its body): who
+    answered, the proxy or the application."""
     stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> threading.Thread:
@@ -62,6 +65,9 @@ class Probe:
                     else:
                         answer = client.post(self.url, headers=self.headers, content=self.body)
                     outcome = str(answer.status_code)
+                    if outcome != "200" and outcome not in self.said:
+                        retry = answer.headers.get("Retry-After")
+                        self.said[outcome] = (f"Retry-After {retry}: " if retry else "") + answer.text[:100]
                 except httpx.ConnectError:
                     outcome = "refused"
                 except httpx.TimeoutException:
@@ -191,13 +197,15 @@ def _run(work: Path) -> list[dict[str, Any]]:
                 "what": "SIGKILL of the centre (Ray head, Serve controller, replicas) under `brain up`",
                 "figure": (
                     f"restarted by the supervisor in {back:.0f} s, serving again {back + serving:.0f} s after "
-                    f"the kill; calls in the gap: {json.dumps(outcomes)}, slowest refusal {slowest:.2f} s "
+                    f"the kill; calls in the gap: {json.dumps(outcomes)} (answers: {json.dumps(call.said)}), "
+                    f"slowest refusal {slowest:.2f} s "
                     f"(limit {FAST_S:.0f} s); scheduler /healthz {len(health) - len(bad_health)} of "
                     f"{len(health)} OK; same key, same answer: {again == answer}; usage {before} before, "
                     f"{after} after; tenants {names}; dedicated `{dedicated}` back "
                     f"{dedicated_ok:.0f} s after the restart"
                 ),
                 "passed": not hung
+                and "404" not in outcomes  # a centre starting says 503 + Retry-After, not "no such path"
                 and not bad_health
                 and again == answer
                 and after >= before

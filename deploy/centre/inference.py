@@ -150,9 +150,20 @@ class Centre:
         centre.ready = True
         return centre
 
-    def close(self) -> None:
+    def close(self, routes_wait_s: float = 15.0) -> None:
+        """Stop the background work, waiting up to ``routes_wait_s`` for the route refresher.
+
+        The refresher may be inside an MLflow query when asked to stop; closing the registry or the
+        cold pool under it made it fail on a closed client (or submit a preload to a pool that is shut).
+        15 s covers MLflow's client at its worst here (MLFLOW_CLIENT_ENV: a 5 s timeout, one retry);
+        a query hung beyond that is left to the daemon thread, said in the log, never waited on forever.
+        """
         self.ready = False
         self._stop_routes.set()
+        if self._routes_thread.is_alive():
+            self._routes_thread.join(routes_wait_s)
+            if self._routes_thread.is_alive():
+                log.warning("the route refresher did not stop in %.0f s; closing without it", routes_wait_s)
         self._batch_pool.shutdown(wait=False, cancel_futures=True)
         self.cold_pool.shutdown(wait=False, cancel_futures=True)
         self.flusher.stop()

@@ -28,7 +28,7 @@ def backup(
         fail(exc.message)
     console.print(
         f"backed up {platform.home} to {dest}: {', '.join(manifest.databases)}"
-        + (f" and {stores.ARTIFACTS}/" if manifest.artifacts else ""),
+        + "".join(f", {folder}/" for folder in manifest.copied_folders()),
         highlight=False,
     )
     for line in manifest.not_copied:
@@ -49,8 +49,14 @@ def restore(
         fail(exc.message)
     console.print(
         f"restored {', '.join(manifest.databases)}"
-        + (f" and {stores.ARTIFACTS}/" if manifest.artifacts else "")
+        + "".join(f", {folder}/" for folder in manifest.copied_folders())
         + f" from {source} (backed up from {manifest.home} at {manifest.created}) into {platform.home}; "
         "`brain up` serves them",
         highlight=False,
     )
+    if manifest.namespace is not None:
+        console.print(
+            f"the scheduler's submission ids now start brain-{manifest.namespace}-: no attempt from here on "
+            "reuses one of the original database's on a shared Ray cluster",
+            highlight=False,
+        )

@@ -10,8 +10,14 @@ every version in the snapshot finds its files in the copy. A store that is not a
 (PostgreSQL, an external MLflow or artifact store) is named in the manifest as not copied, as is a
 registry key given in BRAIN_REGISTRY_KEY; docs/operations.md gives the pg_dump path.
 
+Then the folders of tenants' and jobs' files (``tenants/``, ``jobs/``: what jobs read and wrote). Not
+copied: logs (Ray's session logs belong to a session a restored platform never runs again; each job's log
+tail is in the scheduler's database), the Ray token (a credential `brain up` makes anew and nothing stored
+refers to), caches and process records.
+
 The MLflow store records artifact locations as absolute paths; a restore into another home folder rewrites
-the old home's path to the new one in every stored text, so the restored registry reads its own copy.
+the old home's path to the new one in every stored text (and in paths inside JSON, as in job specs), so
+the restored registry reads its own copy. A restore draws a new scheduler namespace (scheduler/store.py).
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ from deploy.settings import PlatformSettings
 from model_hub.settings import HubSettings
 from model_hub.signing import key_file
 from scheduler.settings import SchedulerSettings
+from scheduler.store import SchedulerStore
 
 MANIFEST = "brain-backup.json"
 ARTIFACTS = "mlartifacts"
+JOBS = "jobs"
 REGISTRY_KEY = "registry_key"
 FORMAT = 1
 
@@ -46,11 +54,42 @@ class Manifest:
     databases: list[str] = field(default_factory=list)
     """File names of the SQLite snapshots in the backup folder."""
     artifacts: bool = False
+    folders: list[str] = field(default_factory=list)
+    """Folders of tenants' and jobs' files copied from the home folder (`DATA_FOLDERS`), relative to it."""
     registry_key: bool = False
     """Whether the registry's signing key file is in the backup (as ``registry_key``, mode 0600)."""
     not_copied: list[str] = field(default_factory=list)
     """Stores outside the home folder, each with what it is: to be backed up with their own tools."""
+    namespace: str | None = None
+    """After a restore: the scheduler database's new namespace (scheduler/store.py, `submission_id`), drawn
+    so that no attempt made from the restored database reuses a Ray submission id of the original's."""
     format: int = FORMAT
+
+    def copied_folders(self) -> list[str]:
+        """Every folder the backup holds besides the databases, relative to the home folder."""
+        return ([ARTIFACTS] if self.artifacts else []) + self.folders
+
+
+def _data_folders(home: Path) -> tuple[list[str], list[str]]:
+    """The folders of tenants' and jobs' files under ``home`` (relative to it), and a line for each that
+    lives elsewhere.
+
+    Tenants' storage roots (BRAIN_TENANT_STORAGE, ``tenants/{tenant}`` by default) hold what their jobs
+    read and wrote — governed tables, batch predictions, trained models: data the platform cannot make
+    again. ``jobs/`` holds the outputs of operators' training jobs that named no folder. Logs are not
+    copied: Ray's session logs belong to a Ray session that a restored platform never runs again, and the
+    tail of each job's log that the scheduler kept is in ``scheduler.db``.
+    """
+    scheduler = SchedulerSettings(home=home)
+    template = scheduler.tenant_storage.split("{tenant}")[0]
+    folders, elsewhere = [JOBS], []
+    prefix = Path(template).expanduser()
+    root = prefix if prefix.is_absolute() else home / prefix
+    if root.resolve() != home and root.resolve().is_relative_to(home):
+        folders.insert(0, str(root.resolve().relative_to(home)))
+    else:  # outside the home folder, or not a folder of its own in it
+        elsewhere.append(f"tenants' job storage: BRAIN_TENANT_STORAGE={scheduler.tenant_storage}")
+    return folders, elsewhere
 
 
 def _stores(home: Path) -> tuple[dict[str, Path], list[str]]:
@@ -119,6 +158,14 @@ def backup(home: Path, dest: Path) -> Manifest:
     if HubSettings(home=home).artifact_root is None and artifacts.is_dir():
         shutil.copytree(artifacts, dest / ARTIFACTS, symlinks=True)
         manifest.artifacts = True
+    folders, elsewhere = _data_folders(home)
+    manifest.not_copied += elsewhere
+    for folder in folders:
+        if (home / folder).is_dir():
+            # Files of jobs running meanwhile may be copied half written; the scheduler's snapshot has
+            # those jobs unfinished, and after a restore their retry policy decides (docs/operations.md).
+            shutil.copytree(home / folder, dest / folder, symlinks=True)
+            manifest.folders.append(folder)
     (dest / MANIFEST).write_text(json.dumps(asdict(manifest), indent=1))
     return manifest
 
@@ -143,10 +190,11 @@ def restore(source: Path, home: Path) -> Manifest:
     home = home.expanduser().resolve()
     manifest = read_manifest(source)
     files, _ = _stores(home)
-    clash = [name for name in manifest.databases if (home / name).exists()]
-    if clash or (manifest.artifacts and (home / ARTIFACTS).exists()):
+    folders = manifest.copied_folders()
+    clash = [name for name in manifest.databases + folders if (home / name).exists()]
+    if clash:
         raise PlatformError(
-            f"{home} already holds platform stores ({', '.join(clash) or ARTIFACTS}); restore into a new "
+            f"{home} already holds platform stores ({', '.join(clash)}); restore into a new "
             f"BRAIN_HOME, or move these away first (with the platform stopped)"
         )
     missing = [name for name in manifest.databases if name not in files]
@@ -168,14 +216,25 @@ def restore(source: Path, home: Path) -> Manifest:
         key.touch(mode=0o600)
         key.chmod(0o600)
         key.write_bytes((source / REGISTRY_KEY).read_bytes())
-    if manifest.artifacts:
-        shutil.copytree(source / ARTIFACTS, home / ARTIFACTS, symlinks=True)
+    for folder in folders:
+        shutil.copytree(source / folder, home / folder, symlinks=True)
     for name in manifest.databases:
         target = home / name
         _snapshot(source / name, target)
         if manifest.home != str(home):
             _relocate(target, manifest.home, str(home))
+    scheduler_db = files.get(_scheduler_file(home))
+    if scheduler_db is not None and scheduler_db.name in manifest.databases:
+        store = SchedulerStore.open(SchedulerSettings(home=home))
+        try:
+            manifest.namespace = store.draw_namespace()
+        finally:
+            store.close()
     return manifest
+
+
+def _scheduler_file(home: Path) -> str:
+    return Path(make_url(SchedulerSettings(home=home).database_url).database or "").name
 
 
 def _relocate(database: Path, old: str, new: str) -> None:
@@ -193,5 +252,12 @@ def _relocate(database: Path, old: str, new: str) -> None:
                         f'UPDATE "{table}" SET "{name}" = ? || substr("{name}", ?) '
                         f'WHERE substr("{name}", 1, ?) = ?',
                         (replaced, len(prefix) + 1, len(prefix), prefix),
+                    )
+                    # Paths inside JSON (a job's spec holds its tenant's storage resolved): a queued job
+                    # restored elsewhere must write into the new home, never the old one.
+                    db.execute(
+                        f'UPDATE "{table}" SET "{name}" = replace("{name}", ?, ?) '
+                        f'WHERE instr("{name}", ?) > 0',
+                        (f'"{prefix}/', f'"{replaced}/', f'"{prefix}/'),
                     )
     db.close()

@@ -15,6 +15,11 @@
   state under ``/tmp/haproxy-serve`` by default, where any local user can drive it and two platforms on
   one host would share it; the platform gives each of its homes a private directory instead
   (:func:`haproxy_dir`, :func:`haproxy_env`);
+- Serve's HAProxy answers a path no application's route covers with 404 (``Path '…' not found``). The
+  centre's application is on ``/`` and covers every path once deployed, so that answer comes only while
+  no application is deployed yet — for about a second after each start of the centre, when the proxy is
+  up and the application is not — and a client must retry then, not give up: the same wrapper turns it
+  into 503 with ``Retry-After`` and a JSON error (:data:`STARTING_ANSWER`);
 - MLflow, the scheduler's API and metrics listen on 127.0.0.1 (``deploy.embedded.platform``).
 
 :func:`listeners` lists what the platform's processes really listen on; `brain doctor` fails on any that is
@@ -50,6 +55,12 @@ RAY_LOOPBACK_ENV = {
 
 HAPROXY_STATS_PORT = 8404
 HAPROXY_METRICS_PORT = 9101
+
+STARTING_ANSWER = (
+    "http-request return status 503 content-type application/json hdr Retry-After 1 "
+    """string '{"error": "the capability centre is starting; retry in a second"}'"""
+)
+"""What Serve's HAProxy answers, in place of its 404, for a path no deployed application covers."""
 
 
 def token_path(home: Path) -> Path:
@@ -117,12 +128,16 @@ def write_haproxy_wrapper(path: Path, haproxy: str, ports: tuple[int, ...]) -> P
 
     Ray Serve writes the config and starts HAProxy (through ``RAY_SERVE_HAPROXY_BINARY_PATH``) for every
     start and reload, so each config HAProxy reads has been rewritten. The serving frontend is not touched:
-    it binds the host Serve is given.
+    it binds the host Serve is given. The default backend's 404 becomes :data:`STARTING_ANSWER`.
     """
     alternatives = "|".join(str(p) for p in ports)
     rewrite = rf"s/^([[:space:]]*bind[[:space:]]+)[*]?:({alternatives})([[:space:]]|$)/\1127.0.0.1:\2\3/"
+    # Serve's default backend (ray/serve/_private/haproxy_templates.py): its one line, answering 404.
+    default_404 = r'http-request return status 404 .*/-/routes for available routes\."$'
+    starting = rf"s|^([[:space:]]*){default_404}|\1{STARTING_ANSWER}|"
     script = f"""#!/bin/sh
-# Written by the platform (deploy/embedded/network.py): HAProxy's stats and metrics on loopback only.
+# Written by the platform (deploy/embedded/network.py): HAProxy's stats and metrics on loopback only, and
+# 503 + Retry-After instead of 404 while no application is deployed.
 cfg=""
 prev=""
 for arg in "$@"; do
@@ -130,7 +145,7 @@ for arg in "$@"; do
     prev="$arg"
 done
 if [ -n "$cfg" ] && [ -f "$cfg" ]; then
-    sed -i -E {shlex.quote(rewrite)} "$cfg" || exit 1
+    sed -i -E -e {shlex.quote(rewrite)} -e {shlex.quote(starting)} "$cfg" || exit 1
 fi
 exec {shlex.quote(haproxy)} "$@"
 """

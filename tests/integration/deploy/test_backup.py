@@ -19,6 +19,9 @@ from deploy.metering.calendar import month_of
 from deploy.settings import PlatformSettings
 from deploy.tenancy import Role, TenantSpec, TenantStore
 from model_hub import HubSettings, Registry
+from scheduler.settings import SchedulerSettings
+from scheduler.spec import JobRequest, QueueSpec
+from scheduler.store import SchedulerStore
 from tests import onnx_models
 from tests.cards import make_card
 
@@ -56,9 +59,42 @@ def _prepare(home: Path) -> str:
     return secret
 
 
+def _prepare_jobs(home: Path) -> tuple[str, str]:
+    """A tenant's job file, an operator's training output, a job queued with its tenant's paths resolved,
+    and what a backup leaves out (the Ray token, the logs). Returns the job id and the database's
+    namespace."""
+    root = SchedulerSettings(home=home).tenant_root("lubei-chem")
+    (root / "in").mkdir(parents=True)
+    (root / "in" / "meters.csv").write_text("power\n1.5\n")
+    (home / "jobs" / "job-1").mkdir(parents=True)
+    (home / "jobs" / "job-1" / "metrics.json").write_text("{}")
+    (home / "run").mkdir(exist_ok=True)
+    (home / "run" / "ray_auth_token").write_text("0" * 64)
+    (home / "logs").mkdir(exist_ok=True)
+    (home / "logs" / "ray.log").write_text("session log")
+    store = SchedulerStore.open(SchedulerSettings(home=home))
+    try:
+        store.put_queues([QueueSpec(name="lubei-chem", tenant="lubei-chem")])
+        governance = {"input": {"path": str(root / "in/meters.csv")}, "output": str(root / "out"),
+                      "schema": {"power": "float"}}  # fmt: skip
+        request = JobRequest.model_validate(
+            {
+                "id": "job-gov",
+                "tenant": "lubei-chem",
+                "kind": "governance",
+                "governance": governance,
+                "bundles": [{"cpu": 1}],
+            }
+        )
+        return store.submit(request, "lubei-chem").job.id, store.namespace
+    finally:
+        store.close()
+
+
 def test_a_backup_taken_while_usage_is_written_restores_elsewhere_and_serves(tmp_path: Path) -> None:
     old, copy, new = tmp_path / "old-home", tmp_path / "backup", tmp_path / "new-home"
     key = _prepare(old)
+    job, namespace = _prepare_jobs(old)
     before = _answer(old, key, "reactor-quality")
 
     # A writer flushes usage all along the backup: the snapshot must be consistent all the same.
@@ -80,14 +116,30 @@ def test_a_backup_taken_while_usage_is_written_restores_elsewhere_and_serves(tmp
         writer.join()
         store.engine.dispose()
     assert flushed[0] > 0
-    assert {"mlflow.db", "catalog.db", "platform.db"} <= set(manifest.databases)
+    assert {"mlflow.db", "catalog.db", "platform.db", "scheduler.db"} <= set(manifest.databases)
     assert manifest.artifacts and (copy / MANIFEST).exists()
+    assert manifest.folders == ["tenants", "jobs"]
+    # No logs, no Ray token: a restored platform runs none of those Ray sessions, and gets its own token.
+    assert not (copy / "logs").exists() and not list(copy.rglob("ray_auth_token"))
     assert (copy.stat().st_mode & 0o777) == 0o700
     # The registry's signing key travels with the backup: the restored registry must verify the versions.
     assert manifest.registry_key and ((copy / "registry_key").stat().st_mode & 0o777) == 0o600
 
     shutil.rmtree(old)  # nothing of the restored home may point back at the old one
-    restore(copy, new)
+    restored_manifest = restore(copy, new)
+    # Tenants' files and job outputs come back; the queued job reads and writes in the new home, and the
+    # scheduler database has a new namespace: no attempt from here on reuses a submission id of the old.
+    new_root = SchedulerSettings(home=new).tenant_root("lubei-chem")
+    assert (new_root / "in" / "meters.csv").read_text() == "power\n1.5\n"
+    assert (new / "jobs" / "job-1" / "metrics.json").exists()
+    scheduler = SchedulerStore.open(SchedulerSettings(home=new))
+    try:
+        spec = scheduler.job(job).request.governance
+        assert spec is not None and spec.input.path == str(new_root / "in/meters.csv")
+        assert spec.output == str(new_root / "out")
+        assert scheduler.namespace == restored_manifest.namespace and scheduler.namespace != namespace
+    finally:
+        scheduler.close()
     assert np.array_equal(_answer(new, key, "reactor-quality"), before)
     restored = TenantStore.open(PlatformSettings(home=new))
     try:

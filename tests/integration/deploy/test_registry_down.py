@@ -3,7 +3,10 @@ component it does not know yet gets 503 naming the registry within seconds, neve
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +21,7 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.integration
 
 
-def test_an_unreachable_registry_is_503_naming_it_within_seconds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for name, value in MLFLOW_CLIENT_ENV.items():  # what Centre.open sets, undone after the test
-        monkeypatch.setenv(name, value)
+def _centre_with_tenant(tmp_path: Path, tracking_uri: str) -> tuple[Centre, str]:
     settings = PlatformSettings(home=tmp_path, preload=False)
     store = TenantStore.open(settings)
     spec = TenantSpec(
@@ -31,8 +30,68 @@ def test_an_unreachable_registry_is_503_naming_it_within_seconds(
     store.create_tenant(spec, actor="tests")
     key = store.issue_key("acme", Role.consumer, "tests").secret
     store.engine.dispose()
+    return Centre.open(HubSettings(home=tmp_path, mlflow_tracking_uri=tracking_uri), settings), key
+
+
+@pytest.fixture
+def slow_registry() -> Iterator[tuple[str, threading.Event]]:
+    """An "MLflow server" that accepts a connection, says nothing for a second and hangs up: a registry
+    query is in progress for that second. Yields its URL and an event set at the first connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    asked = threading.Event()
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                asked.set()
+                stop.wait(1.0)
+
+    server = threading.Thread(target=serve, name="slow-registry")
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", asked
+    finally:
+        stop.set()
+        server.join(10)
+        listener.close()
+
+
+def test_close_waits_for_a_route_refresh_in_progress(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, slow_registry: tuple[str, threading.Event]
+) -> None:
+    """Closing a replica while its refresher is inside a registry query: close() returns only after the
+    refresher has stopped, so nothing uses the registry or the pools after they are closed."""
+    for name, value in MLFLOW_CLIENT_ENV.items():
+        monkeypatch.setenv(name, value)
+    url, asked = slow_registry
+    centre, _ = _centre_with_tenant(tmp_path, url)
+    asked.clear()  # opening the registry asked it too; wait for the refresher's own query
+    closed = False
+    try:
+        assert asked.wait(15), "the route refresher never asked the registry"
+        started = time.monotonic()
+        centre.close()
+        closed = True
+        assert not centre._routes_thread.is_alive(), "close() returned with the route refresher running"
+        assert time.monotonic() - started < 15
+    finally:
+        if not closed:
+            centre.close()
+
+
+def test_an_unreachable_registry_is_503_naming_it_within_seconds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in MLFLOW_CLIENT_ENV.items():  # what Centre.open sets, undone after the test
+        monkeypatch.setenv(name, value)
     nobody = f"http://127.0.0.1:{free_port()}"  # nothing listens there: MLflow is down
-    centre = Centre.open(HubSettings(home=tmp_path, mlflow_tracking_uri=nobody), settings)
+    centre, key = _centre_with_tenant(tmp_path, nobody)
     try:
         principal = centre.authenticate(key)
         started = time.monotonic()

@@ -201,7 +201,7 @@ def test_killing_the_service_loses_no_job_and_submits_none_twice(
         queued = [j for j in jobs if state_of(client, j) == "queued"]
         assert queued, "the kill came after everything was admitted"
         victim = client.job(queued[0])
-        sid = submission_id(victim.id, victim.attempt + 1)
+        sid = submission_id(client.store.namespace, victim.id, victim.attempt + 1)
         assert client.store.transition(
             victim.id, [JobState.QUEUED], JobState.ADMITTED, "admitted", "half done", pool="jinan",
             attempt=victim.attempt + 1, submission_id=sid, admitted_at=victim.submit_time,

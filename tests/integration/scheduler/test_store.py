@@ -12,7 +12,7 @@ from scheduler.db import open_engine
 from scheduler.errors import IdempotencyConflict, JobNotFound, QueueTreeInvalid, SpecInvalid, UnknownPool
 from scheduler.model import JobState, Quota
 from scheduler.spec import ClusterPoolSpec, JobRequest, QueueSpec
-from scheduler.store import VERSION_TABLE, SchedulerStore, downgrade, migrate
+from scheduler.store import VERSION_TABLE, SchedulerStore, downgrade, migrate, submission_id
 
 
 def request(job_id: str = "job-1", **fields: object) -> JobRequest:
@@ -32,11 +32,12 @@ def test_migrations_use_their_own_version_table(db_url: str) -> None:
         "sched_jobs",
         "sched_job_events",
         "sched_leases",
+        "sched_database",
         VERSION_TABLE,
     } <= tables
     assert "alembic_version" not in tables  # the platform's own table stays free for its migrations
     with engine.connect() as conn:
-        assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0003"
+        assert conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar_one() == "0004"
     downgrade(engine, "base")
     assert not {"sched_jobs", "sched_pools"} & set(inspect(engine).get_table_names())
     engine.dispose()
@@ -151,6 +152,34 @@ def test_quotas_stored_before_partial_quotas_leave_their_zeros_unnamed(db_url: s
     with engine.connect() as conn:
         stored = json.loads(conn.execute(text("SELECT spec FROM sched_queues WHERE name = 'a'")).scalar_one())
     assert stored["guaranteed"] == {"cpu": 1.0, "memory_mib": 0, "gpu": 0}
+    store.close()
+
+
+def test_each_database_draws_its_own_namespace_kept_across_upgrades_and_redrawn_on_demand(
+    db_url: str, tmp_path: object
+) -> None:
+    """Migration 0004 gives an existing database (jobs admitted already) a namespace; a second database gets
+    another; drawing a new one (`brain restore`) is stored, and submission ids carry it."""
+    engine = open_engine(db_url)
+    migrate(engine, "0003")
+    before = SchedulerStore(engine)  # an attempt admitted before the namespace existed keeps its stored id
+    before.put_queues([QueueSpec(name="shandong")])
+    before.submit(request(), "shandong")
+    assert before.transition("job-1", [JobState.QUEUED], JobState.ADMITTED, "admitted", "",
+                             attempt=1, submission_id="brain-job-1-a1")  # fmt: skip
+    migrate(engine)
+    store = SchedulerStore(engine)
+    namespace = store.namespace
+    assert len(namespace) == 12 and SchedulerStore(engine).namespace == namespace
+    assert store.job("job-1").submission_id == "brain-job-1-a1"
+    other = SchedulerStore.open(url=f"sqlite:///{tmp_path}/other.db")
+    try:
+        assert other.namespace != namespace
+    finally:
+        other.close()
+    drawn = store.draw_namespace()
+    assert drawn != namespace and SchedulerStore(engine).namespace == drawn
+    assert submission_id(drawn, "job-1", 2) == f"brain-{drawn}-job-1-a2"
     store.close()
 
 

@@ -80,10 +80,10 @@ def fake() -> FakeBackend:
     return FakeBackend()
 
 
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[SchedulerControl]:
+def open_client(home: Path) -> SchedulerControl:
+    """A scheduler database in ``home`` with the jinan pool and two tenants' queues."""
     settings = SchedulerSettings(
-        home=tmp_path,
+        home=home,
         max_jobs_per_pool=2,
         placement_scorer="best-fit",
         job_programs={"batch-inference": "jobs.batch_inference"},
@@ -100,6 +100,12 @@ def client(tmp_path: Path) -> Iterator[SchedulerControl]:
             ],
         )
     )
+    return client
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[SchedulerControl]:
+    client = open_client(tmp_path)
     yield client
     client.close()
 
@@ -301,6 +307,33 @@ def test_an_attempt_the_cluster_forgot_follows_its_retry_policy_never_silently(
     # The forgotten attempts were never submitted again; only the retry allowed by the policy was.
     assert fake.submissions[first[once] or ""] == 1 and fake.submissions[first[again] or ""] == 1
     assert len(fake.submissions) == 3
+
+
+def test_two_databases_on_one_cluster_never_share_a_submission_id(tmp_path: Path, fake: FakeBackend) -> None:
+    """A fresh database (or a restored one) on the cluster an earlier database used: the same idempotency
+    key gives the same job id, but the earlier run's finished attempt is not taken for this one's."""
+    first, second = open_client(tmp_path / "first"), open_client(tmp_path / "second")
+    try:
+        assert first.store.namespace != second.store.namespace
+        job = submit(first, idempotency_key="nightly-2026-11-30")
+        Scheduler(first.store, first.settings, backends={"jinan": fake}).cycle()
+        earlier = first.job(job).submission_id or ""
+        fake.set(earlier, RunStatus.SUCCEEDED, exit_code=0)
+
+        assert submit(second, idempotency_key="nightly-2026-11-30") == job
+        scheduler = Scheduler(second.store, second.settings, backends={"jinan": fake})
+        scheduler.cycle()
+        scheduler.cycle()
+        row = second.job(job)
+        assert row.state == "admitted" and row.submission_id != earlier  # submitted, not "done" already
+        assert fake.submissions == {earlier: 1, row.submission_id: 1}
+        # A new namespace (what `brain restore` draws): the same attempt gets another submission id.
+        before = second.store.namespace
+        assert second.store.draw_namespace() != before
+        assert SchedulerStore(second.store.engine).namespace == second.store.namespace  # stored, not cached
+    finally:
+        first.close()
+        second.close()
 
 
 def test_a_job_whose_pool_row_vanished_is_marked_lost_not_requeued(

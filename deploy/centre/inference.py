@@ -489,6 +489,7 @@ class Centre:
         each pass and looked up again when called.
         """
         wait = 0.0  # the first pass at once: a fresh replica knows every route before it is asked
+        preloaded = False
         while not self._stop_routes.wait(wait):
             started = time.monotonic()
             try:
@@ -501,6 +502,7 @@ class Centre:
                         routes[name] = None
             except Exception:  # a store hiccup keeps the last good routes
                 log.exception("refreshing the component routes failed")
+                wait = ROUTE_TTL_S  # and the next try waits as a pass would: no busy loop while it is down
                 continue
             with self._lock:
                 before, self._components = self._components, routes
@@ -510,8 +512,9 @@ class Centre:
             except Exception:  # scoring must never stop the routes from refreshing
                 log.exception("checking drift failed")
             self.payloads.write(self.tenants.engine, self.settings.payload_samples_keep)
-            if wait == 0.0 and self.settings.preload:
+            if not preloaded and self.settings.preload:
                 self.cold_pool.submit(self._preload, routes)
+            preloaded = True
             wait = max(ROUTE_TTL_S, 20 * (time.monotonic() - started))
 
     def _preload(self, routes: dict[str, Component | None]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from deploy.centre.errors import RegistryUnavailable
-from deploy.centre.inference import MLFLOW_CLIENT_ENV, Centre, error_status
+from deploy.centre.inference import MLFLOW_CLIENT_ENV, ROUTE_TTL_S, Centre, error_status
 from deploy.settings import PlatformSettings
 from deploy.tenancy import Role, TenantSpec, TenantStore
 from model_hub import HubSettings
@@ -101,5 +101,30 @@ def test_an_unreachable_registry_is_503_naming_it_within_seconds(
         assert error_status(refused.value) == 503
         assert "component registry (MLflow) cannot be reached" in refused.value.message
         assert refused.value.headers() == {"Retry-After": "5"}
+    finally:
+        centre.close()
+
+
+def test_a_failing_route_refresh_waits_before_it_tries_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh pass that fails (the registry down) is followed by the same pause as a good one, not
+    by another pass at once: the old loop retried with no pause for as long as MLflow was down."""
+    for name, value in MLFLOW_CLIENT_ENV.items():
+        monkeypatch.setenv(name, value)
+    centre, _ = _centre_with_tenant(tmp_path, f"http://127.0.0.1:{free_port()}")
+    passes: list[float] = []
+
+    def failing() -> None:
+        passes.append(time.monotonic())
+        raise ConnectionError("registry down")
+
+    try:
+        centre.registry.all_info = failing  # type: ignore[method-assign]
+        deadline = time.monotonic() + 30
+        while len(passes) < 2:  # the pass in flight when it was replaced may still be an old one
+            assert time.monotonic() < deadline, "the refresher stopped trying"
+            time.sleep(0.05)
+        assert passes[1] - passes[0] >= ROUTE_TTL_S * 0.9
     finally:
         centre.close()

@@ -124,6 +124,45 @@ class _Cycle:
                 self.reservations += 1
         return admitted
 
+    def plan_drains(self) -> None:
+        """Keep `drain_nodes` nodes draining for each whole-node shape of the workload.
+
+        A job of 4 or 8 GPUs needs a node that no other job holds, and a busy cluster seldom has one:
+        it waits until one empties (600 s and more on the Alibaba replay, against under a second for
+        everyone else). So, before such a job arrives, the nodes of its size expected to empty first
+        (their running jobs' starts plus run times; an empty node first of all) take only work that ends
+        before they do, and other work only when it fits nowhere else. The policy keeps no state: the
+        nodes are chosen again at every cycle, and they stay the same while nothing ends sooner.
+        """
+        keep = self.config.drain_nodes
+        shapes = self.config.scorer.whole_node_shapes() if keep else ()
+        if not shapes:
+            return
+        cap, now = self.state.capacity, self.state.now
+        empty_at = np.full(cap.size, now)
+        for run in self.state.running.values():
+            ends = run.start_time + run.job.runtime if run.job.runtime is not None else np.inf
+            for placement in run.placements:
+                empty_at[placement.node] = max(empty_at[placement.node], ends)
+        until = np.full(cap.size, np.inf)
+        below = np.zeros(cap.size, dtype=np.int64)
+        usable = ~cap.pool_cordoned[cap.node_pool] & np.isfinite(empty_at)
+        for shape in shapes:
+            fits = (
+                (cap.gpu_count == shape.gpu) & (cap.cpu >= shape.cpu_milli) & (cap.memory >= shape.memory_mib)
+            )
+            if shape.gpu_types is not None:
+                fits &= cap.type_mask(shape.gpu_types)
+            wanted = keep - int(np.isfinite(until[fits]).sum())  # shapes of one size share their nodes
+            nodes = np.flatnonzero(fits & usable & ~np.isfinite(until))
+            if wanted <= 0 or not nodes.size:
+                continue
+            chosen = nodes[np.argsort(empty_at[nodes], kind="stable")[:wanted]]
+            until[chosen] = empty_at[chosen]
+            below[chosen] = shape.gpu
+        if np.isfinite(until).any():
+            self.placer.drain_until, self.placer.drain_below, self.placer.now = until, below, now
+
     def releases(self) -> Releases:
         """Per node, what each job there holds and when it is expected to end: jobs running (but not
         those being preempted) and those admitted so far this cycle. Taken only when a job needs a
@@ -305,6 +344,7 @@ def schedule(state: ClusterState, config: PolicyConfig) -> list[Decision]:
     # tenant with a few big long jobs wait behind everyone's small ones, although it takes no one's
     # entitlement.
     bands: dict[int, dict[str, list[Job]]] = defaultdict(lambda: defaultdict(list))
+    cycle.plan_drains()
     considered = _considered(cycle)
     served = cycle.serve_aged(considered)
     for job in considered:

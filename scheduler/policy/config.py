@@ -66,4 +66,5 @@ def policy_from_settings(
         aging_max_boost=settings.aging_max_boost,
         reserve_after_s=settings.reserve_after_s,
         fair_share_slack=settings.fair_share_slack,
+        drain_nodes=settings.drain_nodes,
     )

@@ -139,11 +139,15 @@ class _Cycle:
         if not shapes:
             return
         cap, now = self.state.capacity, self.state.now
-        empty_at = np.full(cap.size, now)
+        # One pass over the running jobs a cycle, on a plain list of floats: numpy scalar updates per job
+        # cost several times more, and this runs at every cycle.
+        latest = [now] * cap.size
         for run in self.state.running.values():
             ends = run.start_time + run.job.runtime if run.job.runtime is not None else np.inf
             for placement in run.placements:
-                empty_at[placement.node] = max(empty_at[placement.node], ends)
+                if ends > latest[placement.node]:
+                    latest[placement.node] = ends
+        empty_at = np.array(latest, dtype=np.float64)
         until = np.full(cap.size, np.inf)
         below = np.zeros(cap.size, dtype=np.int64)
         usable = ~cap.pool_cordoned[cap.node_pool] & np.isfinite(empty_at)

@@ -71,7 +71,7 @@ class _Cycle:
     def rank(self, queue: str, job: Job) -> tuple[bool, bool, float, float, str]:
         """Order of queues inside a priority band (smallest first): see `schedule`."""
         borrows = not self.quota.within_guarantee(queue, _demand(job))
-        drf = self.share(queue) / self.weight[queue] if borrows else 0.0
+        drf = self.share(queue) / self.weight[queue]
         return (borrows, self.over_share(queue), drf, job.submit_time, job.id)
 
     def try_admit(self, job: Job) -> bool:
@@ -345,12 +345,11 @@ def schedule(state: ClusterState, config: PolicyConfig) -> list[Decision]:
 
     # Bands of equal effective priority (aging lifts a waiting job into higher bands: nothing starves),
     # highest first. Inside a band: a queue whose next job stays within its guarantee goes first (it only
-    # takes what it is owed); among queues that would borrow, the lowest weighted dominant share goes
-    # first (DRF), so a tenant holding nothing is not queued behind the older jobs of one holding
-    # everything. Queues without guarantees never borrow; among them, tenants within their weighted fair
-    # share (with slack) go before those above it, oldest job first: pure DRF order there would make a
-    # tenant with a few big long jobs wait behind everyone's small ones, although it takes no one's
-    # entitlement.
+    # takes what it is owed); then tenants within their weighted fair share (with slack) before those
+    # above it; and in each of these groups the lowest weighted dominant share first (DRF), so a tenant
+    # holding nothing is not queued behind the older jobs of one holding much; equal shares, oldest job
+    # first. Queues without guarantees (never borrowing) were ordered by age inside the slack, and the
+    # replay's fairness fell below FIFO's at cpu050 (docs/architecture.md).
     bands: dict[int, dict[str, list[Job]]] = defaultdict(lambda: defaultdict(list))
     cycle.plan_drains()
     considered = _considered(cycle)

@@ -35,6 +35,8 @@ class PolicyConfig:
     fair_share_slack: float = 0.5
     """A tenant yields to others once its dominant share exceeds (1 + slack) × its weighted fair share.
 
+    Inside each side of that line tenants go by dominant share (DRF), then job age.
+
     Without slack, tenants that hover around an equal share keep swapping places and their small jobs
     wait behind each other's. The slack was chosen on a former fairness measure of the Alibaba replay (the
     tenants' mean runtime / completion time, equal by construction); on today's measure (Jain's index of

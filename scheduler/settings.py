@@ -40,6 +40,9 @@ class SchedulerSettings(BaseSettings):
     reserve_after_s: float = Field(default=1800.0, gt=0)
     """A job waiting this long gets a node reserved for it, so backfill cannot starve it."""
 
+    drain_nodes: int = Field(default=2, ge=0)
+    """Per 4- or 8-GPU shape of the workload, nodes kept draining for it (take only work that ends first)."""
+
     trace_dir: Path = Path("../shared/traces/alibaba-gpu-v2023")
     """Folder of the Alibaba GPU trace v2023 used by `brain sim` (BRAIN_TRACE_DIR)."""
 

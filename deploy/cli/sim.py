@@ -124,12 +124,25 @@ def replay(
 
 @sim_app.command()
 def matrix(
-    trace: TraceOption = None, as_json: JsonOpt = False, plot: PlotOption = None, limit: LimitOption = None
+    trace: TraceOption = None,
+    as_json: JsonOpt = False,
+    plot: PlotOption = None,
+    limit: LimitOption = None,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            "--seeds",
+            min=1,
+            max=100,
+            help="average over this many seeds (42, 43, ...; the FGD paper uses 10); 1: the sim_seed alone",
+        ),
+    ] = 1,
 ) -> None:
     """Every workload variant in the trace folder × every placement policy: one fill table."""
     settings = SchedulerSettings()
+    chosen = (settings.sim_seed,) if seeds == 1 else tuple(range(42, 42 + seeds))
     try:
-        result = run_matrix(trace or settings.trace_dir, FILL_POLICIES, seed=settings.sim_seed, limit=limit)
+        result = run_matrix(trace or settings.trace_dir, FILL_POLICIES, seeds=chosen, limit=limit)
     except SchedulerError as error:
         fail(str(error))
     _show(result, matrix_table, plot_matrix, as_json, plot)

@@ -32,6 +32,11 @@ class Placer:
         self.reserved: dict[str, int] = {}
         """Job id -> the node reserved for it (open to that job only)."""
         self._static: dict[tuple[object, ...], np.ndarray] = {}
+        self.drain_until: np.ndarray | None = None
+        """float64[N]: for a node kept draining, when it is expected to be empty; inf for the others."""
+        self.drain_below: np.ndarray | None = None
+        """int64[N]: on a draining node, bundles of fewer GPUs than this are held to `drain_until`."""
+        self.now = 0.0
 
     def static_mask(self, job: Job, bundle: Resources) -> np.ndarray:
         """Nodes the bundle may ever use: pool not cordoned, residency respected, GPU type matched."""
@@ -58,8 +63,9 @@ class Placer:
             self._static[key] = mask
         return mask
 
-    def candidates(self, job: Job, bundle: Resources) -> np.ndarray:
-        """Indices of nodes that can hold the bundle now."""
+    def candidates(self, job: Job, bundle: Resources, drains: bool = False) -> np.ndarray:
+        """Indices of nodes that can hold the bundle now; with `drains`, not the nodes kept draining
+        that the job would hold past the time they are expected to be empty."""
         alloc = self.alloc
         static = self.static_mask(job, bundle)
         ok = static & ~self.blocked
@@ -67,6 +73,10 @@ class Placer:
         if own is not None:
             ok[own] = static[own]
         ok = ok & (alloc.cpu_free >= bundle.cpu_milli) & (alloc.memory_free >= bundle.memory_mib)
+        if drains and self.drain_until is not None and self.drain_below is not None:
+            # A job of unknown run time may run for ever: it counts as ending after every drain.
+            ends = self.now + job.runtime if job.runtime is not None else np.inf
+            ok &= (self.drain_until >= ends) | (bundle.gpu >= self.drain_below)
         if bundle.gpu == 1:
             ok &= alloc.max_gpu_free >= bundle.gpu_milli
         elif bundle.gpu:
@@ -94,7 +104,10 @@ class Placer:
         done: list[BundlePlacement] = []
         used: list[int] = []
         for bundle in job.bundles:
-            nodes = self.candidates(job, bundle)
+            # Draining nodes last: work that fits nowhere else still starts (a drain costs no waiting).
+            nodes = self.candidates(job, bundle, drains=True)
+            if nodes.size == 0:
+                nodes = self.candidates(job, bundle)
             if nodes.size == 0:
                 self.undo(job, done)
                 return None

@@ -35,11 +35,20 @@ class PolicyConfig:
     fair_share_slack: float = 0.5
     """A tenant yields to others once its dominant share exceeds (1 + slack) × its weighted fair share.
 
+    Inside each side of that line tenants go by dominant share (DRF), then job age.
+
     Without slack, tenants that hover around an equal share keep swapping places and their small jobs
     wait behind each other's. The slack was chosen on a former fairness measure of the Alibaba replay (the
     tenants' mean runtime / completion time, equal by construction); on today's measure (Jain's index of
     the backlogged tenants' dominant shares, `scheduler.sim._replay`) at load 1.0, slack 0 gives 0.99478
     and slack 0.5 gives 0.99455 at the same mean wait, strict FIFO 0.99364.
+    """
+    drain_nodes: int = 2
+    """Per whole-node shape of the workload (jobs of 4 or more GPUs, `Scorer.whole_node_shapes`), the
+    nodes kept draining for it: the ones expected to empty first take only work that ends before they
+    do, and other work only when it fits nowhere else. 0: none. Not with FIFO ordering (the baselines, and
+    the fill experiment, in which tasks never leave). On the Alibaba replay: 1 node left gpuspec10 @ 0.8
+    at 0.75 s mean wait, 2 brought it to 0.56 s, 3 to 0.51 s but cost more at load 1.0 (docs/architecture.md).
     """
     max_victims: int = 32
     """Running jobs looked at, at most, to make room for one preempting job."""
@@ -59,4 +68,5 @@ def policy_from_settings(
         aging_max_boost=settings.aging_max_boost,
         reserve_after_s=settings.reserve_after_s,
         fair_share_slack=settings.fair_share_slack,
+        drain_nodes=settings.drain_nodes,
     )

@@ -1,7 +1,7 @@
 """The trace simulator: the Alibaba GPU trace v2023 through the scheduler's own policy code."""
 
 from scheduler.sim._fill import FILL_POLICIES, FillCurve, FillPoint, FillResult, run_fill
-from scheduler.sim._matrix import MatrixResult, MatrixRow, run_matrix
+from scheduler.sim._matrix import PAPER_SEEDS, MatrixResult, MatrixRow, SeedRow, run_matrix
 from scheduler.sim._replay import (
     ReplayResult,
     ReplayRun,
@@ -28,6 +28,7 @@ __all__ = [
     "CITIES",
     "DEFAULT_VARIANT",
     "FILL_POLICIES",
+    "PAPER_SEEDS",
     "FillCurve",
     "FillPoint",
     "FillResult",
@@ -35,6 +36,7 @@ __all__ = [
     "MatrixRow",
     "ReplayResult",
     "ReplayRun",
+    "SeedRow",
     "Task",
     "Trace",
     "brain_policy",

@@ -45,7 +45,7 @@ PolicyFactory = Callable[[Trace], PolicyConfig]
 
 
 def brain_policy(scorer: str = "fgd") -> PolicyFactory:
-    """Our policy: priority with aging, weighted DRF across tenants, backfill, reservations."""
+    """Our policy: priority with aging, weighted DRF across tenants, backfill, reservations, drains."""
 
     def build(trace: Trace) -> PolicyConfig:
         # Preemption stays off in the replay: trace jobs cannot checkpoint, an eviction loses all work.

@@ -110,8 +110,13 @@ def plot_replay(result: ReplayResult, path: Path) -> None:
 
 
 def matrix_table(result: MatrixResult) -> Table:
-    """Variant × policy; the best allocation at 100% of each variant in bold."""
-    table = Table(title="fill matrix: workload variants × placement policies (Alibaba GPU trace v2023)")
+    """Variant × policy; the best allocation at 100% of each variant in bold. Over several seeds: the
+    means, with the standard deviation at 100%."""
+    seeds = len(result.seeds)
+    over = f", mean of {seeds} seeds ({result.seeds[0]}-{result.seeds[-1]})" if seeds > 1 else ""
+    table = Table(
+        title=f"fill matrix: workload variants × placement policies (Alibaba GPU trace v2023{over})"
+    )
     table.add_column("variant")
     table.add_column("policy")
     for mark in MARKS:
@@ -123,7 +128,7 @@ def matrix_table(result: MatrixResult) -> Table:
         rows = [r for r in result.rows if r.variant == variant]
         best = max(r.allocated["100%"] for r in rows)
         for i, row in enumerate(rows):
-            at100 = f"{row.allocated['100%']:.2%}"
+            at100 = f"{row.allocated['100%']:.2%}" + (f" ± {row.allocated_std:.2%}" if seeds > 1 else "")
             table.add_row(
                 variant if i == 0 else "",
                 row.policy,
@@ -150,16 +155,18 @@ def plot_matrix(result: MatrixResult, path: Path) -> None:
     fig, axis = plt.subplots(figsize=(max(6.0, 1.6 * len(result.variants)), 4))
     width = 0.8 / max(len(result.policies), 1)
     for j, policy in enumerate(result.policies):
-        values = [result.row(v, policy).allocated["100%"] * 100 for v in result.variants]
+        rows = [result.row(v, policy) for v in result.variants]
         axis.bar([i + (j - (len(result.policies) - 1) / 2) * width for i in range(len(result.variants))],
-                 values, width=width, label=policy)  # fmt: skip
+                 [r.allocated["100%"] * 100 for r in rows], width=width, label=policy,
+                 yerr=[r.allocated_std * 100 for r in rows] if len(result.seeds) > 1 else None)  # fmt: skip
     axis.set_xticks(list(range(len(result.variants))), result.variants, rotation=15)
     low = min(r.allocated["100%"] for r in result.rows) * 100
     axis.set_ylim(max(0.0, low - 3), 100)
     axis.set(ylabel="GPU allocated at 100% arrived demand (%)")
     axis.grid(alpha=0.3, axis="y")
     axis.legend(ncols=len(result.policies), fontsize="small")
-    fig.suptitle("Alibaba GPU trace v2023: fill, every workload variant")
+    seeds = f" (mean ± sd over {len(result.seeds)} seeds)" if len(result.seeds) > 1 else ""
+    fig.suptitle(f"Alibaba GPU trace v2023: fill, every workload variant{seeds}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -24,6 +24,11 @@ class Scorer(ABC):
     def score(self, cap: Capacity, alloc: Allocation, bundle: Resources, nodes: np.ndarray) -> np.ndarray:
         """Scores (float64, lower is better) for `nodes`, indices of nodes that can hold `bundle`."""
 
+    def whole_node_shapes(self) -> tuple[Resources, ...]:
+        """The multi-GPU shapes of the workload the scorer was built for, for which the policy keeps
+        nodes draining (see `PolicyConfig.drain_nodes`); none for a scorer that knows no workload."""
+        return ()
+
     def choose_gpus(self, cap: Capacity, alloc: Allocation, bundle: Resources, node: int) -> tuple[int, ...]:
         """The GPUs of `node` the bundle takes: the tightest-fitting shared GPU, else the first free ones."""
         return default_gpus(alloc, bundle, node)

@@ -43,6 +43,11 @@ from scheduler.model import GPU_MILLI, Resources
 from scheduler.policy.scorers.base import Scorer, leftover_fraction
 from scheduler.state import Allocation, Capacity
 
+WHOLE_NODE_GPUS = 4
+"""Classes of this many GPUs or more wait for a node to empty rather than fit between other work: the
+policy keeps nodes draining for them (`PolicyConfig.drain_nodes`). Measured with 4 and 8-GPU classes on
+the Alibaba trace; 2-GPU tasks fit beside others on the 8-GPU nodes and were not given drains."""
+
 # Among nodes whose fragmentation grows equally (often: not at all) prefer the tighter fit. Fragmentation
 # is counted in milli-GPU, leftover fractions sum to at most 3: this weight keeps the tie-break below 1.
 _TIE_BREAK = 0.1
@@ -97,6 +102,7 @@ class Fgd(Scorer):
         self._cache: dict[tuple[object, ...], _Cached] = {}
         self._before: _Cached | None = None
         self._types: _Types | None = None
+        self._whole: tuple[Resources, ...] | None = None
 
     # --- the workload against one cluster's GPU types -----------------------------------------------
 
@@ -301,6 +307,16 @@ class Fgd(Scorer):
             if rows.min() != rows.max():  # the choice spans types: pressure can tell them apart
                 score = score + self._pressure * bundle.gpu_total_milli * self.pressure(cap, alloc)[rows]
         return np.asarray(score, dtype=np.float64)
+
+    def whole_node_shapes(self) -> tuple[Resources, ...]:
+        if self._whole is None:
+            # Sorted, so that the policy picks its drained nodes in the same order in every process
+            # (a set of Resources iterates in hash order, and str hashes differ between processes).
+            shapes = {b for b in self._classes if b.gpu >= WHOLE_NODE_GPUS}
+            self._whole = tuple(
+                sorted(shapes, key=lambda b: (b.gpu, sorted(b.gpu_types or ()), b.cpu_milli, b.memory_mib))
+            )
+        return self._whole
 
     def choose_gpus(self, cap: Capacity, alloc: Allocation, bundle: Resources, node: int) -> tuple[int, ...]:
         if bundle.gpu and bundle.gpu_milli < GPU_MILLI:

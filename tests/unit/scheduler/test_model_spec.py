@@ -149,9 +149,11 @@ def test_settings_read_brain_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BRAIN_HOME", "/tmp/brain-home")
     monkeypatch.setenv("BRAIN_PLACEMENT_SCORER", "best-fit")
     monkeypatch.setenv("BRAIN_PREEMPTION", "false")
+    monkeypatch.setenv("BRAIN_DRAIN_NODES", "0")
     settings = SchedulerSettings()
     assert str(settings.home_dir) == "/tmp/brain-home"
     assert settings.placement_scorer == "best-fit"
     config = policy_from_settings(settings)
     assert config.scorer.name == "best-fit" and config.preemption is False
     assert config.fair_share_slack == settings.fair_share_slack == 0.5
+    assert config.drain_nodes == settings.drain_nodes == 0

@@ -135,3 +135,32 @@ def test_matrix_runs_every_variant_through_every_policy(tmp_path: Path) -> None:
         assert 0 <= row.fragmented_gpus <= row.unallocated_gpus + 1e-6
     assert result.best_baseline("default").policy != "fgd"
     assert matrix_table(result).row_count == len(result.rows)
+
+
+def test_matrix_over_several_seeds_keeps_every_seed_and_their_spread(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from scheduler.sim import FILL_POLICIES, matrix_table, run_matrix
+
+    # Shares that pack well in one arrival order and badly in another: the seeds must differ.
+    pods = "name,cpu_milli,memory_mib,num_gpu,gpu_milli\n" + "".join(
+        f"p{i},1000,1024,1,{share}\n" for i, share in enumerate([600, 500, 400, 700, 300, 1000] * 3)
+    )
+    result = run_matrix(folder(tmp_path, pods), seeds=(42, 43, 44))
+    assert result.seeds == (42, 43, 44)
+    assert len(result.per_seed) == 3 * len(FILL_POLICIES)
+    assert len(result.rows) == len(FILL_POLICIES)
+    for row in result.rows:
+        runs = [r.allocated["100%"] for r in result.per_seed if r.policy == row.policy]
+        assert row.seeds == 3
+        assert row.allocated["100%"] == pytest.approx(sum(runs) / 3)
+        assert row.allocated_min == min(runs) and row.allocated_max == max(runs)
+        assert (row.allocated_std > 0) == (min(runs) < max(runs))
+    assert 0 <= result.seeds_won("default") <= 3
+    out = io.StringIO()
+    Console(file=out, width=200).print(matrix_table(result))
+    assert "mean of 3 seeds (42-44)" in out.getvalue() and " ± " in out.getvalue()
+    with pytest.raises(ValueError, match="at least one seed"):
+        run_matrix(tmp_path, seeds=())

@@ -20,3 +20,16 @@ def test_matrix_prints_every_variant_and_a_bad_variant_names_the_file_and_the_ch
     assert '"multigpu20"' in out.output
     out = CliRunner().invoke(sim_app, ["fill", "--trace", str(path), "--trace-variant", "nope"])
     assert out.exit_code == 2 and "openb_pod_list_nope.csv" in out.output and "multigpu20" in out.output
+
+
+def test_matrix_over_seeds_reports_every_seed_and_refuses_zero(tmp_path: Path) -> None:
+    import json
+
+    path = folder(tmp_path)
+    out = CliRunner().invoke(sim_app, ["matrix", "--trace", str(path), "--json", "--seeds", "3"])
+    assert out.exit_code == 0, out.output
+    result = json.loads(out.output)
+    assert result["seeds"] == [42, 43, 44]
+    assert {r["seed"] for r in result["per_seed"]} == {42, 43, 44}
+    out = CliRunner().invoke(sim_app, ["matrix", "--trace", str(path), "--seeds", "0"])
+    assert out.exit_code == 2 and "--seeds" in out.output

@@ -43,6 +43,10 @@ class SchedulerSettings(BaseSettings):
     drain_nodes: int = Field(default=2, ge=0)
     """Per 4- or 8-GPU shape of the workload, nodes kept draining for it (take only work that ends first)."""
 
+    shortest_first: bool = True
+    """Inside a tenant's queue, its jobs of under 4 GPUs by declared run time (rounded up to a power of two),
+    then age; whole-node jobs keep their age order (`PolicyConfig.shortest_first`)."""
+
     trace_dir: Path = Path("../shared/traces/alibaba-gpu-v2023")
     """Folder of the Alibaba GPU trace v2023 used by `brain sim` (BRAIN_TRACE_DIR)."""
 

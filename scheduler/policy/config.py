@@ -50,6 +50,13 @@ class PolicyConfig:
     the fill experiment, in which tasks never leave). On the Alibaba replay: 1 node left gpuspec10 @ 0.8
     at 0.75 s mean wait, 2 brought it to 0.56 s, 3 to 0.51 s but cost more at load 1.0 (docs/architecture.md).
     """
+    shortest_first: bool = True
+    """Inside a tenant's queue, its jobs of fewer than 4 GPUs go by expected run time (`Job.runtime`, the
+    spec's `max_runtime_s` live) rounded up to a power of two, then age; its whole-node jobs keep their
+    places in age order (drains and reservations serve them), and jobs without a run time come last. It
+    only reorders one tenant's own jobs, never one tenant before another. On the Alibaba replay it met
+    gpushare40 @ 1.0 (9.43 → 8.66 s mean wait) and shortened every cell's mean wait, where sorting every
+    job by run time broke fairness cells (docs/architecture.md)."""
     max_victims: int = 32
     """Running jobs looked at, at most, to make room for one preempting job."""
     max_admissions: int | None = None
@@ -69,4 +76,5 @@ def policy_from_settings(
         reserve_after_s=settings.reserve_after_s,
         fair_share_slack=settings.fair_share_slack,
         drain_nodes=settings.drain_nodes,
+        shortest_first=settings.shortest_first,
     )

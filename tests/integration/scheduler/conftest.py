@@ -14,13 +14,16 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from deploy.settings import scheduler_settings
 from scheduler.backends import make_backend
+from scheduler.backends.base import TERMINAL, Backend, RunStatus
 from scheduler.control import SchedulerControl
+from scheduler.errors import BackendError
 from scheduler.loop import Scheduler
 from scheduler.model import JobState
 from scheduler.settings import SchedulerSettings
@@ -70,10 +73,25 @@ def loop(client: SchedulerControl, settings: SchedulerSettings) -> Iterator[Sche
 
 
 def stop_leftovers(client: SchedulerControl) -> None:
-    """Leave the clusters empty for the next test: stop whatever jobs a test left on them."""
+    """Leave the clusters empty for the next test: stop whatever jobs a test left on them, and wait until
+    Ray says they have ended (a stop is only a request: a job still ending holds its CPUs, and the next
+    test's jobs would find the pool smaller than it is)."""
+    stopping = []
     for job in client.store.jobs(states=[JobState.ADMITTED, JobState.RUNNING, JobState.STOPPING]):
         if job.pool and job.submission_id:
-            make_backend(client.store.pool(job.pool).pool_spec).stop(job.submission_id)
+            backend = make_backend(client.store.pool(job.pool).pool_spec)
+            backend.stop(job.submission_id)
+            stopping.append((backend, job.submission_id))
+    for backend, submission_id in stopping:
+        poll(partial(_ended, backend, submission_id), 30, what=f"{submission_id} to end on Ray")
+
+
+def _ended(backend: Backend, submission_id: str) -> bool:
+    try:
+        status = backend.status(submission_id).status
+    except BackendError:  # the cluster is gone (a test stopped it): nothing runs there
+        return True
+    return status in TERMINAL or status is RunStatus.MISSING
 
 
 def wait_final(client: SchedulerControl, job_id: str, timeout_s: float, *, expect: str = "succeeded") -> None:

@@ -564,21 +564,39 @@ def _pipeline(data: bytes, card: object, owner: str, name: str | None) -> Pipeli
     """A pipeline's spec from its uploaded ``pipeline.json``, owned by ``owner``."""
     if card is not None:
         raise BadRequest(f"a pipeline's card is in {SPEC_FILE}; send only the file, without a `card` field")
+    fields = _owned_fields(
+        data,
+        owner,
+        name,
+        where=SPEC_FILE,
+        what="the pipeline's spec",
+        owner_of="the pipeline names owner {stated!r}, but its owner",
+        other_name="the pipeline is {stated!r}, not {name!r}",
+    )
+    return PipelineSpec.parse(fields)
+
+
+def _owned_fields(
+    text: str | bytes, owner: str, name: str | None, *, where: str, what: str, owner_of: str, other_name: str
+) -> dict[str, Any]:
+    """The JSON object of an uploaded card or pipeline spec, with its owner set to ``owner`` (the key's
+    tenant; a different owner stated in it is refused) and its name to ``name`` when a version is added
+    (a different name is refused). ``owner_of`` and ``other_name`` word the refusals ({stated}, {name})."""
     try:
-        fields = json.loads(data)
+        fields = json.loads(text)
     except ValueError as exc:
-        raise BadRequest(f"{SPEC_FILE} is not JSON: {exc}") from None
+        raise BadRequest(f"{where} is not JSON: {exc}") from None
     if not isinstance(fields, dict):
-        raise BadRequest(f"{SPEC_FILE} must be a JSON object (the pipeline's spec)")
+        raise BadRequest(f"{where} must be a JSON object ({what})")
     stated = fields.get("owner")
     if stated is not None and stated != owner:
         raise CardInvalid(
-            f"the pipeline names owner {stated!r}, but its owner is the tenant of the key that "
-            f"registers it ({owner!r}); leave `owner` out or set it to {owner!r}"
+            owner_of.format(stated=stated) + f" is the tenant of the key that registers it ({owner!r}); "
+            f"leave `owner` out or set it to {owner!r}"
         )
     if name is not None and fields.get("name", name) != name:
-        raise CardInvalid(f"the pipeline is {fields.get('name')!r}, not {name!r}")
-    return PipelineSpec.parse({**fields, "owner": owner, **({"name": name} if name else {})})
+        raise CardInvalid(other_name.format(stated=fields.get("name"), name=name))
+    return {**fields, "owner": owner, **({"name": name} if name else {})}
 
 
 def _check_file(file_name: str, data: bytes, allowed: frozenset[str]) -> None:
@@ -595,22 +613,17 @@ def _check_file(file_name: str, data: bytes, allowed: frozenset[str]) -> None:
 def _card(raw: object, owner: str, name: str | None) -> Card:
     if not isinstance(raw, str):
         raise BadRequest("the `card` field is missing: send the component card as JSON text")
+    fields = _owned_fields(
+        raw,
+        owner,
+        name,
+        where="the `card` field",
+        what="the component card",
+        owner_of="the card names owner {stated!r}, but a component's owner",
+        other_name="the card is for {stated!r}, not {name!r}",
+    )
     try:
-        fields = json.loads(raw)
-    except ValueError as exc:
-        raise BadRequest(f"the `card` field is not JSON: {exc}") from None
-    if not isinstance(fields, dict):
-        raise BadRequest("the `card` field must be a JSON object (the component card)")
-    stated = fields.get("owner")
-    if stated is not None and stated != owner:
-        raise CardInvalid(
-            f"the card names owner {stated!r}, but a component's owner is the tenant of the key that "
-            f"registers it ({owner!r}); leave `owner` out or set it to {owner!r}"
-        )
-    if name is not None and fields.get("name", name) != name:
-        raise CardInvalid(f"the card is for {fields.get('name')!r}, not {name!r}")
-    try:
-        return Card.model_validate({**fields, "owner": owner, **({"name": name} if name else {})})
+        return Card.model_validate(fields)
     except ValidationError as exc:
         raise CardInvalid(f"invalid card: {one_line(exc)}") from None
 

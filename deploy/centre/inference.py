@@ -9,6 +9,7 @@ nothing on this path writes to a database (usage is flushed in the background).
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import threading
@@ -62,6 +63,10 @@ MAX_NAME = 64
 
 #: How often component routes (aliases, canary, visibility, serving policy) are re-read from MLflow.
 ROUTE_TTL_S = 2.0
+
+#: A call that finds no component, or no active version, in memory asks MLflow again at most this often
+#: per name: a component registered since the last pass serves at once, not up to ROUTE_TTL_S later.
+MISS_RECHECK_S = 0.25
 
 
 MLFLOW_CLIENT_ENV = {
@@ -118,6 +123,10 @@ class Centre:
         self.caps = Caps(settings.max_tensor_elements, settings.max_bytes_elements, settings.max_rows)
         self.models = ResidentModels(self._load, max_models=max_models, on_load=self._loaded)
         self._components: dict[str, Component | None] = {}
+        self._missed: dict[str, float] = {}
+        self._routes_fresh = False
+        """Whether the refresher's last pass read the registry (False before the first, and while down)."""
+        """Per name, when a call last asked MLflow for it because memory had no component or no route."""
         self._stop_routes = threading.Event()
         self._routes_thread = threading.Thread(target=self._refresh_routes, name="routes", daemon=True)
         # Merged batches run here, so the event loop reads the next requests while a model computes.
@@ -453,17 +462,31 @@ class Centre:
     # --- component routes ----------------------------------------------------------------------
 
     def _component(self, name: str) -> Component | None:
-        """The component's route, from memory; only a name never seen waits for MLflow."""
+        """The component's route, from memory; a name never seen waits for MLflow, and so does one that
+        memory knows without an active version once per MISS_RECHECK_S (it may have been registered or
+        promoted since the refresher's last pass: without this, calls in the 2 s after a registration
+        were refused with 404 or "no active version" while MLflow already had the version)."""
         found = self._components.get(name, ...)
-        if found is not ...:
+        if found is not ... and found is not None and found.route is not None:
             return found
+        if found is not ...:
+            now = time.monotonic()
+            # Not while the refresher finds the registry down: a call would then wait for MLflow's
+            # timeouts instead of getting the answer memory already has.
+            if not self._routes_fresh or now - self._missed.get(name, -math.inf) < MISS_RECHECK_S:
+                return found
+            if len(self._missed) > 100_000:  # bounded like the cache itself
+                self._missed.clear()
+            self._missed[name] = now
         check_name(name)
         try:
             fetched: Component | None = self._fetch(name)
         except (ComponentNotFound, HubError):
             fetched = None
-        except REGISTRY_DOWN as exc:  # not cached: the next call asks again
-            raise RegistryUnavailable() from exc
+        except REGISTRY_DOWN as exc:
+            if found is not ...:
+                return found  # what memory knew is still the best answer
+            raise RegistryUnavailable() from exc  # not cached: the next call asks again
         with self._lock:
             if len(self._components) > 100_000:  # unknown names must not grow the cache without bound
                 self._components = {k: v for k, v in self._components.items() if v is not None}
@@ -502,10 +525,12 @@ class Centre:
                         routes[name] = None
             except Exception:  # a store hiccup keeps the last good routes
                 log.exception("refreshing the component routes failed")
+                self._routes_fresh = False
                 wait = ROUTE_TTL_S  # and the next try waits as a pass would: no busy loop while it is down
                 continue
             with self._lock:
                 before, self._components = self._components, routes
+            self._routes_fresh = True
             self._forget_removed(before, routes)
             try:
                 self.check_drift()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -92,14 +91,9 @@ def infer(
     doc = json.loads(oip.encode_request({"x": x}).body)
     if timings:
         doc["parameters"] = {"timings": True}
-    deadline = time.monotonic() + 10
-    while True:
-        response = client.post(f"/v2/models/{name}/infer", json=doc, headers=server.headers(who, "10.9.0.3"))
-        # The route refresher may have read a component between its creation and its first version:
-        # "no active version" until its next pass (2 s). That is the registry's race, not the pipeline's.
-        if "(no active version)" not in response.text or time.monotonic() > deadline:
-            return response
-        time.sleep(0.2)
+    # No polling: a component serves as soon as its registration returns (the centre asks the registry
+    # again when memory has no active version for a name).
+    return client.post(f"/v2/models/{name}/infer", json=doc, headers=server.headers(who, "10.9.0.3"))
 
 
 @pytest.fixture(scope="module")

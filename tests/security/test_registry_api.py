@@ -258,6 +258,19 @@ def test_formats_register_and_serve(server: Server, client: httpx.Client) -> Non
     assert called, "the uploaded ONNX component was not served"
 
 
+def test_a_component_serves_as_soon_as_it_is_registered(server: Server, client: httpx.Client) -> None:
+    """A name called before it existed is remembered as unknown until the next route refresh (2 s); a
+    call right after its registration must not be answered from that memory (it was: 404, or 503 "no
+    active version" when the refresher had read it between its creation and its first version)."""
+    before = infer(client, server, "developer", "registered-just-now")
+    assert before.status_code == 404, before.text
+    register_formula(client, server, "developer", "registered-just-now")
+    after = infer(client, server, "developer", "registered-just-now")  # at once: no polling
+    assert after.status_code == 200, after.text
+    again = infer(client, server, "developer", "never-registered")
+    assert again.status_code == 404 and "never-registered" in error_of(again)
+
+
 # --- pickles are refused, never loaded -------------------------------------------------------------
 
 

@@ -8,7 +8,9 @@ it adds (multigpu20 and multigpu30 put their multi-GPU tasks after the default t
 otherwise show them only once the cluster is 98% full, and so test nothing of what it stresses.
 
 At each step of arrived demand we record the share of GPU capacity allocated, the unallocated GPUs, and
-the fragmented GPUs (FGD's measure against the trace's workload).
+the fragmented GPUs (FGD's measure against the trace's workload). At 100% we also pack, offline, the GPU
+shares that had arrived and those each policy had placed (`scheduler.sim._packing`): how much room the
+best packing of the same shares would still strand says how much of a policy's loss is placement's.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from scheduler.errors import ResourcesImpossible
-from scheduler.model import GPU_MILLI, Admit, Job, QueueTree
+from scheduler.model import GPU_MILLI, Admit, Job, QueueTree, Resources
 from scheduler.policy import Ordering, PolicyConfig, make_scorer, schedule
 from scheduler.policy.scorers.fgd import Fgd
+from scheduler.sim._packing import Packing, pack
 from scheduler.sim._trace import CITIES, Task, Trace
 from scheduler.state import ClusterState
 
@@ -46,6 +49,8 @@ class FillCurve:
     unplaceable: int
     """Tasks too big for every node of the cluster (possible on a slice of it)."""
     wall_s: float
+    placed_shares: Packing | None = None
+    """The GPU shares this policy had placed at 100% arrived demand, packed offline (None: not reached)."""
 
     def at(self, demand: float) -> FillPoint:
         """The first recorded point at or past `demand`."""
@@ -61,9 +66,18 @@ class FillResult:
     nodes: int
     trace_tasks: int
     curves: list[FillCurve] = field(default_factory=list)
+    arrived_shares: Packing | None = None
+    """Every GPU share that had arrived at 100% arrived demand, packed offline (None: not reached)."""
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+    def ceiling(self) -> float | None:
+        """The allocation at 100% arrived demand had every arrived share been placed as tightly as any
+        packing can (whole-GPU work filling the rest); a reference, not a bound on online placement."""
+        if self.arrived_shares is None:
+            return None
+        return 1.0 - self.arrived_shares.least_room_milli / (self.gpu_capacity * GPU_MILLI)
 
 
 def arrivals(trace: Trace, max_demand: float, seed: int) -> list[Task]:
@@ -102,6 +116,8 @@ def run_fill(
         next_mark = step
         arrived = 0
         placed = unplaceable = 0
+        arrived_shares: list[int] = []
+        placed_shares: list[int] | None = None
         started = time.perf_counter()
         for i, task in enumerate(tasks):
             job = Job(id=f"{task.name}#{i}", tenant=task.tenant, queue=task.tenant, bundles=(task.bundle,))
@@ -115,15 +131,38 @@ def run_fill(
                 placed += isinstance(decision, Admit)
             if job.id in state.pending:
                 state.cancel(job.id)  # did not fit: dropped, as in the paper
+            if placed_shares is None:
+                arrived_shares.extend(_shares(task.bundle))
             arrived += task.bundle.gpu_total_milli
+            if placed_shares is None and arrived >= capacity - 1e-6:
+                placed_shares = _placed_shares(state)
             while arrived >= next_mark * capacity - 1e-6:
                 points.append(_point(state, measure, next_mark, capacity))
                 next_mark = round(next_mark + step, 10)
-        wall = time.perf_counter() - started
+        wall = time.perf_counter() - started  # the packings below are a report, not the policy's time
+        if placed_shares is not None and result.arrived_shares is None:
+            result.arrived_shares = pack(arrived_shares)  # the same arrivals for every policy
         result.curves.append(
-            FillCurve(name, points, tasks=len(tasks), placed=placed, unplaceable=unplaceable, wall_s=wall)
+            FillCurve(
+                name,
+                points,
+                tasks=len(tasks),
+                placed=placed,
+                unplaceable=unplaceable,
+                wall_s=wall,
+                placed_shares=pack(placed_shares) if placed_shares is not None else None,
+            )
         )
     return result
+
+
+def _shares(bundle: Resources) -> list[int]:
+    """The GPU shares (below one whole GPU) a bundle asks for: one per GPU it takes a share of."""
+    return [bundle.gpu_milli] * bundle.gpu if bundle.gpu and bundle.gpu_milli < GPU_MILLI else []
+
+
+def _placed_shares(state: ClusterState) -> list[int]:
+    return [s for run in state.running.values() for b in run.job.bundles for s in _shares(b)]
 
 
 def _point(state: ClusterState, measure: Fgd, demand: float, capacity: int) -> FillPoint:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from scheduler.model import GPU_MILLI
 from scheduler.sim._fill import FILL_POLICIES, FillResult, run_fill
 from scheduler.sim._trace import load_trace, trace_variants
 
@@ -37,6 +38,12 @@ class SeedRow:
     unallocated_gpus: float
     fragmented_gpus: float
     wall_s: float
+    ceiling: float = float("nan")
+    """Allocation at 100% had every arrived GPU share been packed as tightly as any packing can
+    (`FillResult.ceiling`; the same for every policy of the seed; NaN if 100% was not reached)."""
+    placement_loss_gpus: float = float("nan")
+    """Unallocated GPUs at 100% beyond the room that the best packing of the shares this policy had placed
+    would still leave: what a better placement of the same tasks could have won back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +63,10 @@ class MatrixRow:
     """Standard deviation over the seeds of the allocation at 100% (0 for one seed)."""
     allocated_min: float = 0.0
     allocated_max: float = 0.0
+    ceiling: float = float("nan")
+    """Mean over the seeds of `SeedRow.ceiling`."""
+    placement_loss_gpus: float = float("nan")
+    """Mean over the seeds of `SeedRow.placement_loss_gpus`."""
 
 
 @dataclass(slots=True)
@@ -93,6 +104,7 @@ def _mark(demand: float) -> str:
 
 def seed_rows(variant: str, result: FillResult, seed: int) -> list[SeedRow]:
     rows = []
+    ceiling = result.ceiling()
     for curve in result.curves:
         at = curve.at(1.0)
         rows.append(
@@ -104,6 +116,12 @@ def seed_rows(variant: str, result: FillResult, seed: int) -> list[SeedRow]:
                 unallocated_gpus=at.unallocated_gpus,
                 fragmented_gpus=at.fragmented_gpus,
                 wall_s=curve.wall_s,
+                ceiling=ceiling if ceiling is not None else float("nan"),
+                placement_loss_gpus=(
+                    at.unallocated_gpus - curve.placed_shares.least_room_milli / GPU_MILLI
+                    if curve.placed_shares is not None
+                    else float("nan")
+                ),
             )
         )
     return rows
@@ -123,6 +141,8 @@ def summarise(runs: Sequence[SeedRow]) -> MatrixRow:
         allocated_std=float(at100.std(ddof=1)) if len(runs) > 1 else 0.0,
         allocated_min=float(at100.min()),
         allocated_max=float(at100.max()),
+        ceiling=float(np.mean([r.ceiling for r in runs])),
+        placement_loss_gpus=float(np.mean([r.placement_loss_gpus for r in runs])),
     )
 
 

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from rich.table import Table
 
+from scheduler.model import GPU_MILLI
 from scheduler.sim._fill import FillResult
 from scheduler.sim._matrix import MARKS, MatrixResult
 from scheduler.sim._replay import ReplayResult
+
+_LOSS_CAPTION = (
+    "loss: unallocated GPUs beyond the room the best packing of the GPU shares that policy placed would "
+    "still leave; ceiling: the allocation had every arrived share been packed that tightly"
+)
+
+
+def _gpus(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:,.0f}"
+
+
+def _share(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2%}"
 
 
 def fill_table(result: FillResult, marks: tuple[float, ...] = (0.9, 1.0, 1.1, 1.2)) -> Table:
@@ -18,15 +33,21 @@ def fill_table(result: FillResult, marks: tuple[float, ...] = (0.9, 1.0, 1.1, 1.
         table.add_column(f"alloc @{mark:.0%}", justify="right")
     table.add_column("unalloc GPUs @100%", justify="right")
     table.add_column("frag GPUs @100%", justify="right")
+    table.add_column("loss GPUs @100%", justify="right")
     table.add_column("placed", justify="right")
     table.add_column("wall s", justify="right")
+    ceiling = result.ceiling()
+    reached = _share(ceiling) if ceiling is not None else "not reached"
+    table.caption = f"ceiling @100%: {reached}. {_LOSS_CAPTION}"
     for curve in result.curves:
         at = curve.at(1.0)
+        packed = curve.placed_shares
         table.add_row(
             curve.policy,
             *[f"{curve.at(m).allocated_share:.1%}" for m in marks],
             f"{at.unallocated_gpus:,.0f}",
             f"{at.fragmented_gpus:,.0f}",
+            _gpus(at.unallocated_gpus - packed.least_room_milli / GPU_MILLI) if packed is not None else "-",
             f"{curve.placed:,}/{curve.tasks:,}",
             f"{curve.wall_s:.2f}",
         )
@@ -123,7 +144,10 @@ def matrix_table(result: MatrixResult) -> Table:
         table.add_column(f"alloc @{mark:.0%}", justify="right")
     table.add_column("unalloc GPUs @100%", justify="right")
     table.add_column("frag GPUs @100%", justify="right")
+    table.add_column("loss GPUs @100%", justify="right")
+    table.add_column("ceiling @100%", justify="right")
     table.add_column("wall s", justify="right")
+    table.caption = _LOSS_CAPTION
     for variant in result.variants:
         rows = [r for r in result.rows if r.variant == variant]
         best = max(r.allocated["100%"] for r in rows)
@@ -140,6 +164,8 @@ def matrix_table(result: MatrixResult) -> Table:
                 ],
                 f"{row.unallocated_gpus:,.0f}",
                 f"{row.fragmented_gpus:,.0f}",
+                _gpus(row.placement_loss_gpus),
+                _share(row.ceiling) if i == 0 else "",
                 f"{row.wall_s:.2f}",
                 end_section=i == len(rows) - 1,
             )

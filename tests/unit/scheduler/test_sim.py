@@ -108,6 +108,16 @@ def test_fill_on_a_slice(small_trace: Trace) -> None:
         assert curve.at(1.2).allocated_share <= 1.0
     fgd, best = result.curves
     assert fgd.at(1.0).allocated_share >= best.at(1.0).allocated_share - 0.01
+    # The offline packings at 100%: every policy placed some of the shares that arrived, and the room
+    # it left is at least what the best packing of those shares would leave.
+    arrived = result.arrived_shares
+    assert arrived is not None and arrived.shares > 0
+    ceiling = result.ceiling()
+    assert ceiling is not None and 0.9 < ceiling <= 1.0
+    for curve in result.curves:
+        packed = curve.placed_shares
+        assert packed is not None and 0 < packed.shares <= arrived.shares
+        assert curve.at(1.0).unallocated_gpus >= packed.least_room_milli / GPU_MILLI - 1e-6
     json.dumps(result.to_json())
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
+
 from scheduler import (
     Amount,
     ClusterState,
@@ -22,6 +24,7 @@ from scheduler import (
 )
 from scheduler.model import parse_gpu_types
 from scheduler.settings import SchedulerSettings
+from scheduler.sim import trace_available
 
 
 def _trace_dir() -> Path:
@@ -33,6 +36,11 @@ def _trace_dir() -> Path:
 
 
 TRACE_DIR = _trace_dir()
+
+needs_trace = pytest.mark.skipif(
+    trace_available(TRACE_DIR) is not None,
+    reason=f"the Alibaba GPU trace v2023 is not at {TRACE_DIR} (set BRAIN_TRACE_DIR to where it is)",
+)
 
 
 def gpu_node(

@@ -26,12 +26,7 @@ from scheduler.sim import (
 )
 from scheduler.sim._fill import arrivals
 from scheduler.sim._replay import offered_load
-from tests.unit.scheduler.builders import TRACE_DIR
-
-needs_trace = pytest.mark.skipif(
-    trace_available(TRACE_DIR) is not None,
-    reason=f"the Alibaba GPU trace v2023 is not at {TRACE_DIR} (set BRAIN_TRACE_DIR to where it is)",
-)
+from tests.unit.scheduler.builders import TRACE_DIR, needs_trace
 
 
 @pytest.fixture(scope="module")

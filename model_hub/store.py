@@ -281,6 +281,11 @@ class ComponentStore:
             versions.setdefault(mv.name, []).append(mv)
         return {m.name: info_of(m, versions.get(m.name, [])) for m in models}
 
+    def tagged_with_prefix(self, tag: str, prefix: str, limit: int) -> list[ModelVersion]:
+        """Up to ``limit`` versions whose tag ``tag`` starts with ``prefix``, in one filtered search."""
+        found = self.client.search_model_versions(f"tags.`{tag}` LIKE '{prefix}%'", max_results=limit)
+        return list(found)
+
     def every_version(self) -> Iterator[ModelVersion]:
         """Every version of every component, in one paginated search."""
         token: str | None = None

@@ -16,7 +16,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from model_hub.errors import CardInvalid
+from model_hub.errors import CardInvalid, HubError
 from model_hub.taxonomy import Kind, Visibility, check_industries
 
 SLUG = re.compile(r"^[a-z][a-z0-9_-]{1,62}[a-z0-9]$")
@@ -151,18 +151,7 @@ class Card(Strict):
     @classmethod
     def load(cls, path: str | Path) -> Card:
         """Read a card from a YAML or JSON file."""
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise CardInvalid(f"cannot read card file {str(p)!r}: {exc.strerror}") from None
-        try:
-            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise CardInvalid(f"card file {str(p)!r} is not valid YAML/JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise CardInvalid(f"card file {str(p)!r} must hold a mapping of card fields")
-        return cls.parse(data)
+        return cls.parse(read_mapping(path, "card", CardInvalid, "a mapping of card fields"))
 
     def to_json(self) -> str:
         return self.model_dump_json()
@@ -221,6 +210,25 @@ class Card(Strict):
             " ".join(self.standards),
         ]
         return "\n".join(p for p in parts if p)
+
+
+def read_mapping(
+    path: str | Path, what: str, error: type[HubError], holds: str = "a mapping"
+) -> dict[str, Any]:
+    """The mapping a ``what`` file (a card, a pipeline spec) holds: JSON by its ``.json`` suffix, else
+    YAML; anything else raises ``error`` naming the file and what was wrong."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"cannot read {what} file {str(p)!r}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise error(f"{what} file {str(p)!r} is not valid YAML/JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise error(f"{what} file {str(p)!r} must hold {holds}")
+    return data
 
 
 def _explain(exc: ValidationError) -> str:

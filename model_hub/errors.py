@@ -109,6 +109,22 @@ class ManifestUnsigned(SafetyError):
         )
 
 
+class LegacySignature(SafetyError):
+    """A version signed before the version number was bound, found after the registry's upgrade."""
+
+    status = 409
+
+    def __init__(self, name: str, version: int) -> None:
+        super().__init__(
+            f"{name} version {version} carries a legacy signature, which does not bind the version "
+            f"number (another version's tags copied onto it would pass it); refusing to load it. The "
+            f"registry upgraded legacy signatures once, when it first started with signed version "
+            f"numbers: this one was written later, by an older platform process or by someone with "
+            f"write access to MLflow. An operator who trusts it can upgrade it with "
+            f"`brain components sign {name} --version {version}`"
+        )
+
+
 class ModelTooLarge(SafetyError):
     status = 413
 

@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from model_hub.card import SLUG, Card, Strict, TensorSpec, _explain
+from model_hub.card import SLUG, Card, Strict, TensorSpec, _explain, read_mapping
 from model_hub.errors import PipelineInvalid
 from model_hub.taxonomy import Visibility
 
@@ -147,18 +146,7 @@ class PipelineSpec:
     @classmethod
     def load(cls, path: str | Path) -> PipelineSpec:
         """Read a spec from a YAML or JSON file."""
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise PipelineInvalid(f"cannot read pipeline file {str(p)!r}: {exc.strerror}") from None
-        try:
-            data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise PipelineInvalid(f"pipeline file {str(p)!r} is not valid YAML/JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise PipelineInvalid(f"pipeline file {str(p)!r} must hold a mapping")
-        return cls.parse(data)
+        return cls.parse(read_mapping(path, "pipeline", PipelineInvalid))
 
     @classmethod
     def from_json(cls, text: str) -> PipelineSpec:

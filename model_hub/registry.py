@@ -12,7 +12,7 @@ import json
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,16 @@ class Registry:
         self.lifecycle = Lifecycle(self.store)
         self.key = signing.platform_key(self.settings)
         self.artifacts = ArtifactCache(self.settings, self.key)
+        # The upgrade rule of model_hub.signing: legacy signatures are upgraded once, by the first
+        # process of a registry that has none of the current scheme yet, after they and the artifacts
+        # are checked.
+        try:
+            upgraded = self.upgrade_once()
+        except Exception as exc:  # the registry must open; `brain components sign` finishes it
+            log.warning("upgrading the legacy signatures failed: %s", exc)
+        else:
+            if upgraded:
+                log.info("upgraded the signatures of %d version(s) to bind their numbers", len(upgraded))
         if self.key.created:
             # The migration rule of model_hub.signing: versions from before signing are signed once,
             # by the process that made the key, after their artifacts are checked.
@@ -250,9 +260,12 @@ class Registry:
             (folder / "card.json").write_text(card.model_dump_json(indent=1), encoding="utf-8")
             safety.check_size(safety.folder_size(folder), self.settings.max_model_bytes)
             manifest_sha = safety.write_manifest(folder)
-            signature = self.key.sign(card.name, submission.format, manifest_sha)
-            mv, updated = self.store.create_version(
-                card, submission.format, folder, manifest_sha, signature, lineage or Lineage(), existing
+
+            def sign(number: int) -> str:
+                return self.key.sign(card.name, number, submission.format, manifest_sha)
+
+            created, updated = self.store.create_version(
+                card, submission.format, folder, manifest_sha, sign, lineage or Lineage(), existing
             )
         old_tags = (existing.tags or {}) if existing is not None else {}
         if steps is not None or PIPELINE_TAG in old_tags:
@@ -265,13 +278,13 @@ class Registry:
         production = dict((existing.aliases or {}) if existing is not None else {}).get("production")
         self.catalog.upsert(
             card,
-            latest_version=int(mv.version),
+            latest_version=created.version,
             production_version=int(production) if production is not None else None,
             deprecated=old_tags.get("brain.deprecated") == "true",
             updated_ms=int(updated.last_updated_timestamp or time.time() * 1000),
             steps=steps,
         )
-        return to_version(mv, {})
+        return created
 
     # --- reading -----------------------------------------------------------------------------
 
@@ -323,17 +336,18 @@ class Registry:
     # --- signatures --------------------------------------------------------------------------
 
     def sign(self, name: str, version: int) -> Version:
-        """Sign a version's manifest hash after checking its artifacts against it (an operator's act of
-        trust: for versions from before signing). A version already signed is left as it is."""
+        """Sign a version after checking its artifacts against its recorded manifest hash (an operator's
+        act of trust: for versions from before signing, or with a legacy signature, which must itself
+        verify). A version that carries a current signature is left as it is."""
         target = self.store.version(name, version)
-        if target.manifest_hmac:
+        if target.manifest_hmac and not self.key.verifies_legacy(target):
             self.key.verify(target)  # a wrong signature is never replaced: that is a swapped artifact
             return target
         # Check the artifacts against the recorded hash first (fetch below verifies the signature).
-        signature = self.key.sign(name, target.format, target.manifest_sha256)
+        signature = self.key.sign(name, target.version, target.format, target.manifest_sha256)
         signed = replace(target, manifest_hmac=signature)
         self.artifacts.fetch(signed)
-        self.client.set_model_version_tag(name, str(version), signing.TAG, signature)
+        self.client.set_model_version_tag(name, str(target.version), signing.TAG, signature)
         return signed
 
     def sign_unsigned(self) -> list[Version]:
@@ -344,6 +358,50 @@ class Registry:
                 if not version.manifest_hmac and version.manifest_sha256:
                     signed.append(self.sign(version.name, version.version))
         return signed
+
+    def upgrade_legacy(self, versions: Iterable[Version] | None = None) -> list[Version]:
+        """Re-sign every version (of ``versions``, else of the registry) whose legacy signature
+        verifies and whose artifacts match their recorded manifest (see `sign`); the versions
+        upgraded. A version that fails either check keeps its legacy signature, so it is refused at
+        load; it is logged here."""
+        if versions is None:
+            versions = [to_version(mv, {}) for mv in self.store.every_version()]
+        upgraded = []
+        for version in versions:
+            if not version.manifest_hmac or signing.is_current(version.manifest_hmac):
+                continue
+            try:
+                upgraded.append(self.sign(version.name, version.version))
+            except HubError as exc:
+                log.warning("not upgrading %s version %d: %s", version.name, version.version, exc)
+        return upgraded
+
+    def upgrade_once(self) -> list[Version]:
+        """`upgrade_legacy`, when the registry holds legacy signatures and no valid current one: it has
+        never been upgraded. Afterwards the current signatures written are the record that it was, so
+        a legacy signature found later (copied by someone with MLflow write access, say) stays refused.
+        """
+        # Every registry start asks this: first the cheap answer, a few current signatures looked up
+        # by their scheme marker (of 200 versions on SQLite: ~5 ms, against ~17 ms for reading them all).
+        current = self.store.tagged_with_prefix(signing.TAG, signing.SCHEME + ":", limit=10)
+        if self._any_valid(to_version(mv, {}) for mv in current):
+            return []
+        versions = [to_version(mv, {}) for mv in self.store.every_version()]
+        legacy = [v for v in versions if v.manifest_hmac and not signing.is_current(v.manifest_hmac)]
+        if not legacy or self._any_valid(v for v in versions if signing.is_current(v.manifest_hmac)):
+            return []
+        return self.upgrade_legacy(legacy)
+
+    def _any_valid(self, versions: Iterable[Version]) -> bool:
+        """Whether one of ``versions`` carries this key's signature (one written by someone else is no
+        record of an upgrade)."""
+        for version in versions:
+            try:
+                self.key.verify(version)
+            except HubError:
+                continue
+            return True
+        return False
 
     # --- lifecycle ---------------------------------------------------------------------------
 

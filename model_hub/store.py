@@ -6,9 +6,10 @@ Layout in MLflow (what the MLflow UI shows):
 - one run per version in the experiment ``brain-components``, whose ``component/`` artifact folder
   holds the model files, ``card.json`` and ``manifest.json`` (sha256 of every file);
 - one model version per registration, tagged with its format, status, lineage and the sha256 of
-  its manifest and the platform's signature of that hash (`model_hub.signing`). The manifest hash
-  lives in the database, so changing any artifact file in the store is detected at load; the
-  signature's key lives outside MLflow, so rewriting the hash tag is detected too.
+  its manifest and the platform's signature of that hash and the version number
+  (`model_hub.signing`). The manifest hash lives in the database, so changing any artifact file in
+  the store is detected at load; the signature's key lives outside MLflow, so rewriting the hash tag,
+  or copying another version's tags onto this one, is detected too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -130,12 +132,13 @@ class ComponentStore:
         fmt: str,
         folder: Path,
         manifest_sha256: str,
-        manifest_hmac: str,
+        sign: Callable[[int], str],
         lineage: Lineage,
         existing: RegisteredModel | None,
-    ) -> tuple[ModelVersion, RegisteredModel]:
+    ) -> tuple[Version, RegisteredModel]:
         """Store the artifact ``folder`` as a new version of ``card.name`` (creating the registered
-        model when ``existing`` is None); the new version and the updated registered model."""
+        model when ``existing`` is None), signed by ``sign(version number)``; the new version and the
+        updated registered model."""
         if existing is None:
             self.client.create_registered_model(card.name, tags=model_tags(card))
         run = self.client.create_run(
@@ -149,7 +152,6 @@ class ComponentStore:
             "brain.format": fmt,
             "brain.status": "active",
             "brain.manifest_sha256": manifest_sha256,
-            signing.TAG: manifest_hmac,
             **lineage.tags(),
         }
         mv = self.client.create_model_version(
@@ -159,6 +161,10 @@ class ComponentStore:
             tags=tags,
             description=card.to_markdown(),
         )
+        # The signature binds the version number, which MLflow draws only now (from every version ever
+        # made, deleted ones too); until this tag is set the version reads as unsigned and is not loaded.
+        signature = sign(int(mv.version))
+        self.client.set_model_version_tag(card.name, mv.version, signing.TAG, signature)
         # The registered model always describes its newest card.
         updated = self.client.update_registered_model(card.name, description=card.to_markdown())
         if existing is not None:
@@ -166,7 +172,7 @@ class ComponentStore:
             for key, value in model_tags(card).items():
                 if old_tags.get(key) != value:
                     self.client.set_registered_model_tag(card.name, key, value)
-        return mv, updated
+        return replace(to_version(mv, {}), manifest_hmac=signature), updated
 
     def _experiment(self) -> str:
         if self._experiment_id is None:
@@ -271,15 +277,24 @@ class ComponentStore:
             if not token:
                 break
         versions: dict[str, list[ModelVersion]] = {}
-        token = None
+        for mv in self.every_version():
+            versions.setdefault(mv.name, []).append(mv)
+        return {m.name: info_of(m, versions.get(m.name, [])) for m in models}
+
+    def tagged_with_prefix(self, tag: str, prefix: str, limit: int) -> list[ModelVersion]:
+        """Up to ``limit`` versions whose tag ``tag`` starts with ``prefix``, in one filtered search."""
+        found = self.client.search_model_versions(f"tags.`{tag}` LIKE '{prefix}%'", max_results=limit)
+        return list(found)
+
+    def every_version(self) -> Iterator[ModelVersion]:
+        """Every version of every component, in one paginated search."""
+        token: str | None = None
         while True:
             found = self.client.search_model_versions(max_results=10_000, page_token=token)
-            for mv in found:
-                versions.setdefault(mv.name, []).append(mv)
+            yield from found
             token = found.token
             if not token:
-                break
-        return {m.name: info_of(m, versions.get(m.name, [])) for m in models}
+                return
 
     def dedicated(self) -> dict[str, ServingPolicy]:
         found: dict[str, ServingPolicy] = {}

@@ -264,8 +264,8 @@ STATUS_MEANINGS = {
     401: "No API key, or one that is unknown, revoked or expired",
     403: "The key's role or tenant may not do this (another tenant's component: its owner or an operator)",
     404: "No such component or version visible to this key, or a name no component can have",
-    409: "The stored artifact does not match its recorded hash or the platform's signature of it; "
-    "or (registry) the name is taken",
+    409: "The stored artifact does not match its recorded hash, or the version does not carry the platform's "
+    "signature of that hash and its number; or (registry) the name is taken",
     410: "The component is deprecated and no longer served; the message names its replacement, if any",
     413: "The body is over its limit (BRAIN_MAX_BODY_BYTES; an upload: BRAIN_MAX_MODEL_BYTES), or the model "
     "over the resident size limit",

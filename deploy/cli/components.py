@@ -712,10 +712,12 @@ def sign(
     version: Annotated[int | None, typer.Option(help="The version to sign.")] = None,
     unsigned: Annotated[bool, typer.Option("--unsigned", help="Sign every unsigned version.")] = False,
 ) -> None:
-    """Sign versions registered before manifests were signed (operator, local registry only).
+    """Sign versions registered before manifests were signed, or upgrade a legacy signature (one that
+    does not bind the version number) of a version you trust (operator, local registry only).
 
-    Each version's artifacts are checked against its recorded hash first; a version whose signature
-    is present but wrong is never re-signed (its artifact or hash was changed in MLflow).
+    Each version's artifacts are checked against its recorded hash first, and a legacy signature must
+    itself verify; a version whose signature is wrong is never re-signed (its artifact or hash was
+    changed in MLflow).
     """
     if _remote() is not None:
         fail("signing needs the platform's registry key: run it on the platform, without --url/--key")

@@ -329,6 +329,45 @@ def test_a_swapped_artifact_with_a_rewritten_hash_is_refused_at_load(
     assert "signature" in error_of(response) and "Refusing to load" in error_of(response)
 
 
+def test_version_1_copied_onto_version_3_is_refused_at_load(server: Server, client: httpx.Client) -> None:
+    """A silent rollback: someone with write access to MLflow (not the registry key) copies version 1's
+    artifacts and its hash and signature tags onto version 3. The signature binds the version number, so
+    the centre answers 409 for version 3 and never serves version 1's model under its number."""
+    factors = {1: 1000.0, 2: 2.0, 3: 3.0}
+    for number, factor in factors.items():
+        formula = json.dumps({"entrypoint": "tests.formulas:scale", "parameters": {"factor": factor}})
+        path = "/api/v1/components" + ("/rollback-target/versions" if number > 1 else "")
+        response = upload(
+            client,
+            server,
+            "developer",
+            card_json("rollback-target", visibility="public"),
+            [("formula.json", formula.encode())],
+            path,
+        )
+        assert response.status_code == 201 and response.json()["version"] == number, response.text
+    registry = server.centre.registry
+    old, target = registry.version("rollback-target", 1), registry.version("rollback-target", 3)
+    for file in Path(old.source.removeprefix("file://")).iterdir():
+        (Path(target.source.removeprefix("file://")) / file.name).write_bytes(file.read_bytes())
+    for tag in ("brain.manifest_sha256", "brain.manifest_hmac"):
+        value = registry.client.get_model_version("rollback-target", "1").tags[tag]
+        registry.client.set_model_version_tag("rollback-target", "3", tag, value)
+    body = oip.encode_request({"x": np.ones((2, 3), dtype=np.float64)}).body
+    headers = server.headers("consumer", "10.7.0.3")
+
+    def call(url: str) -> httpx.Response:
+        return client.post(url, content=body, headers=headers)
+
+    copied = until(
+        lambda: (r := call("/v2/models/rollback-target/versions/3/infer")).status_code != 404 and r
+    )
+    assert copied.status_code == 409, copied.text
+    assert "version 3" in error_of(copied) and "signature" in error_of(copied)
+    original = call("/v2/models/rollback-target/versions/1/infer")
+    assert original.status_code == 200, original.text
+
+
 # --- deprecated components are no longer served ---------------------------------------------------
 
 

@@ -155,6 +155,36 @@ def test_a_backup_taken_while_usage_is_written_restores_elsewhere_and_serves(tmp
         registry.close()
 
 
+def test_a_backup_signed_before_version_numbers_were_bound_restores_upgraded(tmp_path: Path) -> None:
+    """A backup from before signatures bound the version number: the restored registry upgrades the
+    legacy signatures with the carried key, once, and serves the same answers."""
+    import hashlib
+    import hmac
+
+    from model_hub import signing
+
+    old, copy, new = tmp_path / "old-home", tmp_path / "backup", tmp_path / "new-home"
+    key = _prepare(old)
+    before = _answer(old, key, "reactor-quality")
+    registry = Registry(HubSettings(home=old))
+    try:
+        version = registry.version("reactor-quality", 1)
+        message = f"reactor-quality\n{version.format}\n{version.manifest_sha256}".encode()
+        legacy = hmac.new(registry.key.secret, message, hashlib.sha256).hexdigest()
+        registry.client.set_model_version_tag("reactor-quality", "1", signing.TAG, legacy)
+    finally:
+        registry.close()
+    backup(old, copy)
+    shutil.rmtree(old)
+    restore(copy, new)
+    assert np.array_equal(_answer(new, key, "reactor-quality"), before)
+    restored = Registry(HubSettings(home=new))
+    try:
+        assert restored.version("reactor-quality", 1).manifest_hmac.startswith("v2:")
+    finally:
+        restored.close()
+
+
 def test_refusals_name_what_is_wrong(tmp_path: Path) -> None:
     home = tmp_path / "home"
     with pytest.raises(PlatformError, match="holds no platform store"):

@@ -1,6 +1,7 @@
-"""A registration killed (SIGKILL) in the middle, at the two points between its three writes — artifacts,
-then the version, then the catalogue entry (issue #12, scenario 6): never a version without its artifacts;
-what is left is repaired by a new registration or by `reindex`.
+"""A registration killed (SIGKILL) in the middle, at the three points between its four writes — artifacts,
+then the version, then its signature, then the catalogue entry (issue #12, scenario 6): never a version
+without its artifacts; what is left is repaired by a new registration, by an operator's `brain components
+sign` (a version whose signature was never written) or by `reindex`.
 
 The registering process is real and really killed; what makes the moment exact is the child script, which
 has the process kill itself on entering the named step (nothing in the platform's code is replaced)."""
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from model_hub import HubSettings, Registry
+from model_hub import HubSettings, ManifestUnsigned, Registry
 from tests import onnx_models
 from tests.cards import make_card
 
@@ -34,7 +35,7 @@ CHILD = textwrap.dedent(
     from tests.cards import make_card
 
     step = sys.argv[2]
-    owner = {"create_model_version": MlflowClient, "upsert": Catalog}[step]
+    owner = Catalog if step == "upsert" else MlflowClient
     real = getattr(owner, step)
 
     def killed(*args, **kwargs):
@@ -56,7 +57,7 @@ def _register_killed_at(home: Path, step: str) -> None:
     assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
 
 
-@pytest.mark.parametrize("step", ["create_model_version", "upsert"])
+@pytest.mark.parametrize("step", ["create_model_version", "set_model_version_tag", "upsert"])
 def test_a_registration_killed_midway_leaves_nothing_half_written_and_is_repaired(
     tmp_path: Path, step: str
 ) -> None:
@@ -71,6 +72,14 @@ def test_a_registration_killed_midway_leaves_nothing_half_written_and_is_repaire
             assert registry.count_registered() == 1 and registry.store.raw_versions(name) == []
             assert registry.catalog.count() == 0  # and no catalogue entry without a version
             registry.register_onnx(make_card(), onnx_models.linear(seed=1))
+        elif step == "set_model_version_tag":
+            # Killed after the version, before its signature (which binds the number MLflow drew): the
+            # version is whole but unsigned, refused at load until an operator signs it (after checking
+            # its artifacts); its catalogue entry comes with the next sync.
+            with pytest.raises(ManifestUnsigned, match=f"brain components sign {name} --version 1"):
+                registry.load(name)
+            registry.sign(name, 1)
+            assert registry.sync(full=True) == 1
         else:
             # Killed after the version, before the catalogue: the version is whole, the catalogue lacks it
             # until the next sync (what `brain components reindex` and `brain components list` run).

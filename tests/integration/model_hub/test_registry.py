@@ -288,7 +288,7 @@ def test_a_rewritten_sha256_tag_is_refused_by_its_signature(registry: Registry, 
     from model_hub import SignatureMismatch, safety
 
     version = registry.register_onnx(make_card(), onnx_models.linear())
-    assert version.manifest_hmac and len(version.manifest_hmac) == 64
+    assert version.manifest_hmac.startswith("v2:") and len(version.manifest_hmac) == 3 + 64
     stored = Path(version.source.removeprefix("file://"))
     (stored / "model.onnx").write_bytes(onnx_models.linear(seed=7).SerializeToString())
     forged = safety.write_manifest(stored)
@@ -339,6 +339,95 @@ def test_the_key_file_is_private_and_versions_from_before_signing_are_signed_onc
     again.sign("reactor-quality", 1)
     again.load("reactor-quality")
     again.close()
+
+
+def copy_version(registry: Registry, name: str, source: int, target: int) -> None:
+    """What someone with write access to MLflow (not the registry key) can do: put version
+    ``source``'s artifacts and its format, hash and signature tags on version ``target``."""
+    old, new = registry.version(name, source), registry.version(name, target)
+    folder = Path(new.source.removeprefix("file://"))
+    shutil.rmtree(folder)
+    shutil.copytree(Path(old.source.removeprefix("file://")), folder)
+    for tag in ("brain.format", "brain.manifest_sha256", "brain.manifest_hmac"):
+        value = registry.client.get_model_version(name, str(source)).tags[tag]
+        registry.client.set_model_version_tag(name, str(target), tag, value)
+
+
+def register_three(registry: Registry) -> None:
+    registry.register_onnx(make_card(), onnx_models.linear(seed=1))
+    for seed in (2, 3):
+        registry.register_onnx(make_card(), onnx_models.linear(seed=seed), new_version=True)
+
+
+def test_copying_version_1_onto_version_3_is_refused(registry: Registry) -> None:
+    """A silent rollback: version 1's artifacts and tags, its signature included, copied onto version 3.
+    The signature binds the version number, so neither a load nor an operator's signing accepts it."""
+    from model_hub import SignatureMismatch
+
+    register_three(registry)
+    registry.load("reactor-quality", 1)
+    copy_version(registry, "reactor-quality", 1, 3)
+    with pytest.raises(SignatureMismatch, match="reactor-quality version 3: .* does not carry"):
+        registry.load("reactor-quality", 3)
+    with pytest.raises(SignatureMismatch):
+        registry.sign("reactor-quality", 3)
+    registry.load("reactor-quality", 1)  # the original still loads
+
+
+def sign_legacy(registry: Registry, name: str, version: int) -> str:
+    """Re-sign a version as the platform did before signatures bound the version number."""
+    import hashlib
+    import hmac
+
+    from model_hub import signing
+
+    found = registry.version(name, version)
+    message = f"{name}\n{found.format}\n{found.manifest_sha256}".encode()
+    legacy = hmac.new(registry.key.secret, message, hashlib.sha256).hexdigest()
+    registry.client.set_model_version_tag(name, str(version), signing.TAG, legacy)
+    return legacy
+
+
+def test_a_legacy_signed_registry_upgrades_once_and_refuses_legacy_signatures_after(
+    settings: HubSettings,
+) -> None:
+    from model_hub import LegacySignature, SignatureMismatch, safety
+
+    old = Registry(settings)
+    register_three(old)
+    legacy = {version: sign_legacy(old, "reactor-quality", version) for version in (1, 2, 3)}
+    # Version 3's legacy signature is wrong: its artifacts and hash were swapped in MLflow. Never upgraded.
+    stored = Path(old.version("reactor-quality", 3).source.removeprefix("file://"))
+    (stored / "model.onnx").write_bytes(onnx_models.linear(seed=7).SerializeToString())
+    forged = safety.write_manifest(stored)
+    old.client.set_model_version_tag("reactor-quality", "3", "brain.manifest_sha256", forged)
+    old.close()
+
+    upgraded = Registry(settings)  # finds legacy signatures and no current one: upgrades
+    try:
+        for number in (1, 2):
+            version = upgraded.version("reactor-quality", number)
+            assert version.manifest_hmac.startswith("v2:"), version
+            upgraded.load("reactor-quality", number)
+        assert upgraded.version("reactor-quality", 3).manifest_hmac == legacy[3]
+        with pytest.raises(SignatureMismatch):
+            upgraded.load("reactor-quality", 3)
+        with pytest.raises(SignatureMismatch):
+            upgraded.sign("reactor-quality", 3)
+        # After the upgrade, someone with MLflow write access puts version 1's old tags (kept from
+        # before) and artifacts on version 2: refused, by the error that names the fix.
+        copy_version(upgraded, "reactor-quality", 1, 2)
+        upgraded.client.set_model_version_tag("reactor-quality", "2", "brain.manifest_hmac", legacy[1])
+    finally:
+        upgraded.close()
+    again = Registry(settings)  # the current signatures record the upgrade: nothing is upgraded again
+    try:
+        assert again.version("reactor-quality", 2).manifest_hmac == legacy[1]
+        with pytest.raises(LegacySignature, match="brain components sign reactor-quality --version 2"):
+            again.load("reactor-quality", 2)
+        again.load("reactor-quality", 1)
+    finally:
+        again.close()
 
 
 def test_the_key_can_come_from_a_setting(settings: HubSettings) -> None:

@@ -80,7 +80,7 @@ def test_unreadable_card_files_say_what_is_wrong(tmp_path: Path) -> None:
     with pytest.raises(CardInvalid, match="not valid YAML"):
         Card.load(tmp_path / "bad.yaml")
     (tmp_path / "list.yaml").write_text("- a\n- b\n", encoding="utf-8")
-    with pytest.raises(CardInvalid, match="must hold a mapping"):
+    with pytest.raises(CardInvalid, match="must hold a mapping of card fields"):
         Card.load(tmp_path / "list.yaml")
 
 

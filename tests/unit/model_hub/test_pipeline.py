@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -256,3 +257,14 @@ def test_the_spec_round_trips_through_its_json_and_takes_the_owner() -> None:
     again = PipelineSpec.from_json(spec.to_json())
     assert again.card.owner == "lubei-chem" and again.graph == spec.graph
     assert isinstance(again.graph.steps[0], Step)
+
+
+def test_unreadable_pipeline_files_say_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(PipelineInvalid, match="cannot read pipeline file .*missing.yaml"):
+        PipelineSpec.load(tmp_path / "missing.yaml")
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    with pytest.raises(PipelineInvalid, match="pipeline file .*bad.json' is not valid YAML/JSON"):
+        PipelineSpec.load(tmp_path / "bad.json")
+    (tmp_path / "list.yaml").write_text("- a\n", encoding="utf-8")
+    with pytest.raises(PipelineInvalid, match="pipeline file .*list.yaml' must hold a mapping$"):
+        PipelineSpec.load(tmp_path / "list.yaml")

@@ -57,9 +57,9 @@ def quarter_trace() -> Trace:
 def test_following_the_patterns_strands_less_than_fgd_alone(
     quarter_trace: Trace, seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The same arrivals filled twice, with and without the pattern rule: with it, less room is left at
-    100% beyond the best packing of the shares placed (4-6 GPUs against 6-9 on these seeds), and more
-    is allocated."""
+    """The same arrivals filled twice, with and without the pattern rule: with it, the room left at 100%
+    is within 2 GPUs of the best packing of the shares placed (0-1 on these seeds, 6-9 without), and
+    more is allocated."""
     with_patterns = run_fill(quarter_trace, ("fgd",), max_demand=1.05, seed=seed).curves[0]
     monkeypatch.setattr(fill_module, "make_scorer", lambda name, workload: Fgd(workload, patterns=0.0))
     without = run_fill(quarter_trace, ("fgd",), max_demand=1.05, seed=seed).curves[0]
@@ -68,5 +68,5 @@ def test_following_the_patterns_strands_less_than_fgd_alone(
         assert curve.placed_shares is not None
         return curve.at(1.0).unallocated_gpus - curve.placed_shares.least_room_milli / 1000
 
-    assert loss(with_patterns) < loss(without)
+    assert loss(with_patterns) <= 2.0 < loss(without)
     assert with_patterns.at(1.0).allocated_share > without.at(1.0).allocated_share

@@ -32,6 +32,8 @@ from deploy.centre.errors import (
     NotFound,
     NotReady,
     OperatorOnly,
+    QuotaExceeded,
+    RateLimited,
     RegistryUnavailable,
     ServeError,
     StepFailed,
@@ -194,11 +196,17 @@ class Centre:
         load a model: they cost the same as a call)."""
         principal.require(action)
         tenant = principal.tenant
-        self.limits.admit(tenant, time.monotonic())
-        now = self._clock()
-        check_quota(
-            tenant, self.meter.calls_this_month(tenant.name, now), self.settings.default_monthly_quota, now
-        )
+        try:
+            self.limits.admit(tenant, time.monotonic())
+            now = self._clock()
+            used = self.meter.calls_this_month(tenant.name, now)
+            check_quota(tenant, used, self.settings.default_monthly_quota, now)
+        except QuotaExceeded:  # a RateLimited too: asked first
+            self.metrics.refused.labels(tenant.name, "quota").inc()
+            raise
+        except RateLimited:
+            self.metrics.refused.labels(tenant.name, "rate").inc()
+            raise
 
     def component(self, name: str, principal: Principal) -> Component:
         """The component if ``principal`` may see it; NotFound otherwise, whether it exists or not.

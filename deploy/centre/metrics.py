@@ -62,6 +62,15 @@ class Metrics:
         self.resident = Gauge(
             "brain_resident_models", "Component versions loaded in this replica", registry=self.registry
         )
+        # Bounded: tenants × two reasons. Refused calls are not metered as usage (nothing was served),
+        # so this is where an operator sees a tenant hitting its limits.
+        self.refused = Counter(
+            "brain_refused_requests",
+            "Requests refused before any work: reason 'rate' (over the tenant's request rate) or 'quota' "
+            "(its monthly quota spent)",
+            ("tenant", "reason"),
+            registry=self.registry,
+        )
         self.in_flight = Gauge(
             "brain_requests_in_flight",
             "Requests being processed by this replica (its queue)",

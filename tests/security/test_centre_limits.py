@@ -215,6 +215,59 @@ def test_ready_is_rate_limited_like_infer(server: Server, client: httpx.Client) 
     assert "over its request rate" in error_of(second)
 
 
+def refused_count(text: str, tenant: str, reason: str) -> float:
+    """The value of brain_refused_requests_total for ``tenant`` and ``reason`` in a /metrics page."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "brain_refused_requests_total" and sample.labels == {
+                "tenant": tenant,
+                "reason": reason,
+            }:
+                return float(sample.value)
+    return 0.0
+
+
+def test_refusals_for_rate_and_quota_are_counted_per_tenant(server: Server, client: httpx.Client) -> None:
+    """Calls refused for the rate or the monthly quota are not usage (nothing was served); operators see
+    them per tenant and reason on /metrics."""
+    from deploy.tenancy import RateLimits, Role, TenantSpec
+
+    centre = server.centre
+    page = client.get("/metrics", headers=server.headers("operator", "10.0.4.4")).text
+    rate_before = refused_count(page, "lubei-chem", "rate")
+    saved = centre.limits
+    centre.limits = RateLimits(0.001, 1)
+    try:
+        headers = server.headers("consumer", "10.0.4.5")
+        statuses = [client.get("/v2/models/sum-formula/ready", headers=headers).status_code for _ in range(3)]
+    finally:
+        centre.limits = saved
+    assert statuses == [200, 429, 429]
+
+    spec = TenantSpec(
+        name="quota-one",
+        display="one call a month",
+        kind="enterprise",
+        industries=["high-end-chemicals"],
+        city="jinan",
+        monthly_quota=1,
+    )
+    centre.tenants.create_tenant(spec, actor="tests")
+    key = centre.tenants.issue_key("quota-one", Role.consumer, "tests").secret
+    body = oip.encode_request({"x": np.ones((1, 3))}).body
+    headers = {"Authorization": f"Bearer {key}", "X-Forwarded-For": "10.0.4.6"}
+    answers = [client.post("/v2/models/sum-formula/infer", content=body, headers=headers) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 429], answers[-1].text
+    assert "of its 1 calls" in error_of(answers[1])
+
+    page = client.get("/metrics", headers=server.headers("operator", "10.0.4.4")).text
+    assert refused_count(page, "lubei-chem", "rate") == rate_before + 2
+    assert refused_count(page, "quota-one", "quota") == 1.0
+    assert refused_count(page, "quota-one", "rate") == 0.0  # a quota refusal is not also a rate one
+
+
 # --- keys -----------------------------------------------------------------------------------------
 
 

@@ -73,12 +73,16 @@ def up(
     console.print(f"[green]✓[/] MLflow UI and registry  {mlflow.url}   ({count} components)")
     if builtins:
         from components.publish import ensure_builtins
+        from model_hub.pipeline import FORMAT as PIPELINE_FORMAT
 
         with console.status("registering the built-in components (trained on first run) …"):
             published = ensure_builtins(registry)
         trained = [p for p in published if p.trained]
+        pipelines = sum(p.version.format == PIPELINE_FORMAT for p in published)
         console.print(
             f"[green]✓[/] built-in components       {len(published)} in production"
+            + (f": {len(published) - pipelines} components, {pipelines} pipeline" if pipelines else "")
+            + ("s" if pipelines > 1 else "")
             + (f" ({len(trained)} trained in {sum(p.seconds for p in trained):.0f} s)" if trained else "")
         )
     if serve:

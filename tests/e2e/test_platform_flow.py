@@ -32,6 +32,8 @@ class Platform:
         self.ports = ports
         self.url = f"http://127.0.0.1:{ports['serve']}"
         self.env = {**os.environ, "BRAIN_HOME": str(home), "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+        self.up_said = ""
+        """What `brain up` printed, whitespace collapsed."""
 
     def brain(self, *args: str, check: bool = True, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
@@ -76,6 +78,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             str(ports["portal"]),
         )
         p.admin_key = up.stdout.strip().splitlines()[-2].strip()  # type: ignore[attr-defined]
+        p.up_said = " ".join(up.stdout.split())
         assert p.admin_key.startswith("ibk_"), up.stdout  # type: ignore[attr-defined]
         yield p
     finally:
@@ -99,6 +102,7 @@ def test_up_registers_the_builtins_visible_in_mlflow(platform: Platform) -> None
     models = {m["name"]: m for m in search["registered_models"]}
     # The seven built-ins, the adapter of the built-in pipeline, and the pipeline itself.
     assert len(models) == 9
+    assert "9 in production: 8 components, 1 pipeline" in platform.up_said, platform.up_said
     assert {a["alias"] for a in models["energy_carbon_forecast"].get("aliases", [])} == {"production"}
     assert "GB/T 32150-2015" in models["carbon_accounting"]["description"]
     assert {a["alias"] for a in models["energy_forecast"].get("aliases", [])} == {"production"}

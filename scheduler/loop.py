@@ -546,9 +546,12 @@ class Scheduler:
             if running.pool in pools:
                 cluster_slots[_cluster(pools[running.pool])] -= 1
         kept: dict[str, str] = {}
+        held: set[str] = set()
         # Admission control: a pool takes at most its free slots per cycle, and so does the cluster it is
         # on (pools on node groups share one); a gang lands on one pool (a Ray job cannot span clusters);
-        # other admissions wait for a later cycle.
+        # other admissions wait for a later cycle. Once one of a queue's admissions waits, its later ones
+        # wait too: the policy ordered the queue, and a younger job must not start first because it was
+        # placed on a pool with a free slot (the killed-leader test saw that under load).
         for decision in decisions:
             if not isinstance(decision, Admit):
                 continue
@@ -558,11 +561,14 @@ class Scheduler:
             name = names.pop()
             if name not in pools:
                 continue
+            queue = rows[decision.job_id].queue if decision.job_id in rows else ""
             cluster = _cluster(pools[name])
-            if slots.get(name, 0) > 0 and cluster_slots[cluster] > 0:
+            if queue not in held and slots.get(name, 0) > 0 and cluster_slots[cluster] > 0:
                 slots[name] -= 1
                 cluster_slots[cluster] -= 1
                 kept[decision.job_id] = name
+            else:
+                held.add(queue)
         for decision in decisions:
             if isinstance(decision, Preempt) and decision.for_job in kept:
                 job = rows.get(decision.job_id)

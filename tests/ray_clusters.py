@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import requests
 
 RAY = Path(sys.executable).with_name("ray")
@@ -80,6 +81,24 @@ class RayCluster:
         """End the worker nodes, then the head, each with everything in its session (by process group)."""
         for process in [*self.workers, self.process]:
             _stop_session(process)
+
+
+def _wait_until_free(ports: list[int], what: str, timeout_s: float = 60.0) -> None:
+    """Poll until no socket listens on any of `ports` (psutil; the kernel's table, not a bind attempt,
+    so connections in TIME_WAIT do not count)."""
+
+    def taken() -> list[str]:
+        return sorted(
+            f"{c.laddr.port} (pid {c.pid})"
+            for c in psutil.net_connections(kind="inet")
+            if c.status == psutil.CONN_LISTEN and c.laddr.port in ports
+        )
+
+    deadline = time.monotonic() + timeout_s
+    while (held := taken()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if held:
+        raise RuntimeError(f"{what} are still taken after {timeout_s:.0f} s: {', '.join(held)}")
 
 
 def _stop_session(process: subprocess.Popen[bytes]) -> None:
@@ -197,6 +216,10 @@ def start_cluster(
     p = {key: base + i for i, key in enumerate(
         ["gcs", "dashboard", "nm", "om", "agent_http", "agent_grpc", "renv", "metrics", "client"]
     )}  # fmt: skip
+    # A restart reuses the ports: wait until no process of the old cluster listens on one. Ray's client
+    # server runs outside the head's process group, so stopping the head does not end it at once; a
+    # restart that found its port taken ran for 3 s, then `ray start` killed the new cluster (CI).
+    _wait_until_free(list(p.values()), f"the ports of Ray cluster {name}")
     argv = [
         str(RAY), "start", "--head", "--block",
         f"--port={p['gcs']}", f"--dashboard-port={p['dashboard']}", "--dashboard-host=127.0.0.1",

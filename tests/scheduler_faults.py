@@ -149,6 +149,9 @@ class CrashFigures:
     handovers: int
     """Times a scheduler took the lease (the first leader included); more than two: cycles outlasted it."""
     fifo_kept: bool
+    fifo_breaks: list[str]
+    """Where a tenant's admissions left submit order: each job admitted before an older one, with its
+    events (empty when `fifo_kept`)."""
     share_spread: int
     """max − min admissions per tenant among those after the kill (equal weights: fair means small)."""
     final_states: dict[str, int]
@@ -257,11 +260,14 @@ def crash_and_restart(
     switches = sum(1 for a, b in itertools.pairwise(placed_by) if a != b)
     both_led = switches > handovers - 1
     admitted = sorted((row for row in rows if row.admitted_at), key=lambda row: row.admitted_at or 0.0)
-    fifo = all(
-        [order[r.id] for r in admitted if r.tenant == t]
-        == sorted(order[r.id] for r in admitted if r.tenant == t)
-        for t in TENANTS
-    )
+    breaks: list[str] = []
+    for t in TENANTS:
+        mine = [r for r in admitted if r.tenant == t]
+        for earlier, later in itertools.pairwise(mine):
+            if order[earlier.id] > order[later.id]:
+                story = "; ".join(f"{e.kind} {e.detail}" for e in client.store.events(earlier.id))
+                breaks.append(f"{key_of[earlier.id]} before {key_of[later.id]}: {story}")
+    fifo = not breaks
     after = Counter(r.tenant for r in admitted if r.id not in done_before and r.state == "succeeded")
     spread = max(after.get(t, 0) for t in TENANTS) - min(after.get(t, 0) for t in TENANTS)
     client.close()
@@ -279,6 +285,7 @@ def crash_and_restart(
         both_led=both_led,
         handovers=handovers,
         fifo_kept=fifo,
+        fifo_breaks=breaks,
         share_spread=spread,
         final_states=dict(states),
         seconds=round(time.monotonic() - started, 1),

@@ -137,6 +137,22 @@ def test_admission_control_keeps_a_cluster_under_its_job_limit(
     assert done.exit_code == 0 and done.logs_tail.startswith("log of")
 
 
+def test_a_queue_keeps_its_order_when_a_pool_is_out_of_slots(client: SchedulerControl) -> None:
+    """The policy places j0 and j1 on one pool and the big j2 on the other; that pool takes one job a
+    cycle, so j1 waits, and j2, younger and of the same queue, waits with it rather than start first
+    (the killed-leader test on real Ray saw a tenant's jobs start out of order under load)."""
+    for name, address in (("jinan", "http://127.0.0.1:1"), ("qingdao", "http://127.0.0.2:1")):
+        client.store.put_pool(ClusterPoolSpec(name=name, city=name, address=address, max_jobs=1))
+    fakes = {"jinan": FakeBackend(), "qingdao": FakeBackend()}
+    scheduler = Scheduler(client.store, client.settings, backends=fakes)
+    j0, j1, j2 = submit(client, cpu=0.5), submit(client, cpu=0.5), submit(client, cpu=3.9)
+    scheduler.cycle()
+    assert [client.job(j).state for j in (j0, j1, j2)] == ["admitted", "queued", "queued"]
+    other = submit(client, tenant="b", cpu=0.5)  # another queue is not held back by a's
+    scheduler.cycle()
+    assert client.job(other).state == "admitted"
+
+
 def test_node_group_pools_of_one_cluster_share_its_job_limit(client: SchedulerControl) -> None:
     """Two pools on node groups of the jinan cluster (same address): 2 jobs in flight across all three."""
     groups = {"jinan-a": "group_a", "jinan-b": "group_b"}

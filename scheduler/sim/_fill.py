@@ -52,6 +52,14 @@ class FillCurve:
     placed_shares: Packing | None = None
     """The GPU shares this policy had placed at 100% arrived demand, packed offline (None: not reached)."""
 
+    def placement_loss_gpus(self) -> float | None:
+        """Unallocated GPUs at 100% beyond the room the best packing of the shares this policy had placed
+        would still leave: what a better placement of the same tasks could have won back (None: 100% was
+        not reached)."""
+        if self.placed_shares is None:
+            return None
+        return self.at(1.0).unallocated_gpus - self.placed_shares.least_room_milli / GPU_MILLI
+
     def at(self, demand: float) -> FillPoint:
         """The first recorded point at or past `demand`."""
         for point in self.points:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from scheduler.model import GPU_MILLI
 from scheduler.sim._fill import FILL_POLICIES, FillResult, run_fill
 from scheduler.sim._trace import load_trace, trace_variants
 
@@ -107,6 +106,7 @@ def seed_rows(variant: str, result: FillResult, seed: int) -> list[SeedRow]:
     ceiling = result.ceiling()
     for curve in result.curves:
         at = curve.at(1.0)
+        loss = curve.placement_loss_gpus()
         rows.append(
             SeedRow(
                 variant=variant,
@@ -117,11 +117,7 @@ def seed_rows(variant: str, result: FillResult, seed: int) -> list[SeedRow]:
                 fragmented_gpus=at.fragmented_gpus,
                 wall_s=curve.wall_s,
                 ceiling=ceiling if ceiling is not None else float("nan"),
-                placement_loss_gpus=(
-                    at.unallocated_gpus - curve.placed_shares.least_room_milli / GPU_MILLI
-                    if curve.placed_shares is not None
-                    else float("nan")
-                ),
+                placement_loss_gpus=loss if loss is not None else float("nan"),
             )
         )
     return rows

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from rich.table import Table
 
-from scheduler.model import GPU_MILLI
 from scheduler.sim._fill import FillResult
 from scheduler.sim._matrix import MARKS, MatrixResult
 from scheduler.sim._replay import ReplayResult
@@ -41,13 +40,13 @@ def fill_table(result: FillResult, marks: tuple[float, ...] = (0.9, 1.0, 1.1, 1.
     table.caption = f"ceiling @100%: {reached}. {_LOSS_CAPTION}"
     for curve in result.curves:
         at = curve.at(1.0)
-        packed = curve.placed_shares
+        loss = curve.placement_loss_gpus()
         table.add_row(
             curve.policy,
             *[f"{curve.at(m).allocated_share:.1%}" for m in marks],
             f"{at.unallocated_gpus:,.0f}",
             f"{at.fragmented_gpus:,.0f}",
-            _gpus(at.unallocated_gpus - packed.least_room_milli / GPU_MILLI) if packed is not None else "-",
+            _gpus(loss) if loss is not None else "-",
             f"{curve.placed:,}/{curve.tasks:,}",
             f"{curve.wall_s:.2f}",
         )

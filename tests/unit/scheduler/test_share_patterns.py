@@ -64,9 +64,7 @@ def test_following_the_patterns_strands_less_than_fgd_alone(
     monkeypatch.setattr(fill_module, "make_scorer", lambda name, workload: Fgd(workload, patterns=0.0))
     without = run_fill(quarter_trace, ("fgd",), max_demand=1.05, seed=seed).curves[0]
 
-    def loss(curve: fill_module.FillCurve) -> float:
-        assert curve.placed_shares is not None
-        return curve.at(1.0).unallocated_gpus - curve.placed_shares.least_room_milli / 1000
-
-    assert loss(with_patterns) <= 2.0 < loss(without)
+    loss, loss_without = with_patterns.placement_loss_gpus(), without.placement_loss_gpus()
+    assert loss is not None and loss_without is not None
+    assert loss <= 2.0 < loss_without
     assert with_patterns.at(1.0).allocated_share > without.at(1.0).allocated_share

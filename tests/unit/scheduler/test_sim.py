@@ -112,7 +112,8 @@ def test_fill_on_a_slice(small_trace: Trace) -> None:
     for curve in result.curves:
         packed = curve.placed_shares
         assert packed is not None and 0 < packed.shares <= arrived.shares
-        assert curve.at(1.0).unallocated_gpus >= packed.least_room_milli / GPU_MILLI - 1e-6
+        loss = curve.placement_loss_gpus()
+        assert loss is not None and loss >= -1e-6
     json.dumps(result.to_json())
 
 

@@ -71,23 +71,30 @@ class Registry:
         # The upgrade rule of model_hub.signing: legacy signatures are upgraded once, by the first
         # process of a registry that has none of the current scheme yet, after they and the artifacts
         # are checked.
-        try:
-            upgraded = self.upgrade_once()
-        except Exception as exc:  # the registry must open; `brain components sign` finishes it
-            log.warning("upgrading the legacy signatures failed: %s", exc)
-        else:
-            if upgraded:
-                log.info("upgraded the signatures of %d version(s) to bind their numbers", len(upgraded))
+        self._migrate_signatures(
+            self.upgrade_once,
+            "upgrading the legacy signatures",
+            "upgraded the signatures of %d version(s) to bind their numbers",
+        )
         if self.key.created:
             # The migration rule of model_hub.signing: versions from before signing are signed once,
             # by the process that made the key, after their artifacts are checked.
-            try:
-                signed = self.sign_unsigned()
-            except Exception as exc:  # the registry must open; `brain components sign` finishes it
-                log.warning("signing the versions registered before signing failed: %s", exc)
-            else:
-                if signed:
-                    log.info("signed %d version(s) registered before manifests were signed", len(signed))
+            self._migrate_signatures(
+                self.sign_unsigned,
+                "signing the versions registered before signing",
+                "signed %d version(s) registered before manifests were signed",
+            )
+
+    def _migrate_signatures(self, step: Callable[[], list[Version]], what: str, done: str) -> None:
+        """Run one of the start-up signature migrations. The registry must open even if it fails:
+        `brain components sign` finishes the work, so a failure is logged, not raised."""
+        try:
+            changed = step()
+        except Exception as exc:
+            log.warning("%s failed: %s", what, exc)
+            return
+        if changed:
+            log.info(done, len(changed))
 
     def close(self) -> None:
         self.catalog.close()

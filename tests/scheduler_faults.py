@@ -80,6 +80,27 @@ def marker_job(markers: Path, key: str, seconds: float) -> str:
     return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
 
 
+def gated_job(markers: Path, key: str, gate: Path, cap_s: float = 120.0) -> str:
+    """A driver that runs until the file `gate` exists (at most `cap_s`), then appends to ``markers/key``.
+
+    A job that must be seen running while the test changes something around it: a fixed sleep can end
+    before a slow cycle sees the job start (admitted goes straight to succeeded), and then the test
+    would wait for a state that already went by."""
+    code = (
+        f"import os, time; end = time.time() + {cap_s}\n"
+        f"while not os.path.exists({str(gate)!r}) and time.time() < end: time.sleep(0.1)\n"
+        f"f = open({str(markers / key)!r}, 'a'); f.write('ran\\n'); f.close()"
+    )
+    return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+
+
+def job_story(store: SchedulerStore, job_id: str) -> str:
+    """One job's state, pool and recent events, for a failure message that says where it got stuck."""
+    job = store.job(job_id)
+    events = "; ".join(f"{e.kind}: {e.detail}" for e in store.events(job_id)[-8:])
+    return f"{job_id} is {job.state} on {job.pool} (attempt {job.attempt}); events: {events}"
+
+
 def topology(clusters: dict[str, RayCluster], tenants: tuple[str, ...] = TENANTS) -> TopologySpec:
     return TopologySpec(
         pools=[
@@ -545,10 +566,17 @@ def drain_with_jobs_running(clusters: dict[str, RayCluster], db_url: str, root: 
 
     tag = fresh_tag()
 
-    def job(key: str, seconds: float) -> str:
-        spec = {"tenant": "jinan-steel", "entrypoint": marker_job(markers, key, seconds),
+    def job(key: str, seconds: float, gate: Path | None = None) -> str:
+        entrypoint = marker_job(markers, key, seconds) if gate is None else gated_job(markers, key, gate)
+        spec = {"tenant": "jinan-steel", "entrypoint": entrypoint,
                 "bundles": [{"cpu": 0.5}], "idempotency_key": f"{tag}-{key}"}  # fmt: skip
         return client.submit(spec).id
+
+    def wait_on(pool: str, *ids: str, what: str) -> None:
+        try:
+            poll(lambda: running_on(pool, *ids), 90, what=what)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: " + " | ".join(job_story(store, j) for j in ids)) from None
 
     def running_on(pool: str, *ids: str) -> bool:
         return all(client.job(j).state == "running" and client.job(j).pool == pool for j in ids)
@@ -556,12 +584,12 @@ def drain_with_jobs_running(clusters: dict[str, RayCluster], db_url: str, root: 
     try:
         store.set_cordon("qingdao", cordoned=True)
         ids = [job("drain-0", 30), job("drain-1", 30)]
-        poll(lambda: running_on("jinan", *ids), 90, what="both on jinan")
+        wait_on("jinan", *ids, what="both on jinan")
         old = {j: client.job(j).submission_id or "" for j in ids}
         store.set_cordon("qingdao", cordoned=False)
         store.set_cordon("jinan", cordoned=True, drain="requeue")
         drained = time.monotonic()
-        poll(lambda: running_on("qingdao", *ids), 90, what="both moved to qingdao")
+        wait_on("qingdao", *ids, what="both moved to qingdao")
         moved_after = time.monotonic() - drained
         moved = sum(1 for j in ids if client.job(j).attempt == 2)
         overlap = 0.0
@@ -575,11 +603,15 @@ def drain_with_jobs_running(clusters: dict[str, RayCluster], db_url: str, root: 
         # drain "finish": the running job ends where it is; nothing new lands on the drained pool
         store.set_cordon("jinan", cordoned=False)
         store.set_cordon("qingdao", cordoned=True)
-        stays = job("finish-0", 4)
-        poll(lambda: running_on("jinan", stays), 90, what="on jinan")
+        # both jobs run until released, so the drain surely comes while the first runs
+        release = root / "release-finish-0"
+        stays = job("finish-0", 0, gate=release)
+        wait_on("jinan", stays, what="on jinan")
         store.set_cordon("qingdao", cordoned=False)
         store.set_cordon("jinan", cordoned=True, drain="finish")
-        later = job("finish-1", 0.5)
+        later = job("finish-1", 0, gate=release)
+        wait_on("qingdao", later, what="the later job on qingdao")
+        release.touch()
         poll(lambda: client.job(stays).state == "succeeded" and client.job(later).state == "succeeded", 90,
              what="both done")  # fmt: skip
         finish_ok = (

@@ -25,6 +25,7 @@ from deploy.settings import scheduler_settings
 from model_hub import (
     INDUSTRIES,
     Card,
+    CardInvalid,
     Kind,
     Lineage,
     Query,
@@ -34,6 +35,8 @@ from model_hub import (
     Visibility,
     convert,
 )
+from model_hub.card import read_mapping
+from model_hub.errors import PipelineInvalid
 from model_hub.pipeline import PipelineSpec
 from scheduler.control import one_line
 
@@ -186,7 +189,8 @@ def register(
                 "the platform's API takes no pickle-based files (loading one runs its code): convert "
                 "the model to ONNX (--sklearn FILE or --torch do it here) and register that"
             )
-        raw = _card_fields(card)
+        # The fields as written: the platform sets the owner (and refuses another one).
+        raw = read_mapping(card, "card", CardInvalid, "a mapping of card fields")
         # Converted here, checked against the card; the server checks everything again.
         local = Card.parse({**raw, "owner": raw.get("owner") or "-"})
         with console.status(f"converting {local.name} …"):
@@ -257,7 +261,7 @@ def _register_pipeline(
     path: Path, lineage: Lineage, new_version: bool, promote: str | None, as_json: bool
 ) -> None:
     """Register a pipeline (`model_hub.pipeline`), on the platform or in the local registry."""
-    fields = _card_fields(path)
+    fields = read_mapping(path, "pipeline", PipelineInvalid)
     client = _remote()
     if client is not None:
         # Parsed here for a quick answer to a malformed file; the platform checks it against the steps.
@@ -290,18 +294,6 @@ def _register_pipeline(
             f"registered pipeline [bold]{version.name}[/] version {version.version}: {steps}"
             + (f", alias {', '.join(version.aliases)}" if version.aliases else "")
         )
-
-
-def _card_fields(path: Path) -> dict[str, Any]:
-    """The card file's fields as written (the platform sets the owner; it refuses another one)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, json.JSONDecodeError, yaml.YAMLError) as exc:
-        fail(f"cannot read the card {str(path)!r}: {exc}")
-    if not isinstance(data, dict):
-        fail(f"the card {str(path)!r} must be a mapping of the card's fields")
-    return data
 
 
 def _upload_files(

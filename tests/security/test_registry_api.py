@@ -639,6 +639,12 @@ def test_the_cli_goes_through_the_api_with_a_url_and_key(
 
     refused = runner.invoke(app, ["components", "register", "--card", str(sk_card), "--file", str(estimator)])
     assert refused.exit_code != 0 and "no pickle-based files" in " ".join(refused.output.split())
+    # A card file that is not a mapping is named before anything is converted or sent.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- a list\n- not a card\n", encoding="utf-8")
+    unread = runner.invoke(app, ["components", "register", "--card", str(bad), "--sklearn", str(estimator)])
+    assert unread.exit_code != 0
+    assert "bad.yaml' must hold a mapping of card fields" in str(getattr(unread.exception, "message", ""))
 
     brain("deprecate", "cli-scale", "--replacement", "cli-ridge")
     assert json.loads(brain("show", "cli-scale", "--json").stdout)["replaced_by"] == "cli-ridge"

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -166,6 +167,14 @@ def build_portal(
         if exc.status == 401:  # the key was revoked or expired since login: the session is over
             store.close(request.cookies.get(COOKIE))
         return render(request, "error.html", exc.status, status=exc.status, message=exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> Response:
+        """A query or form field of the wrong type (``?offset=abc``): a page naming it, not FastAPI's JSON."""
+        first = exc.errors()[0]
+        where = " ".join(str(p) for p in first["loc"][1:]) or "request"
+        message = f"{where}: {first['msg']} (got {str(first.get('input'))[:80]!r})"
+        return render(request, "error.html", 400, status=400, message=message)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -465,6 +474,23 @@ def build_portal(
             province=province,
             own_calls=own,
             quota=session.identity.get("monthly_quota"),
+        )
+
+    @app.get("/audit")
+    async def audit(request: Request, target: str = "", action: str = "", limit: int = 100) -> Response:
+        """Who changed tenants, keys and the registry (right `read audit log`): the API's newest entries,
+        filtered by a target (tenant, key id, component) or an action or family ("component.")."""
+        session = session_of(request)
+        session.require("read audit log")
+        params: dict[str, Any] = {"limit": limit}
+        for name, value in (("target", target.strip()), ("action", action.strip())):
+            if value:
+                params[name] = value  # the API checks them and says what is wrong (400)
+        entries = (await upstream.centre("GET", "/api/v1/audit", session.key, params=params))["items"]
+        for entry in entries:
+            entry["shown_detail"] = json.dumps(entry.get("detail") or {}, ensure_ascii=False, sort_keys=True)
+        return render(
+            request, "audit.html", entries=entries, target=target.strip(), action=action.strip(), limit=limit
         )
 
     @app.get("/usage.csv")

@@ -13,6 +13,18 @@ WORDS: dict[str, tuple[str, str]] = {
     "pools": ("资源池", "Pools"),
     "jobs": ("作业", "Jobs"),
     "usage": ("用量", "Usage"),
+    "audit": ("审计日志", "Audit log"),
+    "audit_hint": (
+        "租户、密钥与组件注册的每次变更：谁、何时、做了什么。"
+        "按对象（租户、密钥前缀、组件）或操作（如 component.）筛选。",
+        "Every change to tenants, keys and the registry: who, when, what. Filter by target (tenant, key "
+        "prefix, component) or by action (e.g. component.).",
+    ),
+    "actor": ("操作者", "Actor"),
+    "action": ("操作", "Action"),
+    "target": ("对象", "Target"),
+    "detail": ("详情", "Detail"),
+    "newest": ("最新条数", "Newest"),
     "login": ("登录", "Log in"),
     "logout": ("退出", "Log out"),
     "api_key": ("API 密钥", "API key"),

@@ -56,7 +56,7 @@ def client(store: SessionStore) -> Iterator[PortalClient]:
 
 
 def test_pages_send_the_browser_to_login_without_a_session(client: PortalClient) -> None:
-    for page in ("/catalogue", "/pools", "/usage", "/jobs", "/components/energy_forecast"):
+    for page in ("/catalogue", "/pools", "/usage", "/jobs", "/audit", "/components/energy_forecast"):
         answer = client.get(page)
         assert answer.status_code == 303 and answer.headers["location"].startswith("/login?next=")
     assert client.post("/pools/local/cordon", data={"csrf": "x"}).status_code == 401
@@ -87,6 +87,9 @@ def test_a_role_without_the_right_gets_403_before_the_api(client: PortalClient, 
     client.cookies.set(COOKIE, session.token, domain="portal.test")
     assert client.get("/pools").status_code == 403
     assert client.get("/usage").status_code == 403  # CONSUMER here lacks `read usage`
+    audit = client.get("/audit")
+    assert audit.status_code == 403 and "read audit log" in audit.text
+    assert 'href="/audit"' not in client.get("/keys").text  # no link to a page the key may not read
     refused = client.post("/pools/local/cordon", data={"csrf": session.csrf})
     assert refused.status_code == 403 and "manage pools" in refused.text
     entry = client.post("/jobs", data={"csrf": session.csrf, "kind": "entrypoint", "entrypoint": "id"})
@@ -115,6 +118,18 @@ def test_language_toggle_and_no_open_redirect(client: PortalClient) -> None:
     assert client.get("/lang/en", params={"next": "/usage"}).headers["location"] == "/usage"
     assert '<html lang="en">' in client.get("/login").text
     assert client.get("/lang/fr").status_code == 400
+
+
+def test_a_query_field_of_the_wrong_type_is_a_400_page_naming_it(
+    client: PortalClient, store: SessionStore
+) -> None:
+    session = store.open("ibk_consumer", CONSUMER)
+    client.cookies.set(COOKIE, session.token, domain="portal.test")
+    for path, field in (("/jobs?offset=abc", "offset"), ("/audit?limit=many", "limit")):
+        answer = client.get(path)
+        assert answer.status_code == 400, path
+        assert answer.headers["content-type"].startswith("text/html")
+        assert f"{field}: Input should be a valid integer" in answer.text and "&#39;" in answer.text
 
 
 def test_an_api_that_does_not_answer_is_a_503_page(client: PortalClient, store: SessionStore) -> None:

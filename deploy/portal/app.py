@@ -299,7 +299,19 @@ def build_portal(
         usage = await upstream.centre("GET", "/api/v1/usage", session.key, params=usage_params)
         # The full card, versions with aliases and lineage, serving policy: the registry API's view.
         detail = await upstream.centre("GET", f"/api/v1/components/{quote(name, safe='')}", session.key)
+        payloads = None
+        # Payload samples are the owner's own data: shown to its admins and developers only, as the API
+        # allows, and asked for only where the serving policy samples them.
+        sampling = (detail.get("serving") or {}).get("payload_sample_rate") or 0
+        owned = detail["card"].get("owner") == session.tenant
+        if owned and sampling > 0 and session.may("read payload samples"):
+            path = f"/api/v1/components/{quote(name, safe='')}/payloads"
+            payloads = await upstream.centre("GET", path, session.key, params={"limit": 20})
+            for item in payloads["items"]:
+                item["shown_inputs"] = _short_json(item["inputs"])
+                item["shown_outputs"] = _short_json(item["outputs"])
         return {
+            "payloads": payloads,
             "meta": meta,
             "entry": entry,
             "detail": detail,
@@ -616,6 +628,13 @@ def _local(target: str) -> str:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/catalogue"
     return target
+
+
+def _short_json(value: Any, limit: int = 160) -> str:
+    """A sample's tensors as compact JSON, cut at ``limit`` characters: a page row, not the whole payload
+    (`brain components payloads NAME --json` gives it all)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _this_month() -> str:

@@ -21,6 +21,14 @@ WORDS: dict[str, tuple[str, str]] = {
         "prefix, component) or by action (e.g. component.).",
     ),
     "actor": ("操作者", "Actor"),
+    "payload_samples": ("请求样本", "Payload samples"),
+    "payload_hint": (
+        "按服务策略抽样保存的请求与应答（本企业数据，仅所有者的管理员与开发者可见）。",
+        "Requests and answers kept by the serving policy's sampling (the enterprise's own data: its "
+        "admins and developers only).",
+    ),
+    "sample_rate": ("抽样率", "sample rate"),
+    "stored": ("已存", "stored"),
     "action": ("操作", "Action"),
     "target": ("对象", "Target"),
     "detail": ("详情", "Detail"),

@@ -400,6 +400,15 @@ def test_an_operator_creates_a_tenant_and_sets_its_quota_an_enterprise_admin_can
     row.locator("input[name='monthly_quota']").fill("5000")
     row.get_by_role("button", name="保存").click()
     page.wait_for_selector("tr[data-tenant='weiqiao-textile'] td.quota:has-text('5000')")
+    # Both changes are in the audit log, newest first, found by their target.
+    page.goto(f"{platform.portal}/audit")
+    page.locator("#f-target").fill("weiqiao-textile")
+    page.get_by_role("button", name="筛选").click()
+    page.wait_for_url("**/audit?target=weiqiao-textile*")
+    actions = page.locator("#audit tbody tr").evaluate_all("rows => rows.map(r => r.dataset.action)")
+    assert actions == ["tenant.limits", "tenant.create"], actions
+    _check_accessibility(page)
+    _shot(page, "audit")
     page.context.close()
     # Its first job finds a queue: the API made one, as `brain tenants create` does.
     scheduler = f"http://127.0.0.1:{platform.ports['scheduler-api']}/api/v1/queues"
@@ -409,6 +418,7 @@ def test_an_operator_creates_a_tenant_and_sets_its_quota_an_enterprise_admin_can
     admin = _login(browser, platform, platform.enterprise_admin_key)  # type: ignore[attr-defined]
     admin.goto(f"{platform.portal}/keys")
     assert admin.locator("#tn-name").count() == 0  # not shown...
+    assert admin.locator("header a[href='/audit']").count() == 0  # nor the audit log
     csrf = admin.locator("input[name='csrf']").first.input_value()
     refused = admin.request.post(
         f"{platform.portal}/tenants",

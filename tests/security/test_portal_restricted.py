@@ -1,6 +1,9 @@
-"""The portal's audit page over a real capability centre: an operator reads who changed what (the API's
-`GET /api/v1/audit`, with the operator's own key), filters it, and gets a page naming a bad filter; a
-tenant's admin, who lacks `read audit log`, is refused before the API is asked and sees no link to it."""
+"""Portal pages over a real capability centre for what only some keys may read.
+
+The audit page: an operator reads who changed what (the API's `GET /api/v1/audit`, with the operator's
+own key), filters it, and gets a page naming a bad filter; a tenant's admin, who lacks `read audit log`,
+is refused before the API is asked and sees no link to it. Payload samples on a component's page: its
+owner's admins and developers only."""
 
 from __future__ import annotations
 
@@ -11,11 +14,12 @@ from typing import Any
 
 import httpx
 
+from deploy.centre import payloads
 from deploy.portal import build_portal
 from deploy.portal.sessions import LANG_COOKIE
 from tests.conftest import free_port
 from tests.security.conftest import Server
-from tests.security.test_registry_api import register_formula
+from tests.security.test_registry_api import infer, register_formula, until
 
 
 def pages(server: Server, who: str, paths: list[str], lang: str = "zh") -> list[httpx.Response]:
@@ -88,3 +92,36 @@ def test_a_tenant_admin_may_not_read_the_audit_log(server: Server) -> None:
     # The operator's consumer key lacks the right as well; its ops key holds it (and sees the link).
     assert pages(server, "operator-consumer", ["/audit"])[0].status_code == 403
     assert 'href="/audit"' in pages(server, "operator-ops", ["/catalogue"])[0].text
+
+
+def test_the_owner_sees_payload_samples_on_the_component_page_and_no_one_else(
+    client: httpx.Client, server: Server
+) -> None:
+    """Payload samples are the enterprise's own data: the component page shows them to the owner's admins
+    and developers (as `GET …/payloads` allows), never to its consumers, another tenant or an operator."""
+    register_formula(client, server, "developer", "portal-sampled", visibility="private")
+    policy = client.put(
+        "/api/v1/components/portal-sampled/serving",
+        json={"payload_sample_rate": 0.1},
+        headers=server.headers("admin", "10.7.11.1"),
+    )
+    assert policy.status_code == 200, policy.text
+
+    def stored() -> int:
+        for _ in range(10):  # the policy reaches the replica with the routes (every 2 s)
+            assert infer(client, server, "developer", "portal-sampled").status_code == 200
+        return payloads.count_samples(server.centre.tenants.engine, "portal-sampled")
+
+    assert until(stored, timeout=30) >= 1
+    path = "/components/portal-sampled"
+    for who in ("developer", "admin"):
+        (page,) = pages(server, who, [path])
+        assert page.status_code == 200, page.text
+        assert '<section id="payloads">' in page.text and "请求样本" in page.text, who
+        assert "&#34;data&#34;:[1.0,1.0,1.0,1.0,1.0,1.0]" in page.text  # the sample's input, escaped
+    # The owner's consumer sees the page without them; the component is private, so an operator and
+    # another tenant do not see it at all (404, as in the catalogue).
+    for who, status in (("consumer", 200), ("operator", 404), ("other-admin", 404)):
+        (page,) = pages(server, who, [path])
+        assert page.status_code == status, (who, page.status_code)
+        assert '<section id="payloads">' not in page.text and "[1.0,1.0,1.0" not in page.text, who

@@ -5,7 +5,10 @@ and a step the caller may not see answered as a missing pipeline (404)."""
 
 from __future__ import annotations
 
+import asyncio
+import html
 import json
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,8 +20,10 @@ import pytest
 from deploy.centre import oip
 from deploy.db import utcnow
 from deploy.metering import month_of, usage_report
+from deploy.portal import build_portal
 from model_hub.artifacts import local_folder
 from tests.cards import card_data
+from tests.conftest import free_port
 from tests.security.conftest import Server, error_of
 from tests.security.test_registry_api import until
 
@@ -409,3 +414,38 @@ def test_a_deprecated_step_is_named(parts: None, client: httpx.Client, server: S
     assert response, "the deprecation did not reach the pipeline"
     message = error_of(response)
     assert message.startswith("pipeline step 'root' (pipe-retiring) failed:") and "pipe-root" in message
+
+
+def test_the_portal_shows_a_pipeline_and_tries_it(parts: None, server: Server) -> None:
+    """A pipeline's page in the portal: its card's inputs, an example request, and "try it" answering
+    with both of the pipeline's outputs."""
+    portal = build_portal(server.url, f"http://127.0.0.1:{free_port()}")
+
+    async def visit() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=portal)
+        async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as browser:
+            form = await browser.get("/login")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert csrf is not None
+            login = await browser.post("/login", data={"key": server.keys["consumer"], "csrf": csrf[1]})
+            assert login.status_code == 303, login.text
+            page = await browser.get("/components/pipe-chain")
+            session_csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert session_csrf is not None, page.text
+            example = re.search(r'<textarea[^>]*name="input:x"[^>]*>([^<]*)</textarea>', page.text)
+            assert example is not None and example[1].strip(), "no example pre-filled for x"
+            # the pre-filled example is a valid request; then one with known answers
+            fields = {"csrf": session_csrf[1], "input:x": html.unescape(example[1])}
+            prefilled = await browser.post("/components/pipe-chain/try", data=fields)
+            assert prefilled.status_code == 200 and 'data-output="root"' in prefilled.text, prefilled.text
+            tried = await browser.post(
+                "/components/pipe-chain/try", data={"csrf": session_csrf[1], "input:x": "[[1, 1, 1]]"}
+            )
+            return page, tried
+
+    page, tried = asyncio.run(visit())
+    assert page.status_code == 200, page.text
+    assert "industry_brain_pipeline" in page.text and "/v2/models/pipe-chain/infer" in page.text
+    assert tried.status_code == 200, tried.text
+    assert 'data-output="total"' in tried.text and 'data-output="root"' in tried.text
+    assert "<td>36</td>" in tried.text and "<td>6</td>" in tried.text  # as the API answers for ones

@@ -58,11 +58,29 @@ def _ports_free(base: int, count: int) -> bool:
     return True
 
 
+#: Where test clusters take their ports: above Ray's default worker ports (10002–19999, those of the
+#: platform's own local Ray) and below the kernel's ephemeral range. A port inside that range can be
+#: taken at any moment by some outgoing connection (it was: a restarted cluster's runtime-env agent
+#: found its port held by a client socket, and the new cluster died 10 s after it had answered).
+PORTS_FROM = 20000
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
 def port_block(avoid: set[int]) -> int:
-    for base in range(41000, 60000, 97):
+    end = _ephemeral_low() - PORTS_PER_CLUSTER
+    for base in range(PORTS_FROM, end, 97):
         if base not in avoid and _ports_free(base, PORTS_PER_CLUSTER):
             return base
-    raise RuntimeError("no block of free ports for a test Ray cluster")
+    raise RuntimeError(
+        f"no block of {PORTS_PER_CLUSTER} free ports for a test Ray cluster between {PORTS_FROM} and {end} "
+        f"(below the ephemeral ports, /proc/sys/net/ipv4/ip_local_port_range)"
+    )
 
 
 @dataclass
@@ -84,14 +102,15 @@ class RayCluster:
 
 
 def _wait_until_free(ports: list[int], what: str, timeout_s: float = 60.0) -> None:
-    """Poll until no socket listens on any of `ports` (psutil; the kernel's table, not a bind attempt,
-    so connections in TIME_WAIT do not count)."""
+    """Poll until no live socket holds any of `ports` as its own: a listener, or a process's connection
+    from that port (psutil; the kernel's table, not a bind attempt, so connections in TIME_WAIT and
+    those of processes already gone do not count)."""
 
     def taken() -> list[str]:
         return sorted(
-            f"{c.laddr.port} (pid {c.pid})"
+            f"{c.laddr.port} ({c.status}, pid {c.pid})"
             for c in psutil.net_connections(kind="inet")
-            if c.status == psutil.CONN_LISTEN and c.laddr.port in ports
+            if c.laddr and c.laddr.port in ports and c.status != psutil.CONN_TIME_WAIT and c.pid is not None
         )
 
     deadline = time.monotonic() + timeout_s

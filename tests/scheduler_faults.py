@@ -33,7 +33,7 @@ from scheduler.control import SchedulerControl
 from scheduler.model import FINAL, ON_POOL, JobState
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, QueueSpec, TopologySpec
-from scheduler.store import SchedulerStore
+from scheduler.store import JobRow, SchedulerStore
 from tests.ray_clusters import RayCluster, poll, port_block, start_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,8 +173,18 @@ class CrashFigures:
     fifo_breaks: list[str]
     """Where a tenant's admissions left submit order: each job admitted before an older one, with its
     events (empty when `fifo_kept`)."""
+    admitted_after: dict[str, int]
+    """Admissions per tenant by the schedulers after the kill, whatever became of the job."""
     share_spread: int
-    """max − min admissions per tenant among those after the kill (equal weights: fair means small)."""
+    """max − min of `admitted_after`; for the record only. Fair share (DRF, equal weights) evens out the
+    slots tenants hold at each moment, not how many jobs each gets through: whose 0.5 s jobs happen to end
+    first gets the next slot, and over ~14 admissions counts of 2 to 5 came from fair runs. (This was the
+    pass criterion, ≤ 2, with counts of succeeded jobs; it failed 1 run in 8.)"""
+    unfair_admissions: list[str]
+    """Admissions after the kill that went to a tenant holding 2 or more slots more than another, all of
+    them having jobs waiting: replayed from the job events in the order the database took them, which
+    is the order the leader saw (reconcile, then admissions). One slot of slack: an admission the loop
+    held back for a full pool was counted by the policy but has no event."""
     final_states: dict[str, int]
     seconds: float
 
@@ -186,7 +196,7 @@ class CrashFigures:
             and self.ray_runs_twice == 0
             and not self.both_led
             and self.fifo_kept
-            and self.share_spread <= 2
+            and not self.unfair_admissions
             and self.takeover_s <= self.lease_s + 5
         )
 
@@ -231,7 +241,7 @@ def crash_and_restart(
         poll(lambda: client.store.count_jobs(states=[JobState.RUNNING]) >= 2, 120, what="jobs running")
         services[0].send_signal(signal.SIGKILL)  # mid-cycle: admissions and submissions half done
         services[0].wait(timeout=30)
-        killed_at = time.monotonic()
+        killed_at, killed_wall = time.monotonic(), time.time()  # rows carry time.time() of this machine
         on_pool = client.store.count_jobs(states=ON_POOL)
         queued = client.store.count_jobs(states=[JobState.QUEUED])
         done_before = {j.id for j in client.store.jobs(states=FINAL)}
@@ -289,8 +299,9 @@ def crash_and_restart(
                 story = "; ".join(f"{e.kind} {e.detail}" for e in client.store.events(earlier.id))
                 breaks.append(f"{key_of[earlier.id]} before {key_of[later.id]}: {story}")
     fifo = not breaks
-    after = Counter(r.tenant for r in admitted if r.id not in done_before and r.state == "succeeded")
-    spread = max(after.get(t, 0) for t in TENANTS) - min(after.get(t, 0) for t in TENANTS)
+    after = Counter(r.tenant for r in admitted if (r.admitted_at or 0.0) >= killed_wall)
+    admitted_after = {t: after.get(t, 0) for t in TENANTS}
+    unfair = _unfair_admissions(client.store, rows, killed_wall, key_of)
     client.close()
     return CrashFigures(
         database=db_url.split(":", 1)[0].split("+")[0],
@@ -307,10 +318,36 @@ def crash_and_restart(
         handovers=handovers,
         fifo_kept=fifo,
         fifo_breaks=breaks,
-        share_spread=spread,
+        admitted_after=admitted_after,
+        share_spread=max(admitted_after.values()) - min(admitted_after.values()),
+        unfair_admissions=unfair,
         final_states=dict(states),
         seconds=round(time.monotonic() - started, 1),
     )
+
+
+def _unfair_admissions(
+    store: SchedulerStore, rows: list[JobRow], since: float, key_of: dict[str, str]
+) -> list[str]:
+    """Replay every job event in database order, counting the jobs each tenant holds on a pool; name
+    each admission at or after `since` whose tenant held 2 or more more than the tenant holding fewest."""
+    on_pool = {state.value for state in ON_POOL}
+    tenant_of = {row.id: row.tenant for row in rows}
+    events = sorted((e for row in rows for e in store.events(row.id)), key=lambda e: e.id)
+    held = dict.fromkeys(TENANTS, 0)
+    holding: set[str] = set()
+    unfair: list[str] = []
+    for event in events:
+        tenant = tenant_of[event.job_id]
+        if event.kind == "admitted" and event.at >= since and held[tenant] - min(held.values()) > 1:
+            unfair.append(f"{key_of.get(event.job_id, event.job_id)} for {tenant} holding {dict(held)}")
+        if event.state in on_pool and event.job_id not in holding:
+            holding.add(event.job_id)
+            held[tenant] += 1
+        elif event.state not in on_pool and event.job_id in holding:
+            holding.remove(event.job_id)
+            held[tenant] -= 1
+    return unfair
 
 
 def restart(cluster: RayCluster) -> RayCluster:
@@ -415,9 +452,12 @@ def cluster_dies_and_returns(
 
     keys: dict[str, str] = {}
 
-    def job(key: str, seconds: float, retries: int, regions: list[str] | None = None) -> str:
+    def job(
+        key: str, seconds: float, retries: int, regions: list[str] | None = None, gate: Path | None = None
+    ) -> str:
+        entrypoint = marker_job(markers, key, seconds) if gate is None else gated_job(markers, key, gate)
         spec: dict[str, Any] = {
-            "tenant": "jinan-steel", "entrypoint": marker_job(markers, key, seconds),
+            "tenant": "jinan-steel", "entrypoint": entrypoint,
             "bundles": [{"cpu": 0.5}], "retries": retries, "idempotency_key": f"{tag}-{key}",
         }  # fmt: skip
         if regions:
@@ -432,19 +472,22 @@ def cluster_dies_and_returns(
         return [e.kind for e in store.events(job_id)]
 
     def on_jinan(*ids: str) -> None:
-        poll(
-            lambda: all(state(j) == "running" and client.job(j).pool == "jinan" for j in ids),
-            90,
-            what="on jinan",
-        )
+        try:
+            poll(lambda: all(state(j) == "running" and client.job(j).pool == "jinan" for j in ids), 90,
+                 what="on jinan")  # fmt: skip
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: " + " | ".join(job_story(store, j) for j in ids)) from None
 
     try:
         # --- scenario 5: jobs done on a cluster that restarts while the scheduler is down -----------------
         store.set_cordon("qingdao", cordoned=True)  # both land on jinan
-        again, once = job("s5-again", 4, 1), job("s5-once", 4, 0)
+        # they run until released, after the scheduler stops: a fixed-length job could end unseen
+        release = root / "release-s5"
+        again, once = job("s5-again", 0, 1, gate=release), job("s5-once", 0, 0, gate=release)
         on_jinan(again, once)
         sids = [client.job(j).submission_id or "" for j in (again, once)]
         stop_schedulers()
+        release.touch()
         poll(
             lambda: all(jinan.status(sid).status is RunStatus.SUCCEEDED for sid in sids),
             60,

@@ -34,7 +34,8 @@ def run() -> dict[str, object]:
         f"{r.database}: {r.jobs} queued, {r.on_pool_at_kill} on pools at the kill; lost {r.lost}, ran twice "
         f"{r.ran_twice} (markers), {r.ray_runs_twice} (Ray); follower led {r.takeover_s:.1f} s after the kill "
         f"(same host: it saw the PID gone; lease {r.lease_s:g} s); lease handovers {r.handovers}, placing at "
-        f"once: {r.both_led}; per-tenant order kept: {r.fifo_kept}; share spread {r.share_spread}; "
+        f"once: {r.both_led}; per-tenant order kept: {r.fifo_kept}; admissions to a tenant holding 2+ slots "
+        f"more than another {len(r.unfair_admissions)}; admitted after the kill per tenant {r.admitted_after}; "
         f"{r.ran_after_restart} ran after the kill"
         for r in results
     )

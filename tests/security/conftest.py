@@ -4,9 +4,11 @@ Ray Serve would only add minutes)."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import uvicorn
 from deploy.centre import calls
 from deploy.centre.gateway import build_app
 from deploy.centre.inference import Centre
+from deploy.portal import build_portal
 from deploy.settings import PlatformSettings
 from deploy.tenancy import Role, TenantSpec, TenantStore
 from deploy.tenancy.bootstrap import OPERATOR, ensure_operator
@@ -147,3 +150,18 @@ def error_of(response: httpx.Response) -> str:
     body: Any = response.json()
     assert set(body) == {"error"}, body
     return str(body["error"])
+
+
+@contextlib.asynccontextmanager
+async def portal_browser(server: Server, who: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser on a portal over `server` (the portal app in-process, the centre over HTTP), logged in
+    with `who`'s key through the login form and its CSRF cookie, as a person would."""
+    portal = build_portal(server.url, f"http://127.0.0.1:{free_port()}")
+    transport = httpx.ASGITransport(app=portal)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as browser:
+        form = await browser.get("/login")
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert csrf is not None, form.text
+        login = await browser.post("/login", data={"key": server.keys[who], "csrf": csrf[1]})
+        assert login.status_code == 303, login.text
+        yield browser

@@ -20,11 +20,9 @@ import pytest
 from deploy.centre import oip
 from deploy.db import utcnow
 from deploy.metering import month_of, usage_report
-from deploy.portal import build_portal
 from model_hub.artifacts import local_folder
 from tests.cards import card_data
-from tests.conftest import free_port
-from tests.security.conftest import Server, error_of
+from tests.security.conftest import Server, error_of, portal_browser
 from tests.security.test_registry_api import until
 
 X = {"name": "x", "datatype": "FP64", "shape": [-1, 3]}
@@ -419,16 +417,9 @@ def test_a_deprecated_step_is_named(parts: None, client: httpx.Client, server: S
 def test_the_portal_shows_a_pipeline_and_tries_it(parts: None, server: Server) -> None:
     """A pipeline's page in the portal: its card's inputs, an example request, and "try it" answering
     with both of the pipeline's outputs."""
-    portal = build_portal(server.url, f"http://127.0.0.1:{free_port()}")
 
     async def visit() -> tuple[httpx.Response, httpx.Response]:
-        transport = httpx.ASGITransport(app=portal)
-        async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as browser:
-            form = await browser.get("/login")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-            assert csrf is not None
-            login = await browser.post("/login", data={"key": server.keys["consumer"], "csrf": csrf[1]})
-            assert login.status_code == 303, login.text
+        async with portal_browser(server, "consumer") as browser:
             page = await browser.get("/components/pipe-chain")
             session_csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
             assert session_csrf is not None, page.text

@@ -15,25 +15,16 @@ from typing import Any
 import httpx
 
 from deploy.centre import payloads
-from deploy.portal import build_portal
 from deploy.portal.sessions import LANG_COOKIE
-from tests.conftest import free_port
-from tests.security.conftest import Server
+from tests.security.conftest import Server, portal_browser
 from tests.security.test_registry_api import infer, register_formula, until
 
 
 def pages(server: Server, who: str, paths: list[str], lang: str = "zh") -> list[httpx.Response]:
     """Log in to a portal over `server` with `who`'s key and GET each path, in one browser session."""
-    portal = build_portal(server.url, f"http://127.0.0.1:{free_port()}")
 
     async def visit() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(app=portal)
-        async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as browser:
-            form = await browser.get("/login")
-            csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-            assert csrf is not None
-            login = await browser.post("/login", data={"key": server.keys[who], "csrf": csrf[1]})
-            assert login.status_code == 303, login.text
+        async with portal_browser(server, who) as browser:
             browser.cookies.set(LANG_COOKIE, lang)
             return [await browser.get(path) for path in paths]
 

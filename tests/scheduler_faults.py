@@ -33,7 +33,7 @@ from scheduler.control import SchedulerControl
 from scheduler.model import FINAL, ON_POOL, JobState
 from scheduler.settings import SchedulerSettings
 from scheduler.spec import ClusterPoolSpec, QueueSpec, TopologySpec
-from scheduler.store import JobRow, SchedulerStore
+from scheduler.store import JobEventRow, JobRow, SchedulerStore
 from tests.ray_clusters import RayCluster, poll, port_block, start_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,27 +71,27 @@ def fresh_tag() -> str:
     return uuid.uuid4().hex[:8]
 
 
-def marker_job(markers: Path, key: str, seconds: float) -> str:
-    """A driver that sleeps, then appends one line to ``markers/key`` (one line per run); no Ray needed."""
-    code = (
-        f"import time; time.sleep({seconds}); "
-        f"f = open({str(markers / key)!r}, 'a'); f.write('ran\\n'); f.close()"
-    )
+def marker_job(markers: Path, key: str, seconds: float, gate: Path | None = None) -> str:
+    """A driver that sleeps `seconds`, then appends one line to ``markers/key`` (one line per run); no Ray
+    needed. With `gate` it runs instead until that file exists (at most 120 s): for a job that must be
+    seen running while the test changes something around it, since a fixed sleep can end before a slow
+    cycle sees the job start (admitted goes straight to succeeded) and the test would wait for a state
+    that already went by."""
+    wait = f"time.sleep({seconds})"
+    if gate is not None:
+        wait = f"end = time.time() + 120\nwhile not os.path.exists({str(gate)!r}) and time.time() < end: "
+        wait += "time.sleep(0.1)"
+    code = f"import os, time\n{wait}\nf = open({str(markers / key)!r}, 'a'); f.write('ran\\n'); f.close()"
     return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
 
 
-def gated_job(markers: Path, key: str, gate: Path, cap_s: float = 120.0) -> str:
-    """A driver that runs until the file `gate` exists (at most `cap_s`), then appends to ``markers/key``.
-
-    A job that must be seen running while the test changes something around it: a fixed sleep can end
-    before a slow cycle sees the job start (admitted goes straight to succeeded), and then the test
-    would wait for a state that already went by."""
-    code = (
-        f"import os, time; end = time.time() + {cap_s}\n"
-        f"while not os.path.exists({str(gate)!r}) and time.time() < end: time.sleep(0.1)\n"
-        f"f = open({str(markers / key)!r}, 'a'); f.write('ran\\n'); f.close()"
-    )
-    return f"{shlex.quote(sys.executable)} -c {shlex.quote(code)}"
+def wait_running(client: SchedulerControl, pool: str, *ids: str, what: str) -> None:
+    """Poll until every job of `ids` runs on `pool`; a timeout names each job's state and last events."""
+    try:
+        poll(lambda: all(client.job(j).state == "running" and client.job(j).pool == pool for j in ids), 90,
+             what=what)  # fmt: skip
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: " + " | ".join(job_story(client.store, j) for j in ids)) from None
 
 
 def job_story(store: SchedulerStore, job_id: str) -> str:
@@ -281,13 +281,9 @@ def crash_and_restart(
                 ray_runs[job_id] += 1
     # Never both placing: the admissions, in order, change hands no more often than the lease did (two
     # schedulers placing at once would interleave theirs).
-    placed_by = [
-        e.detail.rsplit(" by ", 1)[1]
-        for e in sorted(
-            (e for row in rows for e in client.store.events(row.id) if e.kind == "admitted"),
-            key=lambda e: e.id,
-        )
-    ]
+    # Every job's events, in the order the database took them (read once: both checks below replay them).
+    events = sorted((e for row in rows for e in client.store.events(row.id)), key=lambda e: e.id)
+    placed_by = [e.detail.rsplit(" by ", 1)[1] for e in events if e.kind == "admitted"]
     switches = sum(1 for a, b in itertools.pairwise(placed_by) if a != b)
     both_led = switches > handovers - 1
     admitted = sorted((row for row in rows if row.admitted_at), key=lambda row: row.admitted_at or 0.0)
@@ -301,7 +297,7 @@ def crash_and_restart(
     fifo = not breaks
     after = Counter(r.tenant for r in admitted if (r.admitted_at or 0.0) >= killed_wall)
     admitted_after = {t: after.get(t, 0) for t in TENANTS}
-    unfair = _unfair_admissions(client.store, rows, killed_wall, key_of)
+    unfair = _unfair_admissions(events, rows, killed_wall, key_of)
     client.close()
     return CrashFigures(
         database=db_url.split(":", 1)[0].split("+")[0],
@@ -327,13 +323,12 @@ def crash_and_restart(
 
 
 def _unfair_admissions(
-    store: SchedulerStore, rows: list[JobRow], since: float, key_of: dict[str, str]
+    events: list[JobEventRow], rows: list[JobRow], since: float, key_of: dict[str, str]
 ) -> list[str]:
-    """Replay every job event in database order, counting the jobs each tenant holds on a pool; name
+    """Replay the job events (in database order), counting the jobs each tenant holds on a pool; name
     each admission at or after `since` whose tenant held 2 or more more than the tenant holding fewest."""
     on_pool = {state.value for state in ON_POOL}
     tenant_of = {row.id: row.tenant for row in rows}
-    events = sorted((e for row in rows for e in store.events(row.id)), key=lambda e: e.id)
     held = dict.fromkeys(TENANTS, 0)
     holding: set[str] = set()
     unfair: list[str] = []
@@ -455,9 +450,8 @@ def cluster_dies_and_returns(
     def job(
         key: str, seconds: float, retries: int, regions: list[str] | None = None, gate: Path | None = None
     ) -> str:
-        entrypoint = marker_job(markers, key, seconds) if gate is None else gated_job(markers, key, gate)
         spec: dict[str, Any] = {
-            "tenant": "jinan-steel", "entrypoint": entrypoint,
+            "tenant": "jinan-steel", "entrypoint": marker_job(markers, key, seconds, gate),
             "bundles": [{"cpu": 0.5}], "retries": retries, "idempotency_key": f"{tag}-{key}",
         }  # fmt: skip
         if regions:
@@ -471,20 +465,13 @@ def cluster_dies_and_returns(
     def kinds(job_id: str) -> list[str]:
         return [e.kind for e in store.events(job_id)]
 
-    def on_jinan(*ids: str) -> None:
-        try:
-            poll(lambda: all(state(j) == "running" and client.job(j).pool == "jinan" for j in ids), 90,
-                 what="on jinan")  # fmt: skip
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}: " + " | ".join(job_story(store, j) for j in ids)) from None
-
     try:
         # --- scenario 5: jobs done on a cluster that restarts while the scheduler is down -----------------
         store.set_cordon("qingdao", cordoned=True)  # both land on jinan
         # they run until released, after the scheduler stops: a fixed-length job could end unseen
         release = root / "release-s5"
         again, once = job("s5-again", 0, 1, gate=release), job("s5-once", 0, 0, gate=release)
-        on_jinan(again, once)
+        wait_running(client, "jinan", again, once, what="on jinan")
         sids = [client.job(j).submission_id or "" for j in (again, once)]
         stop_schedulers()
         release.touch()
@@ -514,7 +501,7 @@ def cluster_dies_and_returns(
         scheduler.settings.pool_lost_after_s = lost_after_s  # the settings object the running loop reads
         store.set_cordon("qingdao", cordoned=True)
         s4_again, s4_once = job("s4-again", 30, 1), job("s4-once", 30, 0)
-        on_jinan(s4_again, s4_once)
+        wait_running(client, "jinan", s4_again, s4_once, what="on jinan")
         store.set_cordon("qingdao", cordoned=False)
         with contextlib.suppress(ProcessLookupError):  # the head dies at once, as in a crash
             os.killpg(clusters["jinan"].process.pid, signal.SIGKILL)
@@ -610,29 +597,19 @@ def drain_with_jobs_running(clusters: dict[str, RayCluster], db_url: str, root: 
     tag = fresh_tag()
 
     def job(key: str, seconds: float, gate: Path | None = None) -> str:
-        entrypoint = marker_job(markers, key, seconds) if gate is None else gated_job(markers, key, gate)
-        spec = {"tenant": "jinan-steel", "entrypoint": entrypoint,
+        spec = {"tenant": "jinan-steel", "entrypoint": marker_job(markers, key, seconds, gate),
                 "bundles": [{"cpu": 0.5}], "idempotency_key": f"{tag}-{key}"}  # fmt: skip
         return client.submit(spec).id
-
-    def wait_on(pool: str, *ids: str, what: str) -> None:
-        try:
-            poll(lambda: running_on(pool, *ids), 90, what=what)
-        except AssertionError as exc:
-            raise AssertionError(f"{exc}: " + " | ".join(job_story(store, j) for j in ids)) from None
-
-    def running_on(pool: str, *ids: str) -> bool:
-        return all(client.job(j).state == "running" and client.job(j).pool == pool for j in ids)
 
     try:
         store.set_cordon("qingdao", cordoned=True)
         ids = [job("drain-0", 30), job("drain-1", 30)]
-        wait_on("jinan", *ids, what="both on jinan")
+        wait_running(client, "jinan", *ids, what="both on jinan")
         old = {j: client.job(j).submission_id or "" for j in ids}
         store.set_cordon("qingdao", cordoned=False)
         store.set_cordon("jinan", cordoned=True, drain="requeue")
         drained = time.monotonic()
-        wait_on("qingdao", *ids, what="both moved to qingdao")
+        wait_running(client, "qingdao", *ids, what="both moved to qingdao")
         moved_after = time.monotonic() - drained
         moved = sum(1 for j in ids if client.job(j).attempt == 2)
         overlap = 0.0
@@ -649,11 +626,11 @@ def drain_with_jobs_running(clusters: dict[str, RayCluster], db_url: str, root: 
         # both jobs run until released, so the drain surely comes while the first runs
         release = root / "release-finish-0"
         stays = job("finish-0", 0, gate=release)
-        wait_on("jinan", stays, what="on jinan")
+        wait_running(client, "jinan", stays, what="on jinan")
         store.set_cordon("qingdao", cordoned=False)
         store.set_cordon("jinan", cordoned=True, drain="finish")
         later = job("finish-1", 0, gate=release)
-        wait_on("qingdao", later, what="the later job on qingdao")
+        wait_running(client, "qingdao", later, what="the later job on qingdao")
         release.touch()
         poll(lambda: client.job(stays).state == "succeeded" and client.job(later).state == "succeeded", 90,
              what="both done")  # fmt: skip

@@ -235,9 +235,9 @@ def start_cluster(
     p = {key: base + i for i, key in enumerate(
         ["gcs", "dashboard", "nm", "om", "agent_http", "agent_grpc", "renv", "metrics", "client"]
     )}  # fmt: skip
-    # A restart reuses the ports: wait until no process of the old cluster listens on one. Ray's client
-    # server runs outside the head's process group, so stopping the head does not end it at once; a
-    # restart that found its port taken ran for 3 s, then `ray start` killed the new cluster (CI).
+    # A restart reuses the ports: wait until no live process holds one (listens, or connects from it).
+    # Ray's client server runs outside the head's process group, so stopping the head does not end it at
+    # once; a restart that found its port taken ran for 3 s, then `ray start` killed the new cluster (CI).
     _wait_until_free(list(p.values()), f"the ports of Ray cluster {name}")
     argv = [
         str(RAY), "start", "--head", "--block",

@@ -494,16 +494,15 @@ def build_portal(
         filtered by a target (tenant, key id, component) or an action or family ("component.")."""
         session = session_of(request)
         session.require("read audit log")
+        target, action = target.strip(), action.strip()
         params: dict[str, Any] = {"limit": limit}
-        for name, value in (("target", target.strip()), ("action", action.strip())):
+        for name, value in (("target", target), ("action", action)):
             if value:
                 params[name] = value  # the API checks them and says what is wrong (400)
         entries = (await upstream.centre("GET", "/api/v1/audit", session.key, params=params))["items"]
         for entry in entries:
             entry["shown_detail"] = json.dumps(entry.get("detail") or {}, ensure_ascii=False, sort_keys=True)
-        return render(
-            request, "audit.html", entries=entries, target=target.strip(), action=action.strip(), limit=limit
-        )
+        return render(request, "audit.html", entries=entries, target=target, action=action, limit=limit)
 
     @app.get("/usage.csv")
     async def usage_csv(request: Request, month: str = "") -> Response:
